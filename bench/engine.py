@@ -1,0 +1,177 @@
+"""Speed and memory of the builtin engine + encoder against a bare libx264 encode and FFmpeg minterpolate.
+
+    python bench/engine.py            # 720p 5 s 24 fps, plus 1080p 10 s peak memory
+
+Each measurement runs in its own subprocess so ``ru_maxrss`` is that measurement's peak (native memory
+included). The machine is shared, so the bare encode and the render are measured back to back in each
+of five rounds and the ratio is taken within a round; the median round is the headline figure, with
+all rounds printed (the lowest ratio would favour rounds where the bare encode was disturbed). Two
+keyframe pairs: Big Buck Bunny frames 20 and 60 (large motion, the engine's fast path) and frames 20 and
+22 (small motion, where it samples the keyframes through their 2x upsampling; see
+``framecast.engines.flow``).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _clips import read_frames
+from framecast.domain import TaskKind
+from framecast.engines.base import Frame, GenerationJob
+from framecast.engines.builtin import BuiltinEngine
+from framecast.media.encode import H264Writer
+from framecast.media.render import render_outputs
+
+PAIRS = {"large": (20, 60), "small": (20, 22)}
+# Rounds per pair; the median round is the headline.
+ROUNDS = 5
+
+
+def keyframes(width: int, height: int, pair: str = "large") -> tuple[Frame, Frame]:
+    a, b = read_frames("bigbuckbunny.mp4", set(PAIRS[pair]))
+    if (a.shape[1], a.shape[0]) != (width, height):
+        a = cv2.resize(a, (width, height), interpolation=cv2.INTER_CUBIC)
+        b = cv2.resize(b, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(a), np.ascontiguousarray(b)
+
+
+def job(width: int, height: int, n: int, pair: str = "large") -> GenerationJob:
+    a, b = keyframes(width, height, pair)
+    return GenerationJob(
+        kind=TaskKind.FIRST_LAST, width=width, height=height, num_frames=n, fps=24, seed=1, first=a, last=b
+    )
+
+
+def minterpolate(a: Frame, b: Frame, n: int) -> list[Frame]:
+    """FFmpeg's motion-compensated interpolation, n frames from a to b inclusive."""
+    h, w = a.shape[:2]
+    graph = av.filter.Graph()
+    src = graph.add_buffer(width=w, height=h, format="rgb24", time_base=Fraction(1, 1))
+    mi = graph.add("minterpolate", f"fps={n - 1}:mi_mode=mci:scd=none")
+    sink = graph.add("buffersink")
+    src.link_to(mi)
+    mi.link_to(sink)
+    graph.configure()
+    out: list[Frame] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                f = sink.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            t = float(f.pts * f.time_base)
+            if 1.0 - 1e-6 <= t <= 2.0 + 1e-6:
+                out.append(f.to_ndarray(format="rgb24"))
+
+    # minterpolate needs neighbours on both sides; the pair sits between t=1 s and t=2 s.
+    for pts, img in enumerate([a, a, b, b]):
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+        vf.pts = pts
+        vf.time_base = Fraction(1, 1)
+        src.push(vf)
+        drain()
+    src.push(None)
+    drain()
+    return out[:n]
+
+
+def measure(mode: str, width: int, height: int, n: int, pair: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        if mode == "bare":
+            frames = list(BuiltinEngine().generate(job(width, height, n, pair), lambda: False))
+            t0 = time.perf_counter()
+            with H264Writer(out / "bare.mp4", width=width, height=height, fps=24) as w:
+                for f in frames:
+                    w.write(f)
+        elif mode == "render":
+            j = job(width, height, n, pair)
+            t0 = time.perf_counter()
+            render_outputs(
+                BuiltinEngine().generate(j, lambda: False),
+                out_dir=out,
+                width=width,
+                height=height,
+                fps=24,
+                label="{}",
+            )
+        elif mode == "minterpolate":
+            a, b = keyframes(width, height, pair)
+            t0 = time.perf_counter()
+            frames = minterpolate(a, b, n)
+            with H264Writer(out / "mi.mp4", width=width, height=height, fps=24) as w:
+                for f in frames:
+                    w.write(f)
+        else:
+            raise SystemExit(f"unknown mode {mode}")
+        wall = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall_s": wall, "peak_mb": peak_mb}
+
+
+def run(mode: str, width: int, height: int, n: int, pair: str = "large") -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--one", mode, str(width), str(height), str(n), pair]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--one":
+        mode, w, h, n, pair = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+        print(json.dumps(measure(mode, w, h, n, pair)))
+        return
+    n = 5 * 24
+    print("## 720p, 5 s at 24 fps (120 frames), first/last frame\n")
+    print(f"{ROUNDS} rounds per pair; in each, the bare encode of the engine's frames, then the render.\n")
+    print("| pair | round | load avg | bare encode s | builtin + render_outputs s | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    rounds: dict[str, list[tuple[float, dict[str, float], dict[str, float]]]] = {p: [] for p in PAIRS}
+    for pair in PAIRS:
+        for r in range(ROUNDS):
+            avg = load()
+            bare, rend = run("bare", 1280, 720, n, pair), run("render", 1280, 720, n, pair)
+            ratio = rend["wall_s"] / bare["wall_s"]
+            walls = f"{bare['wall_s']:.2f} | {rend['wall_s']:.2f}"
+            print(f"| {pair} | {r + 1} | {avg} | {walls} | {ratio:.2f}x |")
+            rounds[pair].append((ratio, bare, rend))
+    best = {pair: sorted(rs, key=lambda r: r[0])[len(rs) // 2] for pair, rs in rounds.items()}
+    mi = run("minterpolate", 1280, 720, n)
+    big = run("render", 1920, 1080, 10 * 24)
+    print("\nMedian round per pair (bare run's peak RSS includes its 120 pre-rendered frames):\n")
+    print("| pair | run | wall s | peak RSS MB | vs bare encode |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for pair, (ratio, bare, rend) in best.items():
+        print(f"| {pair} | bare libx264 encode | {bare['wall_s']:.2f} | {bare['peak_mb']:.0f} | 1.00x |")
+        wall, peak = rend["wall_s"], rend["peak_mb"]
+        print(f"| {pair} | builtin + render_outputs | {wall:.2f} | {peak:.0f} | {ratio:.2f}x |")
+    _, bare, rend = best["large"]
+    print(
+        f"| large | FFmpeg minterpolate (mci) + encode | {mi['wall_s']:.2f} | {mi['peak_mb']:.0f} | "
+        f"{mi['wall_s'] / bare['wall_s']:.2f}x |"
+    )
+    print(f"\nbuiltin is {mi['wall_s'] / rend['wall_s']:.1f}x faster than minterpolate (large pair)")
+    print(
+        f"\n1080p, 10 s at 24 fps (240 frames) through render_outputs: {big['wall_s']:.2f} s, "
+        f"peak RSS {big['peak_mb']:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""create_app(settings): the one place the service's parts are built and wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from framecast import __version__, events, metrics
+from framecast.callbacks import CallbackSender
+from framecast.config import Catalog, Settings
+from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
+from framecast.dialects.common import render_error, trace_id_of, validation_message
+from framecast.domain import ErrorCode
+from framecast.engines.registry import EngineRegistry
+from framecast.errors import ClientError
+from framecast.jobs.base import JobRunner
+from framecast.jobs.local import LocalWorkerPool
+from framecast.jobs.runner import RunContext
+from framecast.service import TaskService
+from framecast.storage import LocalBlobStore, UrlSigner
+from framecast.store.db import Database
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.INVALID_FIELD,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.BODY_TOO_LARGE,
+    429: ErrorCode.RATE_LIMIT,
+}
+
+
+def create_app(settings: Settings | None = None, *, runner: JobRunner | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_dirs()
+    db = Database(settings.db_url)
+    blobs = LocalBlobStore(settings.blob_dir)
+    catalog = Catalog.load(settings.catalog_file)
+    engines = EngineRegistry()
+    service = TaskService(settings=settings, db=db, blobs=blobs, catalog=catalog, engines=engines)
+    app_metrics = metrics.Metrics(db)  # built before the runner so its context can take it
+    if runner is None:
+        ctx = RunContext(
+            db=db,
+            blobs=blobs,
+            catalog=catalog,
+            engines=engines,
+            lease_seconds=settings.lease_seconds,
+            work_dir=settings.data_dir / "work",
+            off_peak_window=timedelta(hours=settings.off_peak_window_hours),
+            idempotency_window=timedelta(hours=settings.idempotency_hours),
+            metrics=app_metrics,
+        )
+        runner = LocalWorkerPool(ctx, workers=settings.workers)
+    service.on_submit(runner.wake)
+    signer = UrlSigner(settings.signing_key(), settings.url_ttl_seconds)
+    callbacks = CallbackSender(
+        db=db,
+        settings=settings,
+        signer=signer,
+        secrets_box=service.secrets,
+        on_outcome=app_metrics.observe_callback,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        db.upgrade()
+        runner.start()
+        callbacks.start()
+        try:
+            yield
+        finally:
+            callbacks.stop()
+            runner.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="framecast",
+        version=__version__,
+        lifespan=lifespan,
+        description="Self-hosted video generation behind the commercial video APIs' wire formats.",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.blobs = blobs
+    app.state.signer = signer
+    app.state.callbacks = callbacks
+    app.state.catalog = catalog
+    app.state.service = service
+    app.state.runner = runner
+
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        trace_id = trace_id_of(request)
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            err = ClientError(
+                ErrorCode.BODY_TOO_LARGE,
+                f"request body is larger than {settings.max_body_bytes // (1024 * 1024)} MB",
+                param="body",
+            )
+            return render_error(request.url.path, err, trace_id)
+        response = await call_next(request)
+        response.headers["x-request-id"] = trace_id
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> JSONResponse:
+        ok_db = db.ping()
+        ok_workers = runner.healthy()
+        body = {
+            "status": "ok" if ok_db and ok_workers else "unavailable",
+            "database": ok_db,
+            "workers": ok_workers,
+            "version": __version__,
+        }
+        return JSONResponse(body, status_code=200 if ok_db and ok_workers else 503)
+
+    @app.get("/-/engines", tags=["ops"])
+    def list_engines() -> dict[str, Any]:
+        """Installed engines, what they make, and the catalog's model names that use each."""
+        by_engine: dict[str, list[str]] = {}
+        for name in catalog.names():
+            by_engine.setdefault(catalog.require(name).engine, []).append(name)
+        return {
+            "engines": [
+                {
+                    "name": e,
+                    "kinds": sorted(k.value for k in engines.capabilities(e).kinds),
+                    "models": by_engine.get(e, []),
+                }
+                for e in engines.names()
+            ]
+        }
+
+    @app.get("/files/{key:path}", tags=["files"], include_in_schema=False)
+    def files(key: str, expires: int = 0, sig: str = "") -> Response:
+        if not app.state.signer.verify(key, expires, sig):
+            return JSONResponse(
+                {"error": {"code": "forbidden", "message": "link is invalid or expired"}}, status_code=403
+            )
+        path = blobs.local_path(key)
+        if path is None:
+            return JSONResponse(
+                {"error": {"code": "not_found", "message": "file not found"}}, status_code=404
+            )
+        media = "video/mp4" if key.endswith(".mp4") else "image/jpeg" if key.endswith(".jpg") else None
+        return FileResponse(path, media_type=media, headers={"cache-control": "private, max-age=3600"})
+
+    vidu.attach(app)
+    qianfan.attach(app)
+    kling.attach(app)
+    baicai.attach(app)
+    newapi.attach(app)
+    events.attach(app)
+    metrics.install(app, app_metrics)
+    # keep last: GET /v1/videos/{video_id} would swallow the Kling/Baicai /v1/videos/... routes above it
+    openai_videos.attach(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ClientError)
+    async def client_error(request: Request, exc: ClientError) -> Response:
+        return render_error(request.url.path, exc, trace_id_of(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        message, param = validation_message(list(exc.errors()))
+        code = (
+            ErrorCode.MISSING_FIELD
+            if any(e.get("type") == "missing" for e in exc.errors())
+            else ErrorCode.INVALID_FIELD
+        )
+        return render_error(request.url.path, ClientError(code, message, param=param), trace_id_of(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.INVALID_FIELD)
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}"
+        reason = "NotFound" if exc.status_code == 404 else ""
+        resp = render_error(request.url.path, ClientError(code, message, reason=reason), trace_id_of(request))
+        if exc.status_code in (404, 405):
+            resp.status_code = exc.status_code
+        return resp
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        err = ClientError(ErrorCode.INTERNAL, "internal error; the operator's log has the details")
+        return render_error(request.url.path, err, trace_id_of(request))

@@ -1,0 +1,158 @@
+"""What the client hands back: :class:`Task`, :class:`Creation` and :class:`TaskEvent`.
+
+States use framecast's canonical words whatever the wire says (:class:`TaskState` is the
+server's own, from :mod:`framecast.domain`); Vidu's are mapped here (``created``/``queueing``
+-> queued, ``processing`` -> running, ``success`` -> succeeded, ``failed`` -> failed, or
+cancelled when ``err_code`` is ``UserCancelled``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from framecast.domain import TaskState
+
+__all__ = ["Creation", "Task", "TaskEvent", "TaskState", "Variant"]
+
+Variant = Literal["video", "cover", "watermarked"]
+
+
+_FROM_VIDU = {
+    "created": TaskState.QUEUED,
+    "queueing": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+    "success": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+}
+
+# canonical -> the Vidu list filter word; cancelled tasks are "failed" to Vidu and are picked out after
+VIDU_FILTER = {
+    TaskState.QUEUED: "queueing",
+    TaskState.RUNNING: "processing",
+    TaskState.SUCCEEDED: "success",
+    TaskState.FAILED: "failed",
+    TaskState.CANCELLED: "failed",
+}
+
+
+def state_from_vidu(state: str, err_code: str = "") -> TaskState:
+    canonical = _FROM_VIDU.get(state)
+    if canonical is None:
+        # a newer server may add words; an unknown one is treated as still in progress, never as done
+        return TaskState.RUNNING
+    if canonical is TaskState.FAILED and err_code == "UserCancelled":
+        return TaskState.CANCELLED
+    return canonical
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+@dataclass(frozen=True)
+class Creation:
+    """One result video. URLs are signed and expire (24 h by default)."""
+
+    id: str
+    url: str
+    cover_url: str
+    watermarked_url: str = ""
+    width: int = 0
+    height: int = 0
+    fps: int = 0
+    duration: float = 0.0
+
+    def url_for(self, variant: Variant) -> str:
+        return {"video": self.url, "cover": self.cover_url, "watermarked": self.watermarked_url}[variant]
+
+    @classmethod
+    def from_vidu(cls, item: Mapping[str, Any]) -> Creation:
+        video = item.get("video") or {}
+        resolution = video.get("resolution") or {}
+        return cls(
+            id=str(item.get("id", "")),
+            url=str(item.get("url", "")),
+            cover_url=str(item.get("cover_url", "")),
+            watermarked_url=str(item.get("watermarked_url") or ""),
+            width=_int(resolution.get("width")),
+            height=_int(resolution.get("height")),
+            fps=_int(video.get("fps")),
+            duration=_float(video.get("duration")),
+        )
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    state: TaskState
+    progress: int = 0
+    err_code: str = ""
+    creations: tuple[Creation, ...] = ()
+    model: str = ""
+    created_at: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def done(self) -> bool:
+        return self.state.terminal
+
+    @classmethod
+    def from_vidu(cls, body: Mapping[str, Any]) -> Task:
+        """From a Vidu create answer, query answer or list item."""
+        err_code = str(body.get("err_code") or "")
+        state = state_from_vidu(str(body.get("state", "")), err_code)
+        # list items carry no progress; a finished one is complete, not at 0%
+        default = 100 if state is TaskState.SUCCEEDED else 0
+        return cls(
+            id=str(body.get("id") or body.get("task_id") or ""),
+            state=state,
+            progress=_int(body["progress"]) if "progress" in body else default,
+            err_code=err_code,
+            creations=tuple(Creation.from_vidu(c) for c in body.get("creations") or ()),
+            model=str(body.get("model") or ""),
+            created_at=str(body.get("created_at") or ""),
+            raw=dict(body),
+        )
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """A change of state or progress, as ``wait(on_progress=...)`` reports it."""
+
+    id: str
+    state: TaskState
+    progress: int
+    error_code: str = ""
+    error_message: str = ""
+
+    @classmethod
+    def from_native(cls, body: Mapping[str, Any]) -> TaskEvent:
+        """From framecast's ``/v1/tasks`` JSON (also each SSE ``state`` event)."""
+        error = body.get("error") or {}
+        try:
+            state = TaskState(str(body.get("state", "")))
+        except ValueError:
+            state = TaskState.RUNNING
+        return cls(
+            id=str(body.get("id", "")),
+            state=state,
+            progress=_int(body.get("progress")),
+            error_code=str(error.get("reason") or error.get("code") or ""),
+            error_message=str(error.get("message") or ""),
+        )
+
+    @classmethod
+    def from_task(cls, task: Task) -> TaskEvent:
+        return cls(id=task.id, state=task.state, progress=task.progress, error_code=task.err_code)

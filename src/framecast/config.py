@@ -1,0 +1,168 @@
+"""Settings (environment ``FRAMECAST_*``) and the model catalog."""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from framecast.domain import ErrorCode
+from framecast.errors import ClientError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRAMECAST_", env_ignore_empty=True, extra="ignore")
+
+    data_dir: Path = Path("framecast-data")
+    database_url: str = ""  # empty -> SQLite file inside data_dir
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # base for result URLs; empty -> the URL the request came in on
+    secret_key: str = ""  # signs result URLs; empty -> generated once and kept in data_dir
+    allow_private_urls: bool = False
+    workers: int = Field(default=1, ge=0)  # in-process worker threads; 0 = API only
+    lease_seconds: float = Field(default=30.0, gt=0)  # a running task whose lease lapses is requeued
+    url_ttl_seconds: int = Field(default=86400, gt=0)
+    max_body_bytes: int = 20 * 1024 * 1024
+    catalog_file: Path | None = None  # TOML merged over the built-in catalog
+    fetch_timeout: float = 20.0
+    # per-tenant concurrency limit reached: "queue" accepts the task and runs it when a slot frees,
+    # "reject" refuses the create with the dialect's 429
+    concurrency_mode: Literal["queue", "reject"] = "queue"
+    blocklist_file: Path | None = None  # prompt blocklist; None -> the shipped default
+    off_peak_window_hours: float = Field(default=48.0, gt=0)
+    idempotency_hours: float = Field(default=24.0, gt=0)
+    callback_attempts: int = Field(default=6, ge=1)  # first try + retries
+    callback_backoff_seconds: float = Field(default=2.0, gt=0)  # doubles after each failed attempt
+    callback_timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'framecast.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+
+    def signing_key(self) -> bytes:
+        """The URL-signing secret: the configured one, or one generated on first use and kept on disk."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.ensure_dirs()
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One public model name and what it accepts. Durations in whole seconds."""
+
+    name: str
+    engine: str = "builtin"
+    family: str = "vidu"
+    min_duration: int = 1
+    max_duration: int = 16
+    durations: tuple[int, ...] = ()  # when set, only these values
+    default_duration: int = 5
+    resolutions: tuple[str, ...] = ("540p", "720p", "1080p")
+    default_resolution: str = "720p"
+    # e.g. vidu2.0: 8 s only at 720p
+    resolutions_by_duration: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    fps: int = 24
+    options: dict[str, Any] = field(default_factory=dict)
+    # credits per second of video, by resolution (Vidu bills per second and resolution)
+    credits_per_second: dict[str, int] = field(
+        default_factory=lambda: {"360p": 2, "540p": 5, "720p": 10, "1080p": 30}
+    )
+
+    def price(self, *, duration: float, resolution: str, n: int = 1) -> int:
+        per_second = self.credits_per_second.get(resolution, max(self.credits_per_second.values()))
+        return round(per_second * duration) * n
+
+    def check_duration(self, duration: int) -> None:
+        ok = (
+            duration in self.durations
+            if self.durations
+            else self.min_duration <= duration <= self.max_duration
+        )
+        if not ok:
+            allowed = (
+                ", ".join(str(d) for d in self.durations)
+                if self.durations
+                else f"{self.min_duration}-{self.max_duration}"
+            )
+            raise ClientError(
+                ErrorCode.INVALID_FIELD,
+                f"duration {duration} is not supported by model {self.name}; allowed: {allowed} seconds",
+                param="duration",
+            )
+
+    def check_resolution(self, resolution: str, duration: int) -> None:
+        allowed = self.resolutions_by_duration.get(duration, self.resolutions)
+        if resolution not in allowed:
+            raise ClientError(
+                ErrorCode.INVALID_FIELD,
+                f"resolution {resolution!r} is not supported by model {self.name} at {duration} s; "
+                f"allowed: {', '.join(allowed)}",
+                param="resolution",
+            )
+
+
+class Catalog:
+    def __init__(self, models: dict[str, ModelSpec]) -> None:
+        self._models = models
+        self._lower = {k.lower(): v for k, v in models.items()}
+
+    def get(self, name: str) -> ModelSpec | None:
+        return self._models.get(name) or self._lower.get(name.lower())
+
+    def require(self, name: str) -> ModelSpec:
+        spec = self.get(name)
+        if spec is None:
+            raise ClientError(
+                ErrorCode.INVALID_FIELD,
+                f"unknown model {name!r}; GET /v1/models or `framecast models` lists the configured ones",
+                param="model",
+            )
+        return spec
+
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    @classmethod
+    def load(cls, extra: Path | None = None) -> Catalog:
+        text = resources.files("framecast").joinpath("catalog.toml").read_text(encoding="utf-8")
+        raw: dict[str, Any] = tomllib.loads(text).get("models", {})
+        if extra is not None:
+            for name, entry in tomllib.loads(extra.read_text(encoding="utf-8")).get("models", {}).items():
+                raw[name] = {**raw.get(name, {}), **entry}
+        return cls({name: _spec(name, entry) for name, entry in raw.items()})
+
+
+def _spec(name: str, entry: dict[str, Any]) -> ModelSpec:
+    e = dict(entry)
+    by_dur = {int(k): tuple(v) for k, v in e.pop("resolutions_by_duration", {}).items()}
+    for key in ("durations", "resolutions"):
+        if key in e:
+            e[key] = tuple(e[key])
+    return ModelSpec(name=name, resolutions_by_duration=by_dur, **e)

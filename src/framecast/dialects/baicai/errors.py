@@ -1,0 +1,32 @@
+"""Baicai's error envelope ``{code: <non-zero int>, message, data: null}``.
+
+Baicai documents only ``code: 0`` for success and HTTP 200/400/500, so ``code``
+repeats the HTTP status: a client that tests ``code != 0`` and one that tests the
+status both see the failure.
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse, Response
+
+from framecast.domain import ErrorCode
+from framecast.errors import ClientError
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.CONCURRENCY_LIMIT: 429,
+    ErrorCode.RATE_LIMIT: 429,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+def baicai_error(err: ClientError, trace_id: str) -> Response:
+    status = STATUS.get(err.code, 400)
+    return JSONResponse(
+        {"code": status, "message": err.message, "data": None},
+        status_code=status,
+        headers={"x-request-id": trace_id},
+    )

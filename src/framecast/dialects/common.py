@@ -1,0 +1,197 @@
+"""What every dialect shares: auth, body reading, links to results, and the error-renderer registry.
+
+Error rendering dispatches on the request path (vLLM's server_utils habit): the
+first registered prefix that matches picks the envelope, so a 404 from the
+router, a validation error and a service error all answer in the caller's dialect.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
+from framecast.errors import AuthError, ClientError
+from framecast.service import ResultFile, TaskService
+from framecast.storage import UrlSigner
+from framecast.store.keys import Principal
+
+ErrorRenderer = Callable[[ClientError, str], Response]
+
+_RENDERERS: list[tuple[str, ErrorRenderer]] = []
+
+
+CallbackRenderer = Callable[[Task, "Links"], dict[str, Any]]
+_CALLBACK_RENDERERS: dict[str, CallbackRenderer] = {}
+
+
+def register_callback_renderer(dialect: str, renderer: CallbackRenderer) -> None:
+    """The body a task created in ``dialect`` sends to its callback URL: that dialect's query response."""
+    _CALLBACK_RENDERERS[dialect] = renderer
+
+
+def callback_renderer(dialect: str) -> CallbackRenderer:
+    renderer = _CALLBACK_RENDERERS.get(dialect) or _CALLBACK_RENDERERS.get("vidu")
+    if renderer is None:
+        raise LookupError(f"no callback renderer for dialect {dialect!r}")
+    return renderer
+
+
+def register_error_renderer(prefix: str, renderer: ErrorRenderer) -> None:
+    _RENDERERS.append((prefix, renderer))
+    # longest prefix first so /v1/videos/generations (Baicai) wins over /v1/videos (OpenAI)
+    _RENDERERS.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def default_error(err: ClientError, trace_id: str) -> Response:
+    status = HTTP_STATUS.get(err.code, 400)
+    return JSONResponse(
+        {"error": {"code": err.code.value, "message": err.message, "param": err.param, "trace_id": trace_id}},
+        status_code=status,
+    )
+
+
+def render_error(path: str, err: ClientError, trace_id: str) -> Response:
+    for prefix, renderer in _RENDERERS:
+        if path.startswith(prefix):
+            return renderer(err, trace_id)
+    return default_error(err, trace_id)
+
+
+# canonical code -> HTTP status, the common ground of the vendors; dialects may override
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.CONCURRENCY_LIMIT: 429,
+    ErrorCode.RATE_LIMIT: 429,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+def trace_id_of(request: Request) -> str:
+    tid = getattr(request.state, "trace_id", None)
+    if tid is None:
+        tid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.trace_id = tid
+    return str(tid)
+
+
+def service_of(request: Request) -> TaskService:
+    svc: TaskService = request.app.state.service
+    return svc
+
+
+def principal_of(request: Request) -> Principal:
+    """Accepts ``Authorization: Token <key>`` (Vidu) and ``Bearer <key>`` (everyone else)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() not in ("token", "bearer") or not token:
+        raise AuthError("missing API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'")
+    principal = service_of(request).authenticate(token)
+    if principal is None:
+        raise AuthError("invalid or revoked API key")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(principal_of)]
+ServiceDep = Annotated[TaskService, Depends(service_of)]
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, bounded by the operator's body limit even when no Content-Length was sent."""
+    limit: int = request.app.state.settings.max_body_bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(
+                ErrorCode.BODY_TOO_LARGE,
+                f"request body is larger than {limit // (1024 * 1024)} MB",
+                param="body",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """Read a JSON object body, bounded by the operator's body limit."""
+    raw = await read_body(request)
+    try:
+        body = json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"request body is not valid JSON: {exc.msg}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "request body is not UTF-8",
+            param="body",
+        ) from exc
+    if not isinstance(body, dict):
+        raise ClientError(ErrorCode.INVALID_FIELD, "request body must be a JSON object", param="body")
+    return body
+
+
+def idempotency_key(request: Request) -> str:
+    """The ``Idempotency-Key`` header (Stripe/OpenAI convention) every non-Vidu dialect accepts."""
+    return request.headers.get("idempotency-key", "").strip()[:200]
+
+
+def with_idempotency_key(req: GenerationRequest, request: Request) -> GenerationRequest:
+    key = idempotency_key(request)
+    return req.model_copy(update={"client_request_id": key}) if key else req
+
+
+@dataclass(frozen=True)
+class Links:
+    """Absolute, signed, expiring URLs for a task's files."""
+
+    signer: UrlSigner
+    base_url: str
+
+    def video(self, c: Creation) -> str:
+        return self.signer.url(c.video_key, self.base_url)
+
+    def cover(self, c: Creation) -> str:
+        return self.signer.url(c.cover_key, self.base_url)
+
+    def watermarked(self, c: Creation) -> str:
+        return self.signer.url(c.watermarked_key, self.base_url) if c.watermarked_key else ""
+
+
+def file_response(f: ResultFile, headers: dict[str, str] | None = None) -> Response:
+    """Send a stored file: from disk when possible (range requests work), else from memory."""
+    if f.path is not None:
+        return FileResponse(f.path, media_type=f.media_type, headers=headers)
+    return Response(f.data or b"", media_type=f.media_type, headers=headers)
+
+
+def links_of(request: Request) -> Links:
+    settings = request.app.state.settings
+    base = settings.public_url or str(request.base_url)
+    return Links(signer=request.app.state.signer, base_url=base)
+
+
+LinksDep = Annotated[Links, Depends(links_of)]
+
+
+def validation_message(errors: list[Any]) -> tuple[str, str | None]:
+    """A person-readable message and the offending field from pydantic errors (never str(exc): it leaks)."""
+    parts = []
+    param = None
+    for e in errors[:5]:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc)
+        param = param or field or None
+        parts.append(f"{field}: {e.get('msg', 'invalid')}" if field else str(e.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request", param

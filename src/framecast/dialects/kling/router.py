@@ -1,0 +1,91 @@
+"""Thin router for Kling's ``/v1/videos/{image2video|omni-video|text2video}``: parse, submit, render.
+
+Attach before the OpenAI Videos router: its ``GET /v1/videos/{video_id}`` would
+otherwise swallow ``GET /v1/videos/image2video``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+
+from framecast.dialects.common import (
+    LinksDep,
+    PrincipalDep,
+    ServiceDep,
+    read_json,
+    register_callback_renderer,
+    register_error_renderer,
+    trace_id_of,
+    with_idempotency_key,
+)
+from framecast.dialects.kling import lookup, translate
+from framecast.dialects.kling.errors import kling_error
+from framecast.domain import ErrorCode
+from framecast.errors import ClientError
+from framecast.store.tasks import TaskFilter
+
+PREFIX = "/v1/videos"
+ENDPOINTS = ("image2video", "omni-video", "text2video")
+router = APIRouter(prefix=PREFIX, tags=["kling"])
+
+
+def _page_param(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise ClientError(ErrorCode.INVALID_FIELD, f"{name} must be an integer from 1 to {high}", param=name)
+    return int(raw)
+
+
+def _routes(endpoint: str) -> None:
+    parse = translate.PARSERS[endpoint]
+    name = endpoint.replace("-", "_")
+
+    async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
+        parsed = parse(await read_json(request))
+        req = parsed.request
+        req = with_idempotency_key(req, request)
+        if ext := parsed.echo.get("external_task_id"):
+            await run_in_threadpool(lookup.ensure_unique, svc, principal, ext)
+        task = await run_in_threadpool(
+            svc.submit, principal, req, dialect="kling", echo=parsed.echo, limits=translate.LIMITS
+        )
+        return translate.envelope(translate.render_created(task), trace_id_of(request))
+
+    async def get_one(
+        task_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
+    ) -> dict[str, Any]:
+        task = await run_in_threadpool(lookup.resolve, svc, principal, task_id)
+        return translate.envelope(translate.render_task(task, links), trace_id_of(request))
+
+    async def list_tasks(
+        request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
+    ) -> dict[str, Any]:
+        page = _page_param(request, "pageNum", 1, 1000)
+        size = _page_param(request, "pageSize", 30, 500)
+        tasks = await run_in_threadpool(
+            svc.list, TaskFilter(tenant=principal.tenant), offset=(page - 1) * size, limit=size
+        )
+        return translate.envelope([translate.render_task(t, links) for t in tasks], trace_id_of(request))
+
+    create.__name__ = f"kling_{name}_create"
+    get_one.__name__ = f"kling_{name}_get"
+    list_tasks.__name__ = f"kling_{name}_list"
+    router.add_api_route(f"/{endpoint}", create, methods=["POST"], summary=f"Kling: create {endpoint}")
+    router.add_api_route(f"/{endpoint}/{{task_id}}", get_one, methods=["GET"], summary="Kling: query a task")
+    router.add_api_route(f"/{endpoint}", list_tasks, methods=["GET"], summary="Kling: list tasks")
+
+
+for _endpoint in ENDPOINTS:
+    _routes(_endpoint)
+
+
+def attach(app: FastAPI) -> None:
+    for endpoint in ENDPOINTS:
+        register_error_renderer(f"{PREFIX}/{endpoint}", kling_error)
+    register_callback_renderer("kling", translate.render_task)
+    app.include_router(router)

@@ -1,0 +1,47 @@
+"""Thin router for the new-api / UniAll gateway routes ``/v1/video/generations``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+
+from framecast.dialects.common import (
+    LinksDep,
+    PrincipalDep,
+    ServiceDep,
+    idempotency_key,
+    read_json,
+    register_error_renderer,
+)
+from framecast.dialects.newapi import translate
+from framecast.dialects.newapi.errors import newapi_error
+from framecast.errors import NotFoundError
+
+PREFIX = "/v1/video/generations"
+router = APIRouter(prefix=PREFIX, tags=["new-api"])
+
+
+@router.post("", summary="new-api / UniAll: create a video task")
+async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
+    raw = await read_json(request)
+    req, echo = translate.parse(raw, idempotency_key=idempotency_key(request))
+    task = await run_in_threadpool(
+        svc.submit, principal, req, dialect="newapi", echo=echo, limits=translate.LIMITS
+    )
+    return translate.render_create(task)
+
+
+@router.get("/{task_id}", summary="new-api / UniAll: query a video task")
+async def query(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> dict[str, Any]:
+    try:
+        task = await run_in_threadpool(svc.get, principal, translate.internal_id(task_id))
+    except NotFoundError as exc:
+        raise NotFoundError(f"task {task_id!r} does not exist") from exc
+    return translate.render_query(task, links)
+
+
+def attach(app: FastAPI) -> None:
+    register_error_renderer(PREFIX, newapi_error)
+    app.include_router(router)

@@ -1,0 +1,76 @@
+"""Thin router for ``/beta/video/generations/qianfan-video``: create and query, both families.
+
+Errors raised once the model family is known are rendered here, in that family's
+envelope; everything earlier goes through the registered HTTP-level renderer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from framecast.dialects.common import (
+    Links,
+    LinksDep,
+    PrincipalDep,
+    ServiceDep,
+    read_json,
+    register_callback_renderer,
+    register_error_renderer,
+    trace_id_of,
+    with_idempotency_key,
+)
+from framecast.dialects.qianfan import translate
+from framecast.dialects.qianfan.errors import http_level_error, numeric_error
+from framecast.domain import ErrorCode, Task
+from framecast.errors import ClientError
+
+PREFIX = "/beta/video/generations"
+router = APIRouter(prefix=PREFIX, tags=["qianfan"])
+
+
+@router.post("/qianfan-video", summary="Qianfan: create a video task")
+async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> Response:
+    trace_id = trace_id_of(request)
+    body = translate.parse_body(await read_json(request))
+    family = translate.family_of(svc.catalog, body.model or "")
+    render_error = numeric_error if family == translate.KLING else http_level_error
+    try:
+        parsed = translate.parse(body, family)
+        req = parsed.request
+        req = with_idempotency_key(req, request)
+        task = await run_in_threadpool(
+            svc.submit, principal, req, dialect="qianfan", echo=parsed.echo, limits=parsed.limits
+        )
+    except ClientError as exc:
+        return render_error(exc, trace_id)
+    return JSONResponse(translate.render_create(task, family, trace_id))
+
+
+@router.get("/qianfan-video", summary="Qianfan: query a video task")
+async def query(request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
+    trace_id = trace_id_of(request)
+    # ``model`` is optional on the vendor and not needed here: the task knows its model
+    task_id = request.query_params.get("task_id", "").strip()
+    try:
+        if not task_id:
+            raise ClientError(ErrorCode.MISSING_FIELD, "task_id is required", param="task_id")
+        task = await run_in_threadpool(svc.get, principal, task_id)
+    except ClientError as exc:
+        return numeric_error(exc, trace_id)
+    family = translate.family_of_task(svc.catalog, task)
+    return JSONResponse(translate.render_query(task, family, links, trace_id))
+
+
+def attach(app: FastAPI) -> None:
+    register_error_renderer(PREFIX, http_level_error)
+    catalog = app.state.catalog
+
+    def callback_body(task: Task, links: Links) -> dict[str, Any]:
+        return translate.render_query(task, translate.family_of(catalog, task.request.model), links, "")
+
+    register_callback_renderer("qianfan", callback_body)
+    app.include_router(router)

@@ -1,0 +1,53 @@
+"""Vidu ``/ent/v2`` request bodies, in the vendor docs' field order.
+
+Docs: https://platform.vidu.com/docs/start-end-to-video (and image-to-video,
+text-to-video, reference-to-video). Unknown fields are ignored, not fatal.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Subject(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = ""
+    images: list[str] = []
+    videos: list[str] = []
+    voice_id: str = ""
+
+
+class ViduCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    images: list[str] | None = None
+    subjects: list[Subject] | None = None
+    prompt: str | None = None
+    style: str | None = None
+    is_rec: bool = False
+    duration: int | None = None
+    seed: int | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    movement_amplitude: str | None = None
+    bgm: bool = False
+    audio: bool | None = None
+    audio_type: str | None = None
+    voice_id: str | None = None
+    payload: str | None = None
+    off_peak: bool = False
+    watermark: bool = False
+    wm_position: int | None = None
+    wm_url: str | None = None
+    meta_data: str | None = None
+    callback_url: str | None = None
+    client_request_id: str | None = None
+    cus_priority: int | None = None
+
+
+class ViduCancel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None

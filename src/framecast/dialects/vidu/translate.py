@@ -1,0 +1,275 @@
+"""Vidu wire format <-> the canonical model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from framecast.dialects.common import Links, validation_message
+from framecast.dialects.vidu.errors import reason_for
+from framecast.dialects.vidu.models import ViduCreate
+from framecast.domain import (
+    ErrorCode,
+    GenerationRequest,
+    ImageRef,
+    ImageRole,
+    MovementAmplitude,
+    Task,
+    TaskKind,
+    TaskState,
+    Watermark,
+)
+from framecast.errors import ClientError
+from framecast.media.images import ImageLimits
+from framecast.service import SubmitLimits
+
+MAX_PROMPT = 5000
+MAX_PAYLOAD = 1_048_576
+LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=(0.8, 1.25))
+WM_WORDS = {1: "top_left", 2: "top_right", 3: "bottom_right", 4: "bottom_left"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    kind: TaskKind
+    vidu_type: str
+    min_images: int
+    max_images: int
+
+
+ENDPOINTS = {
+    "start-end2video": Endpoint("start-end2video", TaskKind.FIRST_LAST, "headtailimg2video", 2, 2),
+    "img2video": Endpoint("img2video", TaskKind.IMAGE, "img2video", 1, 1),
+    "text2video": Endpoint("text2video", TaskKind.TEXT, "text2video", 0, 0),
+    "reference2video": Endpoint("reference2video", TaskKind.REFERENCE, "character2video", 1, 7),
+}
+TYPE_BY_KIND = {e.kind: e.vidu_type for e in ENDPOINTS.values()}
+
+
+def _missing(field: str) -> ClientError:
+    return ClientError(ErrorCode.MISSING_FIELD, f"field is missing or empty: {field}", param=field)
+
+
+def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, dict[str, Any]]:
+    try:
+        body = ViduCreate.model_validate(raw)
+    except ValidationError as exc:
+        message, param = validation_message(list(exc.errors()))
+        raise ClientError(ErrorCode.INVALID_FIELD, message, param=param) from exc
+    if not body.model:
+        raise _missing("model")
+    images = list(body.images or [])
+    if endpoint.kind is TaskKind.REFERENCE and not images and body.subjects:
+        images = [img for subject in body.subjects for img in subject.images]
+    if endpoint.kind is TaskKind.TEXT:
+        if images:
+            raise ClientError(
+                ErrorCode.UNWANTED_FIELD, "text2video takes no images; use img2video", param="images"
+            )
+        if not (body.prompt or "").strip():
+            raise _missing("prompt")
+    elif not images:
+        raise _missing("images")
+    if not endpoint.min_images <= len(images) <= endpoint.max_images:
+        want = (
+            str(endpoint.min_images)
+            if endpoint.min_images == endpoint.max_images
+            else f"{endpoint.min_images}-{endpoint.max_images}"
+        )
+        raise ClientError(
+            ErrorCode.ITEM_COUNT, f"{endpoint.path} takes {want} image(s); got {len(images)}", param="images"
+        )
+    for i, img in enumerate(images, start=1):
+        if not isinstance(img, str) or not img.strip():
+            raise ClientError(
+                ErrorCode.MISSING_FIELD, f"field is missing or empty: images[{i - 1}]", param="images"
+            )
+    if endpoint.kind is TaskKind.REFERENCE and not (body.prompt or "").strip():
+        raise _missing("prompt")
+    if body.payload and len(body.payload) > MAX_PAYLOAD:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"payload is {len(body.payload)} characters; the limit is {MAX_PAYLOAD}",
+            param="payload",
+        )
+    if body.wm_position is not None and not 1 <= body.wm_position <= 4:
+        raise ClientError(ErrorCode.INVALID_FIELD, "wm_position must be 1, 2, 3 or 4", param="wm_position")
+    amplitude = (body.movement_amplitude or "auto").lower()
+    if amplitude not in {m.value for m in MovementAmplitude}:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            "movement_amplitude must be auto, small, medium or large",
+            param="movement_amplitude",
+        )
+    if body.seed is not None and not 0 <= body.seed < 2**63:
+        raise ClientError(ErrorCode.INVALID_FIELD, "seed must be a non-negative integer", param="seed")
+    if body.meta_data:
+        _check_json_string(body.meta_data)
+    roles = {
+        TaskKind.FIRST_LAST: [ImageRole.FIRST, ImageRole.LAST],
+        TaskKind.IMAGE: [ImageRole.FIRST],
+    }.get(endpoint.kind, [ImageRole.REFERENCE] * len(images))
+    req = GenerationRequest(
+        kind=endpoint.kind,
+        model=body.model,
+        prompt="" if body.is_rec else (body.prompt or ""),
+        images=[ImageRef(role=r, source=src.strip()) for r, src in zip(roles, images, strict=True)],
+        duration=body.duration,
+        resolution=body.resolution,
+        aspect_ratio=body.aspect_ratio,
+        seed=body.seed or None,
+        movement_amplitude=MovementAmplitude(amplitude),
+        audio=bool(body.audio),
+        bgm=body.bgm,
+        watermark=Watermark(
+            enabled=body.watermark, position=body.wm_position or 3, image_url=body.wm_url or ""
+        ),
+        meta_data=body.meta_data or "",
+        payload=body.payload or "",
+        callback_url=body.callback_url or "",
+        off_peak=body.off_peak,
+        client_request_id=body.client_request_id or "",
+        priority=body.cus_priority or 0,
+    )
+    echo = {
+        "style": body.style or "general",
+        "is_rec": body.is_rec,
+        "audio": body.audio,
+        "audio_type": body.audio_type,
+        "voice_id": body.voice_id,
+        "vidu_type": endpoint.vidu_type,
+    }
+    return req, echo
+
+
+def _check_json_string(value: str) -> None:
+    import json
+
+    try:
+        json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD, "meta_data must be a JSON string", param="meta_data"
+        ) from exc
+
+
+def rfc3339(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def state_of(task: Task, *, fresh: bool = False) -> str:
+    return {
+        TaskState.QUEUED: "created" if fresh else "queueing",
+        TaskState.RUNNING: "processing",
+        TaskState.SUCCEEDED: "success",
+        TaskState.FAILED: "failed",
+        TaskState.CANCELLED: "failed",
+    }[task.state]
+
+
+def err_code_of(task: Task) -> str:
+    if task.state is TaskState.CANCELLED:
+        return (task.error.reason if task.error else "") or "UserCancelled"
+    if task.state is TaskState.FAILED and task.error is not None:
+        return reason_for(task.error.code, task.error.reason)
+    return ""
+
+
+def render_create(task: Task) -> dict[str, Any]:
+    r = task.request
+    return {
+        "task_id": task.id,
+        "type": task.echo.get("vidu_type") or TYPE_BY_KIND.get(r.kind, r.kind.value),
+        "state": state_of(task, fresh=True),
+        "model": r.model,
+        "style": task.echo.get("style", "general"),
+        "prompt": r.prompt,
+        "images": [i.source for i in r.images],
+        "duration": int(r.duration or 0),
+        "seed": task.seed,
+        "aspect_ratio": r.aspect_ratio or "",
+        "resolution": r.resolution or "",
+        "movement_amplitude": r.movement_amplitude.value,
+        "bgm": r.bgm,
+        "audio": bool(task.echo.get("audio", r.audio)),
+        "payload": r.payload,
+        "off_peak": r.off_peak,
+        "credits": task.credits,
+        "watermark": r.watermark.enabled,
+        "is_rec": bool(task.echo.get("is_rec", False)),
+        "wm_position": WM_WORDS.get(r.watermark.position, "bottom_right"),
+        "wm_url": r.watermark.image_url,
+        "meta_data": r.meta_data,
+        "created_at": rfc3339(task.created_at),
+    }
+
+
+def render_creations(task: Task, links: Links) -> list[dict[str, Any]]:
+    if task.state is not TaskState.SUCCEEDED:
+        return []
+    out = []
+    for c in task.creations:
+        item: dict[str, Any] = {
+            "id": c.id,
+            "url": links.video(c),
+            "cover_url": links.cover(c),
+            "video": {
+                "duration": c.duration,
+                "fps": c.fps,
+                "resolution": {"width": c.width, "height": c.height},
+            },
+        }
+        if c.watermarked_key:
+            item["watermarked_url"] = links.watermarked(c)
+        out.append(item)
+    return out
+
+
+def render_query(task: Task, links: Links) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "state": state_of(task),
+        "err_code": err_code_of(task),
+        "credits": task.credits,
+        "payload": task.request.payload,
+        "bgm": task.request.bgm,
+        "off_peak": task.request.off_peak,
+        "progress": task.progress,
+        "creations": render_creations(task, links),
+    }
+
+
+def render_list_item(task: Task, links: Links) -> dict[str, Any]:
+    r = task.request
+    return {
+        "id": task.id,
+        "key_id": task.key_id,
+        "type": task.echo.get("vidu_type") or TYPE_BY_KIND.get(r.kind, r.kind.value),
+        "model": r.model,
+        "state": state_of(task),
+        "err_code": err_code_of(task),
+        "prompt": r.prompt,
+        "images": [i.source for i in r.images],
+        "duration": int(r.duration or 0),
+        "seed": task.seed,
+        "resolution": r.resolution or "",
+        "aspect_ratio": r.aspect_ratio or "",
+        "credits": task.credits,
+        "payload": r.payload,
+        "created_at": rfc3339(task.created_at),
+        "creations": render_creations(task, links),
+    }
+
+
+# Vidu state words -> canonical states, for the list filter
+STATE_FILTER = {
+    "created": [TaskState.QUEUED],
+    "queueing": [TaskState.QUEUED],
+    "processing": [TaskState.RUNNING],
+    "success": [TaskState.SUCCEEDED],
+    "failed": [TaskState.FAILED, TaskState.CANCELLED],
+}

@@ -1,0 +1,1 @@
+"""Engines turn a GenerationJob into frames. ``registry`` maps catalog engine names to implementations."""

@@ -1,0 +1,67 @@
+"""The engine protocol: what the job runner asks of every video generator.
+
+An engine knows frames and nothing about HTTP, the database or encoding. It
+streams RGB frames (``uint8``, shape ``(H, W, 3)``) so the runner can encode
+while the engine keeps producing, and memory stays flat for long videos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from framecast.domain import MovementAmplitude, TaskKind
+
+Frame = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    kinds: frozenset[TaskKind]
+    audio: bool = False  # whether it makes a soundtrack (generated audio or background music)
+    max_frames: int = 24 * 20
+    max_short_side: int = 1080
+    needs_weights: bool = False
+
+
+@dataclass
+class GenerationJob:
+    """One video to render. Images are decoded RGB arrays, already fitted to ``width`` x ``height``."""
+
+    kind: TaskKind
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    seed: int
+    prompt: str = ""
+    negative_prompt: str = ""
+    first: Frame | None = None
+    last: Frame | None = None
+    references: list[Frame] = field(default_factory=list)
+    movement_amplitude: MovementAmplitude = MovementAmplitude.AUTO
+    options: dict[str, object] = field(default_factory=dict)  # engine-specific settings from the catalog
+
+
+class EngineCancelled(Exception):
+    """Raised inside an engine when ``cancelled()`` turned true; the runner turns it into a cancelled task."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+
+    def capabilities(self) -> Capabilities: ...
+
+    def generate(self, job: GenerationJob, cancelled: Callable[[], bool]) -> Iterator[Frame]:
+        """Yield exactly ``job.num_frames`` frames of ``job.height`` x ``job.width`` x 3 uint8.
+
+        The runner counts frames for progress and checks ``cancelled`` between
+        frames too; an engine with long steps between frames (diffusion) checks
+        it itself and raises :class:`EngineCancelled`.
+        """
+        ...

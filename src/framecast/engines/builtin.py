@@ -1,0 +1,252 @@
+"""The built-in CPU engine: optical-flow in-betweening and camera moves, no weights.
+
+First/last frame (``framecast.engines.flow``): dense DIS optical flow is
+computed once per pair, in both directions, at a reduced scale for large
+frames (DIS itself is coarse-to-fine). Every in-between backward-warps both
+keyframes to its time ``t`` and blends them; a per-pixel confidence map, from
+how well the two warps agree half-way, mixes in the plain cross-fade where the
+flow cannot be trusted (occlusions, pairs with little in common), so the worst
+case is a soft dissolve, never smeared pixels.
+
+Image to video: a camera move (push in, pull out, pan, tilt) named in the
+prompt, in English or Chinese, scaled by the movement amplitude.
+
+Everything here is a pure function of the inputs: the same job (seed
+included) always yields identical frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+from framecast.domain import MovementAmplitude, TaskKind
+from framecast.engines.base import Capabilities, EngineCancelled, Frame, GenerationJob
+from framecast.engines.flow import Interpolator
+
+
+class CameraMove(StrEnum):
+    NONE = "none"
+    PUSH_IN = "push_in"
+    PULL_OUT = "pull_out"
+    PAN_LEFT = "pan_left"
+    PAN_RIGHT = "pan_right"
+    TILT_UP = "tilt_up"
+    TILT_DOWN = "tilt_down"
+
+
+# Earliest mention in the prompt wins, so "pan left then zoom in" pans.
+_MOVE_PATTERNS: dict[CameraMove, re.Pattern[str]] = {
+    CameraMove.PUSH_IN: re.compile(
+        r"\b(?:push(?:es|ing|ed)?[\s-]*in|zoom(?:s|ing|ed)?[\s-]*in|dolly(?:ing)?[\s-]*in|move[sd]?\s+closer"
+        r"|close[\s-]*in)\b|推进|推近|拉近|推镜|镜头推|放大|靠近",
+        re.IGNORECASE,
+    ),
+    CameraMove.PULL_OUT: re.compile(
+        r"\b(?:pull(?:s|ing|ed)?[\s-]*(?:out|back)|zoom(?:s|ing|ed)?[\s-]*out|dolly(?:ing)?[\s-]*(?:out|back)"
+        r"|move[sd]?\s+away)\b|拉远|拉出|后拉|拉镜|镜头拉|缩小|远离",
+        re.IGNORECASE,
+    ),
+    CameraMove.PAN_LEFT: re.compile(
+        r"\b(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|move[sd]?|track(?:s|ing)?)\s+(?:to\s+the\s+)?left\b"
+        r"|左移|左摇|向左|往左|左转|左摇镜",
+        re.IGNORECASE,
+    ),
+    CameraMove.PAN_RIGHT: re.compile(
+        r"\b(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|move[sd]?|track(?:s|ing)?)\s+(?:to\s+the\s+)?right\b"
+        r"|右移|右摇|向右|往右|右转",
+        re.IGNORECASE,
+    ),
+    CameraMove.TILT_UP: re.compile(
+        r"\b(?:tilt(?:s|ing|ed)?|pedestal(?:s|ing)?|crane(?:s|ing)?)\s+up(?:ward)?s?\b|上摇|上移|向上|仰拍|上升",
+        re.IGNORECASE,
+    ),
+    CameraMove.TILT_DOWN: re.compile(
+        r"\b(?:tilt(?:s|ing|ed)?|pedestal(?:s|ing)?|crane(?:s|ing)?)\s+down(?:ward)?s?\b|下摇|下移|向下|俯拍|下降",
+        re.IGNORECASE,
+    ),
+}
+
+# Zoom gained over the whole clip for image-to-video; auto is a slow, calm move.
+_ZOOM: dict[MovementAmplitude, float] = {
+    MovementAmplitude.AUTO: 0.08,
+    MovementAmplitude.SMALL: 0.05,
+    MovementAmplitude.MEDIUM: 0.12,
+    MovementAmplitude.LARGE: 0.22,
+}
+# Pans travel further than zooms for the same amplitude so they read as a pan, not a drift.
+_PAN_GAIN = 2.0
+# On first/last jobs the move is an excursion that returns to the keyframes, so keep it gentle.
+_FIRST_LAST_GAIN = 0.35
+
+
+def parse_camera_move(prompt: str) -> CameraMove:
+    """The camera move a prompt asks for, by earliest mention; NONE when it names none."""
+    best: tuple[int, CameraMove] | None = None
+    for move, pattern in _MOVE_PATTERNS.items():
+        m = pattern.search(prompt)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), move)
+    return best[1] if best else CameraMove.NONE
+
+
+def _ease(t: float) -> float:
+    return 0.5 - 0.5 * math.cos(math.pi * t)
+
+
+@dataclass(frozen=True)
+class _CameraPath:
+    """A virtual camera over the source frame: a zoom ``z >= 1`` and a window centre, per t."""
+
+    move: CameraMove
+    strength: float  # zoom fraction at full excursion
+    returns: bool  # True: excursion sin(pi t) that ends where it began (first/last jobs)
+
+    def at(self, t: float) -> tuple[float, float, float]:
+        """(zoom, dx, dy): dx/dy are the window-centre offset as a fraction of the free margin."""
+        e = math.sin(math.pi * t) if self.returns else _ease(t)
+        if self.move is CameraMove.NONE or self.strength <= 0:
+            return 1.0, 0.0, 0.0
+        if self.move is CameraMove.PUSH_IN:
+            return 1.0 + self.strength * e, 0.0, 0.0
+        if self.move is CameraMove.PULL_OUT:
+            # No pixels exist beyond the frame, so a pull out starts zoomed in and lands on the image.
+            return 1.0 + self.strength * (1.0 - e), 0.0, 0.0
+        z = 1.0 + _PAN_GAIN * self.strength * e
+        direction = {
+            CameraMove.PAN_LEFT: (-1.0, 0.0),
+            CameraMove.PAN_RIGHT: (1.0, 0.0),
+            CameraMove.TILT_UP: (0.0, -1.0),
+            CameraMove.TILT_DOWN: (0.0, 1.0),
+        }[self.move]
+        return z, direction[0], direction[1]
+
+    def is_identity(self) -> bool:
+        return self.move is CameraMove.NONE or self.strength <= 0
+
+    def apply(self, frame: Frame, t: float) -> Frame:
+        z, fx, fy = self.at(t)
+        if z <= 1.0 + 1e-6:
+            return frame
+        h, w = frame.shape[:2]
+        # The window (w/z x h/z) slides to the edge of the free margin, so it never leaves the image.
+        cx = (w - 1) / 2 + fx * (w - w / z) / 2
+        cy = (h - 1) / 2 + fy * (h - h / z) / 2
+        m = np.array(
+            [[1 / z, 0.0, cx - (w - 1) / 2 / z], [0.0, 1 / z, cy - (h - 1) / 2 / z]], dtype=np.float64
+        )
+        out = cv2.warpAffine(
+            frame, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+        )
+        return np.asarray(out, dtype=np.uint8)
+
+
+class BuiltinEngine:
+    """Optical-flow first/last-frame interpolation and prompt-driven camera moves on the CPU."""
+
+    name = "builtin"
+    task_kinds = frozenset({TaskKind.FIRST_LAST, TaskKind.IMAGE})
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(kinds=self.task_kinds)
+
+    def check_inputs(self, job: GenerationJob) -> None:
+        if job.kind not in self.task_kinds:
+            raise ValueError(f"the builtin engine cannot do {job.kind.value!r} jobs")
+        if job.num_frames < 1:
+            raise ValueError("num_frames must be at least 1")
+        need = [("first", job.first)] + ([("last", job.last)] if job.kind is TaskKind.FIRST_LAST else [])
+        for role, img in need:
+            if img is None:
+                raise ValueError(f"a {job.kind.value} job needs a {role} image")
+            if img.dtype != np.uint8 or img.shape != (job.height, job.width, 3):
+                raise ValueError(
+                    f"{role} image must be uint8 {job.height}x{job.width}x3, got {img.dtype} {img.shape}"
+                )
+
+    def camera_path(self, job: GenerationJob) -> _CameraPath:
+        move = parse_camera_move(job.prompt)
+        strength = _ZOOM[job.movement_amplitude]
+        if job.kind is TaskKind.IMAGE:
+            return _CameraPath(CameraMove.PUSH_IN if move is CameraMove.NONE else move, strength, False)
+        # First/last: keyframes are exact, so any move is an excursion that returns; a neutral prompt
+        # with auto amplitude is pure interpolation. A pull out cannot return without inventing
+        # pixels beyond the frame edge, so it is left out.
+        if move is CameraMove.NONE:
+            if job.movement_amplitude is MovementAmplitude.AUTO:
+                return _CameraPath(CameraMove.NONE, 0.0, True)
+            move = CameraMove.PUSH_IN
+        if move is CameraMove.PULL_OUT:
+            return _CameraPath(CameraMove.NONE, 0.0, True)
+        return _CameraPath(move, strength * _FIRST_LAST_GAIN, True)
+
+    def generate(self, job: GenerationJob, cancelled: Callable[[], bool]) -> Iterator[Frame]:
+        self.check_inputs(job)
+        return self._frames(job, cancelled)
+
+    def _frames(self, job: GenerationJob, cancelled: Callable[[], bool]) -> Iterator[Frame]:
+        assert job.first is not None
+        first = np.ascontiguousarray(job.first)
+        last = np.ascontiguousarray(job.last) if job.last is not None else None
+        path = self.camera_path(job)
+        n = job.num_frames
+        interp: Interpolator | None = None
+
+        def make(i: int) -> Frame:
+            t = i / (n - 1) if n > 1 else 0.0
+            if job.kind is TaskKind.IMAGE or last is None or i == 0:
+                base = first
+            elif i == n - 1:
+                base = last
+            else:
+                assert interp is not None
+                base = interp.frame(t, first, last)
+            out = base if path.is_identity() else path.apply(base, t)
+            return out.copy() if out is first or out is last else out
+
+        if cancelled():
+            raise EngineCancelled()
+        yield make(0)
+        if n == 1:
+            return
+        if job.kind is TaskKind.FIRST_LAST and last is not None and n > 2:
+            interp = Interpolator(first, last)  # with OpenCV's thread pool: the encoder is idle meanwhile
+        # The in-betweens are made with OpenCV on the calling thread only: the per-frame calls are small
+        # (strips of a frame), and OpenCV 5's remap splits even a few rows across its pool, which then
+        # costs about twice the CPU for the same frame, CPU that libx264 needs on the next core.
+        with single_threaded_opencv():
+            for i in range(1, n):
+                if cancelled():
+                    raise EngineCancelled()
+                yield make(i)
+
+
+_cv_lock = threading.Lock()
+_cv_users = 0
+_cv_threads = 0
+
+
+@contextlib.contextmanager
+def single_threaded_opencv() -> Iterator[None]:
+    """OpenCV without its thread pool while any frame loop runs (process-wide, so reference-counted)."""
+    global _cv_users, _cv_threads
+    with _cv_lock:
+        if _cv_users == 0:
+            _cv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _cv_users += 1
+    try:
+        yield
+    finally:
+        with _cv_lock:
+            _cv_users -= 1
+            if _cv_users == 0:
+                cv2.setNumThreads(_cv_threads)

@@ -1,0 +1,161 @@
+"""framecast's native task routes: ``GET /v1/tasks/{id}`` and its Server-Sent Events stream.
+
+The vendor dialects only offer polling. ``/v1/tasks/{id}/events`` pushes a task's
+state instead, which is what the Python client's ``wait()`` and the CLI's progress
+bar use::
+
+    event: state
+    data: {"id": "...", "state": "running", "progress": 40, "error": null}
+
+One ``state`` event is sent at once, then one on every change of state, progress or
+error; a ``: keep-alive`` comment goes out after 15 s of silence so proxies keep the
+connection open; the stream ends after a terminal state (succeeded, failed,
+cancelled). The stream polls the database through :meth:`TaskService.get` rather
+than listening to the in-process runner, because the database is the source of
+truth and a worker may live in another process (or on another machine).
+
+Errors answer in a small envelope: ``{"error": {"code", "message", "trace_id"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from framecast.dialects.common import (
+    HTTP_STATUS,
+    Links,
+    LinksDep,
+    PrincipalDep,
+    ServiceDep,
+    register_error_renderer,
+)
+from framecast.domain import Task, TaskState
+from framecast.errors import ClientError
+from framecast.service import TaskService
+from framecast.store.keys import Principal
+
+PREFIX = "/v1/tasks"
+router = APIRouter(prefix=PREFIX, tags=["tasks"])
+
+
+@dataclass
+class EventsConfig:
+    """Timing of the event stream; on ``app.state.events`` so tests can shorten it."""
+
+    poll_seconds: float = 0.25
+    keepalive_seconds: float = 15.0
+
+
+def native_error(err: ClientError, trace_id: str) -> Response:
+    return JSONResponse(
+        {"error": {"code": err.code.value, "message": err.message, "trace_id": trace_id}},
+        status_code=HTTP_STATUS.get(err.code, 400),
+    )
+
+
+def state_json(task: Task) -> dict[str, Any]:
+    error = None
+    if task.error is not None:
+        error = {"code": task.error.code.value, "reason": task.error.reason, "message": task.error.message}
+    return {"id": task.id, "state": task.state.value, "progress": task.progress, "error": error}
+
+
+def task_json(task: Task, links: Links) -> dict[str, Any]:
+    body = state_json(task)
+    body.update(
+        {
+            "model": task.request.model,
+            "kind": task.request.kind.value,
+            "seed": task.seed,
+            "created_at": task.created_at.isoformat(),
+            "updated_at": task.updated_at.isoformat(),
+            "finished_at": task.finished_at.isoformat() if task.finished_at else None,
+            # result links exist only once the task has succeeded: a failed attempt's files are partial
+            "creations": [
+                {
+                    "id": c.id,
+                    "url": links.video(c),
+                    "cover_url": links.cover(c),
+                    "watermarked_url": links.watermarked(c),
+                    "width": c.width,
+                    "height": c.height,
+                    "fps": c.fps,
+                    "frames": c.frames,
+                    "duration": c.duration,
+                    "seed": c.seed,
+                }
+                for c in task.creations
+            ]
+            if task.state is TaskState.SUCCEEDED
+            else [],
+        }
+    )
+    return body
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def _stream(
+    request: Request, svc: TaskService, principal: Principal, first: Task, config: EventsConfig
+) -> AsyncIterator[bytes]:
+    last = state_json(first)
+    yield _event("state", last)
+    terminal = first.state.terminal
+    quiet_since = time.monotonic()
+    while not terminal:
+        await anyio.sleep(config.poll_seconds)
+        if await request.is_disconnected():
+            return
+        try:
+            task = await run_in_threadpool(svc.get, principal, first.id)
+        except ClientError as exc:
+            # the task was deleted while watched: say so in-band, the status line is long gone
+            yield _event("error", {"id": first.id, "code": exc.code.value, "message": exc.message})
+            return
+        current = state_json(task)
+        terminal = task.state.terminal
+        if current != last:
+            last = current
+            quiet_since = time.monotonic()
+            yield _event("state", current)
+        elif time.monotonic() - quiet_since >= config.keepalive_seconds:
+            quiet_since = time.monotonic()
+            yield b": keep-alive\n\n"
+
+
+@router.get("/{task_id}/events", summary="Stream a task's state as Server-Sent Events")
+async def task_events(
+    task_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep
+) -> StreamingResponse:
+    # read once before answering so an unknown id is a plain 404, not an event in a 200 stream
+    task = await run_in_threadpool(svc.get, principal, task_id)
+    config: EventsConfig = request.app.state.events
+    return StreamingResponse(
+        _stream(request, svc, principal, task, config),
+        media_type="text/event-stream",
+        # no-transform and X-Accel-Buffering stop proxies from buffering the stream into one late blob
+        headers={"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"},
+    )
+
+
+@router.get("/{task_id}", summary="One task: state, progress, error and signed result links")
+async def get_task(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> dict[str, Any]:
+    task = await run_in_threadpool(svc.get, principal, task_id)
+    return task_json(task, links)
+
+
+def attach(app: FastAPI, config: EventsConfig | None = None) -> None:
+    app.state.events = config or EventsConfig()
+    register_error_renderer(PREFIX, native_error)
+    app.include_router(router)

@@ -1,0 +1,316 @@
+"""Run one claimed task: inputs -> engine -> encoder -> storage -> one committing transaction.
+
+Shared by every job runner (in-process threads now, Celery workers later). The
+attempt number the claim returned is named in every write, so a worker that lost
+its lease (and the task was handed to another) can never overwrite the newer
+attempt's progress or results: its writes match no row and it stops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from framecast.config import Catalog
+from framecast.domain import ErrorCode, GenerationRequest, ImageRole, Task, TaskState
+from framecast.engines.base import EngineCancelled, Frame, GenerationJob
+from framecast.engines.registry import EngineRegistry
+from framecast.errors import ClientError, Fenced
+from framecast.media.images import decode_rgb, fit_to, output_size
+from framecast.media.labels import default_label
+from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
+from framecast.storage import BlobStore
+from framecast.store import tasks as task_store
+from framecast.store.db import Database
+from framecast.store.tables import CreationRow
+
+log = logging.getLogger(__name__)
+
+ASPECTS = {
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "1:1": (1, 1),
+    "4:3": (4, 3),
+    "3:4": (3, 4),
+    "21:9": (21, 9),
+    "9:21": (9, 21),
+}
+
+
+@dataclass
+class RunContext:
+    db: Database
+    blobs: BlobStore
+    catalog: Catalog
+    engines: EngineRegistry
+    lease_seconds: float
+    work_dir: Path
+    off_peak_window: timedelta = timedelta(hours=48)
+    idempotency_window: timedelta = timedelta(hours=24)
+    metrics: TaskMetrics | None = None
+
+
+class TaskMetrics(Protocol):
+    def observe_task(self, model: str, state: str, seconds: float) -> None: ...
+
+    def observe_frames(self, engine: str, frames: int, seconds: float) -> None: ...
+
+
+class _Progress:
+    """Writes progress and extends the lease at most a few times a second; notices cancels and fencing."""
+
+    def __init__(
+        self, ctx: RunContext, task_id: str, attempt: int, total_frames: int, shutdown: threading.Event
+    ) -> None:
+        self.ctx, self.task_id, self.attempt, self.total = ctx, task_id, attempt, max(total_frames, 1)
+        self.shutdown = shutdown
+        self.cancel_requested = False
+        self._last_write = 0.0
+        self._last_pct = -1
+        self.done = 0
+
+    def beat(self, force: bool = False) -> None:
+        pct = min(99, int(100 * self.done / self.total))
+        now = time.monotonic()
+        if (
+            not force
+            and now - self._last_write < min(0.5, self.ctx.lease_seconds / 4)
+            and pct == self._last_pct
+        ):
+            return
+        with self.ctx.db.session() as s:
+            res = task_store.heartbeat(
+                s,
+                task_id=self.task_id,
+                attempt=self.attempt,
+                progress=pct,
+                lease_seconds=self.ctx.lease_seconds,
+            )
+        if res is None:
+            raise Fenced(f"task {self.task_id} attempt {self.attempt} was taken over")
+        self.cancel_requested = self.cancel_requested or res
+        self._last_write, self._last_pct = now, pct
+
+    def frame_done(self, _index: int) -> None:
+        self.done += 1
+        self.beat()
+        if self.shutdown.is_set():
+            raise ShuttingDown()
+        if self.cancel_requested:
+            raise EngineCancelled()
+
+    def cancelled(self) -> bool:
+        """What the engine polls between its own steps: a user's cancel or the service stopping."""
+        return self.cancel_requested or self.shutdown.is_set()
+
+
+class ShuttingDown(Exception):
+    """The service is stopping: this attempt hands its task back to the queue instead of finishing it."""
+
+
+def job_from_bytes(
+    req: GenerationRequest,
+    first: bytes | None,
+    last: bytes | None,
+    options: dict[str, object],
+    references: Sequence[bytes] = (),
+) -> GenerationJob:
+    """The engine's view of a request: decoded images fitted to the output size, a frame count."""
+    first_rgb = decode_rgb(first) if first is not None else None
+    if req.size is not None:
+        width, height = req.size
+    elif first_rgb is not None:
+        width, height = output_size(first_rgb.shape[1], first_rgb.shape[0], req.resolution or "720p")
+    else:
+        aw, ah = ASPECTS.get(req.aspect_ratio or "16:9", (16, 9))
+        width, height = output_size(aw * 120, ah * 120, req.resolution or "720p")
+    fps = req.fps or 24
+    num_frames = req.frames or max(2, round((req.duration or 5) * fps))
+    last_rgb = decode_rgb(last) if last is not None else None
+    return GenerationJob(
+        kind=req.kind,
+        width=width,
+        height=height,
+        num_frames=num_frames,
+        fps=fps,
+        seed=req.seed or 0,
+        prompt=req.prompt,
+        negative_prompt=req.negative_prompt,
+        first=fit_to(first_rgb, width, height) if first_rgb is not None else None,
+        last=fit_to(last_rgb, width, height) if last_rgb is not None else None,
+        references=[fit_to(decode_rgb(r), width, height) for r in references],
+        movement_amplitude=req.movement_amplitude,
+        options=options,
+    )
+
+
+def build_job(task: Task, blobs: BlobStore, seed: int, options: dict[str, object]) -> GenerationJob:
+    def data(role: ImageRole) -> bytes | None:
+        img = next((i for i in task.inputs if i.role is role), None)
+        return blobs.get_bytes(img.key) if img else None
+
+    refs = [blobs.get_bytes(i.key) for i in task.inputs if i.role is ImageRole.REFERENCE]
+    req = task.request.model_copy(update={"seed": seed})
+    return job_from_bytes(req, data(ImageRole.FIRST), data(ImageRole.LAST), options, refs)
+
+
+def _watermark(task: Task, blobs: BlobStore) -> WatermarkSpec | None:
+    wm = task.request.watermark
+    if not wm.enabled:
+        return None
+    image = decode_rgba(blobs.get_bytes(task.watermark_key)) if task.watermark_key else None
+    return WatermarkSpec(position=wm.position, image=image)
+
+
+def decode_rgba(data: bytes) -> Frame:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGBA"), dtype=np.uint8)
+
+
+def run_task(ctx: RunContext, task_id: str, attempt: int, shutdown: threading.Event | None = None) -> None:
+    """Run a task this worker claimed with ``attempt``. Never raises for task-level failures.
+
+    When ``shutdown`` is set mid-render the task goes straight back to the queue (no lease to wait out).
+    """
+    shutdown = shutdown or threading.Event()
+    with ctx.db.session() as s:
+        task = task_store.load_task(s, task_id=task_id)
+    if task is None or task.attempt != attempt or task.state is not TaskState.RUNNING:
+        return
+    prefix = f"tasks/{task.id}/a{attempt}"
+    started = time.monotonic()
+    outcome = TaskState.FAILED
+    try:
+        creations = _render_all(ctx, task, attempt, prefix, shutdown)
+        with ctx.db.session() as s:
+            if not task_store.finish_success(s, task_id=task.id, attempt=attempt, creations=creations):
+                raise Fenced(f"task {task.id} attempt {attempt} lost before commit")
+        outcome = TaskState.SUCCEEDED
+    except Fenced as exc:
+        log.warning("%s; discarding this attempt's output", exc)
+        ctx.blobs.delete_prefix(prefix)
+        return  # the attempt that took over reports the outcome
+    except (EngineCancelled, ShuttingDown):
+        ctx.blobs.delete_prefix(prefix)
+        if shutdown.is_set():  # the service is stopping: hand the task back (release honours a cancel)
+            with ctx.db.session() as s:
+                task_store.release(s, task_id=task.id, attempt=attempt)
+            log.info("task %s handed back to the queue at shutdown", task.id)
+            return
+        outcome = TaskState.CANCELLED
+        _fail(
+            ctx,
+            task.id,
+            attempt,
+            TaskState.CANCELLED,
+            ErrorCode.CANCELLED,
+            "cancelled by the user",
+            "UserCancelled",
+        )
+    except ClientError as exc:
+        ctx.blobs.delete_prefix(prefix)
+        _fail(ctx, task.id, attempt, TaskState.FAILED, exc.code, exc.message, exc.reason)
+    except Exception:
+        log.exception("task %s attempt %s failed", task.id, attempt)
+        ctx.blobs.delete_prefix(prefix)
+        _fail(
+            ctx,
+            task.id,
+            attempt,
+            TaskState.FAILED,
+            ErrorCode.INTERNAL,
+            "the video could not be generated (internal error); the operator's log has the details",
+        )
+    if ctx.metrics is not None:
+        ctx.metrics.observe_task(task.request.model, outcome.value, time.monotonic() - started)
+
+
+def _fail(
+    ctx: RunContext,
+    task_id: str,
+    attempt: int,
+    state: TaskState,
+    code: ErrorCode,
+    message: str,
+    reason: str = "",
+) -> None:
+    with ctx.db.session() as s:
+        task_store.finish_failure(
+            s, task_id=task_id, attempt=attempt, state=state, code=code, message=message, reason=reason
+        )
+
+
+def _render_all(
+    ctx: RunContext, task: Task, attempt: int, prefix: str, shutdown: threading.Event
+) -> list[CreationRow]:
+    spec = ctx.catalog.require(task.request.model)
+    engine = ctx.engines.get(spec.engine, spec.options)
+    label = task.request.meta_data or default_label(task_id=task.id)
+    watermark = _watermark(task, ctx.blobs)
+    n = task.request.n
+    rows: list[CreationRow] = []
+    first_job = build_job(task, ctx.blobs, task.seed, dict(spec.options))
+    progress = _Progress(ctx, task.id, attempt, first_job.num_frames * n, shutdown)
+    progress.beat(force=True)
+    for index in range(n):
+        seed = task.seed + index
+        job = dataclasses.replace(first_job, seed=seed)  # same inputs, decoded once
+        with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
+            began = time.monotonic()
+            frames: Iterator[Frame] = engine.generate(job, progress.cancelled)
+            result = render_outputs(
+                frames,
+                out_dir=Path(tmp),
+                width=job.width,
+                height=job.height,
+                fps=job.fps,
+                label=label,
+                watermark=watermark,
+                on_frame=progress.frame_done,
+            )
+            if ctx.metrics is not None:
+                ctx.metrics.observe_frames(engine.name, result.frames, time.monotonic() - began)
+            rows.append(_store_creation(ctx, task, attempt, prefix, index, seed, result))
+    progress.beat(force=True)
+    return rows
+
+
+def _store_creation(
+    ctx: RunContext, task: Task, attempt: int, prefix: str, index: int, seed: int, result: RenderResult
+) -> CreationRow:
+    base = f"{prefix}/{index}"
+    ctx.blobs.put_file(f"{base}/video.mp4", result.video_path)
+    ctx.blobs.put_file(f"{base}/cover.jpg", result.cover_path)
+    wm_key = None
+    if result.watermarked_path is not None:
+        wm_key = f"{base}/watermarked.mp4"
+        ctx.blobs.put_file(wm_key, result.watermarked_path)
+    return CreationRow(
+        id=f"{task.id}{index:02d}{attempt % 100:02d}",
+        task_id=task.id,
+        index=index,
+        attempt=attempt,
+        video_key=f"{base}/video.mp4",
+        cover_key=f"{base}/cover.jpg",
+        watermarked_key=wm_key,
+        width=result.width,
+        height=result.height,
+        fps=result.fps,
+        frames=result.frames,
+        duration=math.floor(result.duration * 1000) / 1000,
+        seed=seed,
+    )

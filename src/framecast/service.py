@@ -1,0 +1,580 @@
+"""submit / get / list / cancel: the only entry point the dialects call.
+
+The service owns the rules that hold for every dialect: which model serves what,
+that inputs are fetched and checked *before* anything is stored, that a tenant
+only ever sees its own tasks, and that nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from framecast.config import Catalog, ModelSpec, Settings
+from framecast.domain import (
+    ErrorCode,
+    GenerationRequest,
+    ImageRef,
+    ImageRole,
+    StoredImage,
+    Task,
+    TaskKind,
+    TaskState,
+)
+from framecast.engines.registry import EngineRegistry
+from framecast.errors import ClientError, InvalidStateError, NotFoundError
+from framecast.media import preview
+from framecast.media.fetch import FetchPolicy, check_destination
+from framecast.media.images import CheckedImage, ImageLimits, check_image, load_source, pixel_ratio_ok
+from framecast.moderation import BlocklistModerator, Moderator
+from framecast.secretbox import SecretBox
+from framecast.storage import BlobStore
+from framecast.store import billing, idempotency
+from framecast.store import tasks as task_store
+from framecast.store.db import Database
+from framecast.store.keys import Principal, authenticate
+from framecast.store.tables import TaskRow
+from framecast.store.time import utcnow
+
+log = logging.getLogger(__name__)
+
+_ID_EPOCH_MS = 1_704_067_200_000  # 2024-01-01
+
+
+def new_task_id() -> str:
+    """A numeric, time-ordered id like Vidu's (about 18 digits): ms since 2024 << 22 | 22 random bits."""
+    ms = int(time.time() * 1000) - _ID_EPOCH_MS
+    return str((ms << 22) | secrets.randbits(22))
+
+
+def new_seed() -> int:
+    return secrets.randbelow(2**31 - 2) + 1
+
+
+@dataclass(frozen=True)
+class SubmitLimits:
+    """Input limits a dialect enforces on top of the canonical checks (they differ per vendor)."""
+
+    images: ImageLimits = field(default_factory=ImageLimits)
+    max_prompt_chars: int = 5000
+    pair_ratio: tuple[float, float] | None = (0.8, 1.25)  # first/last pixel-count ratio; None = no check
+
+
+def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationRequest) -> ModelSpec:
+    """The catalog entry for the request's model, refusing kinds its engine cannot make."""
+    spec = catalog.require(req.model)
+    if not engines.known(spec.engine):
+        raise ClientError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"model {spec.name} is mapped to engine {spec.engine!r}, which is not installed on this server",
+        )
+    caps = engines.capabilities(spec.engine, spec.options)
+    if req.kind not in caps.kinds:
+        raise ClientError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"model {spec.name} runs on the {spec.engine!r} engine, which cannot do "
+            f"{req.kind.value}-to-video; "
+            "that needs a generative (diffusion) model, and none is configured on this server. "
+            "The operator maps model names to engines in the catalog (FRAMECAST_CATALOG_FILE); "
+            "see docs/engines.md.",
+        )
+    for flag, wanted in (("audio", req.audio), ("bgm", req.bgm)):
+        if wanted and not caps.audio:
+            raise ClientError(
+                ErrorCode.INVALID_FIELD,
+                f"model {spec.name} runs on the {spec.engine!r} engine, which makes silent video; "
+                f"{flag} is not available on this server (leave it out or set it to false)",
+                param=flag,
+            )
+    return spec
+
+
+def normalise(req: GenerationRequest, spec: ModelSpec) -> GenerationRequest:
+    """Fill model defaults and check ranges; returns the request as it will be stored."""
+    duration = req.duration if req.duration is not None else float(spec.default_duration)
+    if req.frames is None:
+        if duration != int(duration):
+            raise ClientError(
+                ErrorCode.INVALID_FIELD, "duration must be a whole number of seconds", param="duration"
+            )
+        spec.check_duration(int(duration))
+    resolution = req.resolution or spec.default_resolution
+    if req.size is None:
+        spec.check_resolution(resolution, int(duration))
+    if not 1 <= req.n <= 4:
+        raise ClientError(ErrorCode.INVALID_FIELD, "number of videos must be between 1 and 4", param="n")
+    fps = req.fps or spec.fps
+    if not 1 <= fps <= 60:
+        raise ClientError(ErrorCode.INVALID_FIELD, "fps must be between 1 and 60", param="fps")
+    if req.watermark.enabled and not 1 <= req.watermark.position <= 4:
+        raise ClientError(ErrorCode.INVALID_FIELD, "wm_position must be 1, 2, 3 or 4", param="wm_position")
+    return req.model_copy(update={"duration": duration, "resolution": resolution, "fps": fps})
+
+
+WAKE = Callable[[], None]
+
+
+class TaskService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        blobs: BlobStore,
+        catalog: Catalog,
+        engines: EngineRegistry,
+        moderator: Moderator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.moderator = moderator or BlocklistModerator.from_file(settings.blocklist_file)
+        self.secrets = SecretBox(settings.signing_key())
+        self.db = db
+        self.blobs = blobs
+        self.catalog = catalog
+        self.engines = engines
+        self._wakers: list[WAKE] = []
+        self.fetch_policy = FetchPolicy(
+            allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout
+        )
+
+    def on_submit(self, wake: WAKE) -> None:
+        """Job runners register here to hear about new work without polling."""
+        self._wakers.append(wake)
+
+    # --- submit ----------------------------------------------------------------------------------
+
+    def check_model(self, req: GenerationRequest) -> ModelSpec:
+        return check_model(self.catalog, self.engines, req)
+
+    def _check_roles(self, req: GenerationRequest) -> None:
+        roles = [i.role for i in req.images]
+        if req.kind is TaskKind.FIRST_LAST and (ImageRole.FIRST not in roles or ImageRole.LAST not in roles):
+            raise ClientError(
+                ErrorCode.ITEM_COUNT,
+                "first/last-frame generation needs a first and a last image",
+                param="images",
+            )
+        if req.kind is TaskKind.IMAGE and ImageRole.FIRST not in roles:
+            raise ClientError(ErrorCode.ITEM_COUNT, "image-to-video needs one image", param="images")
+
+    def _load_images(self, refs: Sequence[ImageRef], limits: SubmitLimits) -> list[CheckedImage]:
+        out = []
+        for i, ref in enumerate(refs, start=1):
+            if ref.kind == "blob":
+                if not self.blobs.exists(ref.source):
+                    raise ClientError(
+                        ErrorCode.IMAGE_DOWNLOAD, f"image {i}: uploaded file not found", param="images"
+                    )
+                out.append(check_image(self.blobs.get_bytes(ref.source), limits=limits.images, index=i))
+            else:
+                out.append(load_source(ref.source, limits=limits.images, policy=self.fetch_policy, index=i))
+        return out
+
+    def submit(
+        self,
+        principal: Principal,
+        req: GenerationRequest,
+        *,
+        dialect: str,
+        echo: dict[str, Any] | None = None,
+        limits: SubmitLimits | None = None,
+    ) -> Task:
+        limits = limits or SubmitLimits()
+        if len(req.prompt) > limits.max_prompt_chars:
+            raise ClientError(
+                ErrorCode.INVALID_FIELD,
+                f"prompt is {len(req.prompt)} characters; the limit is {limits.max_prompt_chars}",
+                param="prompt",
+            )
+        verdict = self.moderator.check_prompt(f"{req.prompt}\n{req.negative_prompt}")
+        if not verdict.allowed:
+            raise ClientError(
+                ErrorCode.PROMPT_POLICY,
+                f"the request was refused by content policy: {verdict.reason}",
+                param="prompt",
+            )
+        spec = self.check_model(req)
+        req = normalise(req, spec)
+        self._check_roles(req)
+        request_hash = _request_hash(dialect, req)
+        if req.client_request_id:
+            replay = self._replay(principal, req.client_request_id, request_hash)
+            if replay is not None:
+                return replay
+        if req.callback_url:
+            self._check_callback_url(req.callback_url)
+        self._check_concurrency(principal)
+        checked = self._load_images(req.images, limits)
+        if limits.pair_ratio and req.kind is TaskKind.FIRST_LAST:
+            self._check_pair(req, checked, limits.pair_ratio)
+        wm_logo = self._load_watermark(req)
+        seed = req.seed or new_seed()
+        task_id = new_task_id()
+        credits = spec.price(duration=req.duration or 0, resolution=req.resolution or "", n=req.n)
+        try:
+            task = self._insert(
+                principal,
+                req,
+                checked,
+                wm_logo,
+                task_id=task_id,
+                seed=seed,
+                credits=credits,
+                dialect=dialect,
+                echo=echo or {},
+                request_hash=request_hash,
+            )
+        except _DuplicateRequest:
+            self.blobs.delete_prefix(f"inputs/{task_id}")
+            replay = self._replay(principal, req.client_request_id, request_hash)
+            if replay is None:  # pragma: no cover - the winner's row must exist once we lost to it
+                raise ClientError(
+                    ErrorCode.CONFLICT, "a request with this idempotency key is in flight"
+                ) from None
+            return replay
+        except BaseException:
+            self.blobs.delete_prefix(f"inputs/{task_id}")
+            raise
+        for wake in self._wakers:
+            wake()
+        return task
+
+    def _insert(
+        self,
+        principal: Principal,
+        req: GenerationRequest,
+        checked: list[CheckedImage],
+        wm_logo: CheckedImage | None,
+        *,
+        task_id: str,
+        seed: int,
+        credits: int,
+        dialect: str,
+        echo: dict[str, Any],
+        request_hash: str,
+    ) -> Task:
+        """Store the inputs, then insert the task, charge and keep the idempotency key in one transaction."""
+        stored: list[StoredImage] = []
+        for i, (ref, img) in enumerate(zip(req.images, checked, strict=True)):
+            key = f"inputs/{task_id}/{i}.{img.mime.split('/')[-1]}"
+            self.blobs.put_bytes(key, img.data)
+            stored.append(
+                StoredImage(
+                    role=ref.role,
+                    key=key,
+                    mime=img.mime,
+                    width=img.width,
+                    height=img.height,
+                    size=len(img.data),
+                    origin=_origin(ref),
+                )
+            )
+        inputs: dict[str, Any] = {"images": [s.model_dump(mode="json") for s in stored]}
+        if wm_logo is not None:
+            inputs["watermark"] = f"inputs/{task_id}/wm.{wm_logo.mime.split('/')[-1]}"
+            self.blobs.put_bytes(inputs["watermark"], wm_logo.data)
+        # the request is stored without the inline image bytes: they live in blobs now
+        stored_images = [
+            ImageRef(role=r.role, source=s.origin, kind="url")
+            for r, s in zip(req.images, stored, strict=True)
+        ]
+        stored_req = req.model_copy(update={"seed": seed, "images": stored_images})
+        now = utcnow()
+        row = TaskRow(
+            id=task_id,
+            tenant=principal.tenant,
+            key_id=principal.key_id,
+            dialect=dialect,
+            kind=req.kind.value,
+            model=req.model,
+            request=stored_req.model_dump(mode="json"),
+            inputs=inputs,
+            echo=echo,
+            state=TaskState.QUEUED.value,
+            progress=0,
+            attempt=0,
+            seed=seed,
+            credits=credits,
+            priority=req.priority,
+            off_peak=req.off_peak,
+            created_at=now,
+            updated_at=now,
+            callback_url=req.callback_url,
+            callback_key=self.secrets.seal(principal.token) if req.callback_url else None,
+        )
+        try:
+            with self.db.session() as s:
+                task_store.insert_task(s, row=row)
+                if req.client_request_id:
+                    idempotency.remember(
+                        s,
+                        tenant=principal.tenant,
+                        key=req.client_request_id,
+                        request_hash=request_hash,
+                        task_id=task_id,
+                        newer_than=self._idempotency_horizon(),
+                    )
+                if not billing.charge(s, tenant=principal.tenant, task_id=task_id, amount=credits):
+                    bal = billing.balance(s, tenant=principal.tenant).credits
+                    raise ClientError(
+                        ErrorCode.CREDIT_INSUFFICIENT,
+                        f"this task costs {credits} credits and the balance is {bal}; top up first",
+                    )
+                return task_store.to_domain(row, [])
+        except (IntegrityError, idempotency.KeyTaken) as exc:
+            if req.client_request_id:
+                raise _DuplicateRequest() from exc
+            raise
+
+    def _idempotency_horizon(self) -> datetime:
+        return utcnow() - timedelta(hours=self.settings.idempotency_hours)
+
+    def _replay(self, principal: Principal, key: str, request_hash: str) -> Task | None:
+        """The task an earlier request with this idempotency key made, if the bodies match."""
+        with self.db.session() as s:
+            hit = idempotency.lookup(
+                s,
+                tenant=principal.tenant,
+                key=key,
+                newer_than=utcnow() - timedelta(hours=self.settings.idempotency_hours),
+            )
+            if hit is None:
+                return None
+            if hit.request_hash != request_hash:
+                raise ClientError(
+                    ErrorCode.CONFLICT,
+                    "this idempotency key was already used with a different request body",
+                    param="client_request_id",
+                )
+            task = task_store.load_task(s, task_id=hit.task_id, tenant=principal.tenant)
+        return task
+
+    def _check_callback_url(self, url: str) -> None:
+        try:
+            check_destination(url, self.fetch_policy)
+        except ClientError as exc:
+            raise ClientError(
+                ErrorCode.INVALID_FIELD, f"callback_url: {exc.message}", param="callback_url"
+            ) from exc
+
+    def _check_concurrency(self, principal: Principal) -> None:
+        if self.settings.concurrency_mode != "reject":
+            return
+        with self.db.session() as s:
+            limit = billing.balance(s, tenant=principal.tenant).concurrency_limit
+            if limit is None:
+                return
+            running, queued = task_store.running_count(s, tenant=principal.tenant)
+        if running + queued >= limit:
+            raise ClientError(
+                ErrorCode.CONCURRENCY_LIMIT,
+                f"{running + queued} tasks are already queued or running; this key's limit is {limit}",
+            )
+
+    def _check_pair(
+        self, req: GenerationRequest, checked: list[CheckedImage], bounds: tuple[float, float]
+    ) -> None:
+        roles = [r.role for r in req.images]
+        first = checked[roles.index(ImageRole.FIRST)]
+        last = checked[roles.index(ImageRole.LAST)]
+        lo, hi = bounds
+        if not pixel_ratio_ok(first, last, lo, hi):
+            ratio = (first.width * first.height) / (last.width * last.height)
+            raise ClientError(
+                ErrorCode.IMAGE_SIZE,
+                f"first/last image pixel-count ratio is {ratio:.2f}; it must be between {lo} and {hi}",
+                param="images",
+            )
+
+    def _load_watermark(self, req: GenerationRequest) -> CheckedImage | None:
+        if not (req.watermark.enabled and req.watermark.image_url):
+            return None
+        # a logo is small and may be any shape; only format and download rules apply
+        logo_limits = ImageLimits(max_bytes=10 * 1024 * 1024, min_side=8, max_aspect=20.0)
+        try:
+            return load_source(req.watermark.image_url, limits=logo_limits, policy=self.fetch_policy)
+        except ClientError as exc:
+            raise ClientError(exc.code, f"wm_url: {exc.message}", param="wm_url") from exc
+
+    # --- read ------------------------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> Principal | None:
+        with self.db.session() as s:
+            return authenticate(s, token=token)
+
+    def get(self, principal: Principal, task_id: str) -> Task:
+        with self.db.session() as s:
+            task = task_store.load_task(s, task_id=task_id, tenant=principal.tenant)
+        if task is None:
+            raise NotFoundError(f"task {task_id} not found")
+        return task
+
+    def list(self, flt: task_store.TaskFilter, *, offset: int = 0, limit: int = 20) -> list[Task]:
+        with self.db.session() as s:
+            return task_store.list_tasks(s, flt=flt, offset=offset, limit=limit)
+
+    def usage(self, principal: Principal) -> Usage:
+        with self.db.session() as s:
+            bal = billing.balance(s, tenant=principal.tenant)
+            running, queued = task_store.running_count(s, tenant=principal.tenant)
+        return Usage(
+            credits=bal.credits, concurrency_limit=bal.concurrency_limit, running=running, queued=queued
+        )
+
+    # --- result files ----------------------------------------------------------------------------
+
+    def result_file(self, principal: Principal, task_id: str, variant: str, index: int = 0) -> ResultFile:
+        """One file of a finished task: video, watermarked, cover, thumbnail or spritesheet.
+
+        Previews (thumbnail, spritesheet) are made on first request and kept beside the video,
+        so a delete takes them with it.
+        """
+        task = self.get(principal, task_id)
+        if task.state is not TaskState.SUCCEEDED or not 0 <= index < len(task.creations):
+            raise InvalidStateError(task.state.value, "the task has no results yet")
+        c = task.creations[index]
+        base = c.video_key.rsplit("/", 1)[0]
+        if variant == "video":
+            return self._blob_file(c.video_key, "video/mp4")
+        if variant == "watermarked" and c.watermarked_key:
+            return self._blob_file(c.watermarked_key, "video/mp4")
+        if variant == "cover":
+            return self._blob_file(c.cover_key, "image/jpeg")
+        if variant in ("thumbnail", "spritesheet"):
+            key = f"{base}/{variant}.webp"
+            if not self.blobs.exists(key):
+                if variant == "thumbnail":
+                    data = preview.thumbnail_webp(self.blobs.get_bytes(c.cover_key))
+                else:
+                    data = preview.spritesheet_webp(self.blobs.get_bytes(c.video_key), total_frames=c.frames)
+                self.blobs.put_bytes(key, data)
+            return self._blob_file(key, "image/webp")
+        raise ClientError(ErrorCode.INVALID_FIELD, f"no {variant!r} file for this task", param="variant")
+
+    def _blob_file(self, key: str, media_type: str) -> ResultFile:
+        path = self.blobs.local_path(key)
+        return ResultFile(media_type=media_type, path=path, data=None if path else self.blobs.get_bytes(key))
+
+    # --- uploads (OpenAI input_reference files, Baicai resources) ---------------------------------
+
+    def store_upload(self, principal: Principal, data: bytes, *, limits: ImageLimits | None = None) -> Upload:
+        """Check and keep an uploaded image for later use as an input; only its tenant can use it."""
+        img = check_image(data, limits=limits or ImageLimits())
+        upload_id = "file_" + secrets.token_hex(12)
+        key = f"uploads/{_tenant_dir(principal.tenant)}/{upload_id}.{img.mime.split('/')[-1]}"
+        self.blobs.put_bytes(key, img.data)
+        return Upload(
+            id=upload_id, key=key, mime=img.mime, size=len(img.data), width=img.width, height=img.height
+        )
+
+    def upload_file(self, principal: Principal, upload_id: str) -> ResultFile:
+        key = self.upload_key(principal, upload_id)
+        return self._blob_file(key, "image/" + key.rsplit(".", 1)[-1])
+
+    def upload_key(self, principal: Principal, upload_id: str) -> str:
+        """The blob key of one of the tenant's uploads; another tenant's id is simply not found."""
+        if not upload_id.startswith("file_") or not upload_id[5:].isalnum():
+            raise NotFoundError(f"file {upload_id} not found")
+        for ext in ("png", "jpeg", "webp"):
+            key = f"uploads/{_tenant_dir(principal.tenant)}/{upload_id}.{ext}"
+            if self.blobs.exists(key):
+                return key
+        raise NotFoundError(f"file {upload_id} not found")
+
+    # --- delete ----------------------------------------------------------------------------------
+
+    def delete(self, principal: Principal, task_id: str) -> None:
+        """Remove a finished task, its rows and its files. Queued or running tasks refuse."""
+        with self.db.session() as s:
+            row = task_store.get_row(s, task_id=task_id, tenant=principal.tenant)
+            if row is None:
+                raise NotFoundError(f"task {task_id} not found")
+            state = TaskState(row.state)
+            if not state.terminal:
+                raise InvalidStateError(
+                    state.value, f"task is {state.value}; only finished tasks can be deleted"
+                )
+            task_store.delete_task(s, task_id=task_id)
+        self.blobs.delete_prefix(f"tasks/{task_id}")
+        self.blobs.delete_prefix(f"inputs/{task_id}")
+
+    # --- cancel ----------------------------------------------------------------------------------
+
+    def cancel(self, principal: Principal, task_id: str) -> Task:
+        """Queued tasks end at once; running ones stop at their next frame. Finished ones refuse."""
+        with self.db.session() as s:
+            row = task_store.get_row(s, task_id=task_id, tenant=principal.tenant)
+            if row is None:
+                raise NotFoundError(f"task {task_id} not found")
+            state = TaskState(row.state)
+            if state is TaskState.QUEUED and not task_store.cancel_queued(
+                s, task_id=task_id, message="cancelled by the user", reason="UserCancelled"
+            ):
+                state = TaskState(task_store.get_row(s, task_id=task_id).state)  # type: ignore[union-attr]
+            if state is TaskState.RUNNING:
+                task_store.request_cancel_running(s, task_id=task_id)
+            elif state.terminal:
+                raise InvalidStateError(
+                    state.value,
+                    f"task has already finished ({state.value}); "
+                    "only queued or running tasks can be cancelled",
+                )
+        return self.get(principal, task_id)
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """A stored file to send: a local path when the blob store has one (range requests), else bytes."""
+
+    media_type: str
+    path: Path | None
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class Usage:
+    credits: int | None  # None: unmetered
+    concurrency_limit: int | None
+    running: int
+    queued: int
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    key: str
+    mime: str
+    size: int
+    width: int
+    height: int
+
+
+def _tenant_dir(tenant: str) -> str:
+    return hashlib.sha256(tenant.encode()).hexdigest()[:16]
+
+
+class _DuplicateRequest(Exception):
+    """Another request with the same idempotency key committed first."""
+
+
+def _request_hash(dialect: str, req: GenerationRequest) -> str:
+    body = req.model_dump(mode="json", exclude={"client_request_id"})
+    return hashlib.sha256(json.dumps([dialect, body], sort_keys=True).encode()).hexdigest()
+
+
+def _origin(ref: ImageRef) -> str:
+    if ref.kind == "url" and not ref.source.startswith("data:"):
+        return ref.source
+    if ref.kind == "blob":
+        return ref.source
+    return "data:...;base64 (inline image)"

@@ -1,0 +1,1 @@
+"""SQL storage: table models, the database handle and keyword-only query functions."""

@@ -1,0 +1,411 @@
+"""Task queries. Every state change is a compare-and-swap; every worker write names its attempt (fencing)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from framecast.domain import (
+    Creation,
+    ErrorCode,
+    GenerationRequest,
+    StoredImage,
+    Task,
+    TaskError,
+    TaskState,
+)
+from framecast.store import billing, outbox
+from framecast.store.db import rows_matched
+from framecast.store.tables import CreationRow, TaskRow, TenantRow
+from framecast.store.time import aware, utcnow
+
+
+def insert_task(session: Session, *, row: TaskRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get_row(session: Session, *, task_id: str, tenant: str | None = None) -> TaskRow | None:
+    q = select(TaskRow).where(TaskRow.id == task_id)
+    if tenant is not None:
+        q = q.where(TaskRow.tenant == tenant)
+    return session.scalar(q)
+
+
+def creations_of(session: Session, *, task_ids: Sequence[str]) -> dict[str, list[CreationRow]]:
+    out: dict[str, list[CreationRow]] = {tid: [] for tid in task_ids}
+    if not task_ids:
+        return out
+    rows = session.scalars(
+        select(CreationRow).where(CreationRow.task_id.in_(task_ids)).order_by(CreationRow.index)
+    )
+    for r in rows:
+        out[r.task_id].append(r)
+    return out
+
+
+def to_domain(row: TaskRow, creations: Sequence[CreationRow]) -> Task:
+    error = None
+    if row.error_code:
+        error = TaskError(
+            code=ErrorCode(row.error_code), message=row.error_message or "", reason=row.error_reason or ""
+        )
+    return Task(
+        id=row.id,
+        tenant=row.tenant,
+        key_id=row.key_id,
+        dialect=row.dialect,
+        request=GenerationRequest.model_validate(row.request),
+        inputs=[StoredImage.model_validate(i) for i in row.inputs.get("images", [])],
+        watermark_key=row.inputs.get("watermark"),
+        echo=row.echo,
+        state=TaskState(row.state),
+        progress=row.progress,
+        attempt=row.attempt,
+        seed=row.seed,
+        credits=row.credits,
+        error=error,
+        created_at=aware(row.created_at) or utcnow(),
+        updated_at=aware(row.updated_at) or utcnow(),
+        started_at=aware(row.started_at),
+        finished_at=aware(row.finished_at),
+        creations=[
+            Creation(
+                id=c.id,
+                index=c.index,
+                video_key=c.video_key,
+                cover_key=c.cover_key,
+                watermarked_key=c.watermarked_key,
+                width=c.width,
+                height=c.height,
+                fps=c.fps,
+                frames=c.frames,
+                duration=c.duration,
+                seed=c.seed,
+            )
+            for c in creations
+        ],
+    )
+
+
+def load_task(session: Session, *, task_id: str, tenant: str | None = None) -> Task | None:
+    row = get_row(session, task_id=task_id, tenant=tenant)
+    if row is None:
+        return None
+    return to_domain(row, creations_of(session, task_ids=[row.id])[row.id])
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    tenant: str
+    states: Sequence[TaskState] = ()
+    task_ids: Sequence[str] = ()
+    models: Sequence[str] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    after_id: str | None = None  # keyset paging: tasks strictly older (desc) / newer (asc) than this id
+    newest_first: bool = True
+
+
+def list_tasks(session: Session, *, flt: TaskFilter, offset: int = 0, limit: int = 20) -> list[Task]:
+    q: Select[TaskRow] = select(TaskRow).where(TaskRow.tenant == flt.tenant)
+    if flt.states:
+        q = q.where(TaskRow.state.in_([s.value for s in flt.states]))
+    if flt.task_ids:
+        q = q.where(TaskRow.id.in_(list(flt.task_ids)))
+    if flt.models:
+        q = q.where(TaskRow.model.in_(list(flt.models)))
+    if flt.created_from:
+        q = q.where(TaskRow.created_at >= flt.created_from)
+    if flt.created_to:
+        q = q.where(TaskRow.created_at <= flt.created_to)
+    # ids are time-ordered (see service.new_task_id), so ordering by created_at then id is stable
+    if flt.after_id:
+        anchor = session.get(TaskRow, flt.after_id)
+        if anchor is not None and anchor.tenant == flt.tenant:
+            cmp = (TaskRow.created_at, TaskRow.id)
+            if flt.newest_first:
+                q = q.where(
+                    (cmp[0] < anchor.created_at) | (and_(cmp[0] == anchor.created_at, cmp[1] < anchor.id))
+                )
+            else:
+                q = q.where(
+                    (cmp[0] > anchor.created_at) | (and_(cmp[0] == anchor.created_at, cmp[1] > anchor.id))
+                )
+    if flt.newest_first:
+        q = q.order_by(TaskRow.created_at.desc(), TaskRow.id.desc())
+    else:
+        q = q.order_by(TaskRow.created_at.asc(), TaskRow.id.asc())
+    rows = list(session.scalars(q.offset(offset).limit(limit)))
+    creations = creations_of(session, task_ids=[r.id for r in rows])
+    return [to_domain(r, creations[r.id]) for r in rows]
+
+
+# --- the worker side -------------------------------------------------------------------------------
+
+
+def claim_next(
+    session: Session, *, worker: str, lease_seconds: float, tries: int = 5
+) -> tuple[str, int] | None:
+    """Take the next queued task and mark it running under a new attempt number.
+
+    Order: normal tasks before off-peak ones; across tenants first-in-first-out (the
+    tenant whose oldest waiting task is oldest goes first); within that tenant, higher
+    ``priority`` (Vidu's cus_priority) first, then FIFO. Tenants at their concurrency
+    limit are left out until one of their tasks ends, however many tasks they have
+    waiting. The UPDATE names the attempt it read, so two workers racing for one row
+    cannot both win; the loser simply looks again.
+    """
+    full = _saturated_tenants(session)
+    for _ in range(tries):
+        picked = _pick(session, full)
+        if picked is None:
+            return None
+        task_id, attempt = picked
+        now = utcnow()
+        res = session.execute(
+            update(TaskRow)
+            .where(TaskRow.id == task_id, TaskRow.state == TaskState.QUEUED.value, TaskRow.attempt == attempt)
+            .values(
+                state=TaskState.RUNNING.value,
+                attempt=attempt + 1,
+                worker=worker,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                started_at=now,
+                updated_at=now,
+                progress=0,
+            )
+        )
+        if rows_matched(res) == 1:
+            outbox.record(session, task_id=task_id, event=TaskState.RUNNING.value)
+            return task_id, attempt + 1
+    return None
+
+
+def _saturated_tenants(session: Session) -> list[str]:
+    """Tenants whose running tasks already fill their concurrency limit."""
+    running = (
+        select(func.count())
+        .where(TaskRow.tenant == TenantRow.id, TaskRow.state == TaskState.RUNNING.value)
+        .scalar_subquery()
+    )
+    return list(
+        session.scalars(
+            select(TenantRow.id).where(
+                TenantRow.concurrency_limit.is_not(None), running >= TenantRow.concurrency_limit
+            )
+        )
+    )
+
+
+def _pick(session: Session, full: Sequence[str]) -> tuple[str, int] | None:
+    eligible = [TaskRow.state == TaskState.QUEUED.value]
+    if full:
+        eligible.append(TaskRow.tenant.not_in(list(full)))
+    oldest = session.execute(
+        select(TaskRow.tenant, TaskRow.off_peak)
+        .where(*eligible)
+        .order_by(TaskRow.off_peak.asc(), TaskRow.created_at.asc(), TaskRow.id.asc())
+        .limit(1)
+    ).first()
+    if oldest is None:
+        return None
+    row = session.execute(
+        select(TaskRow.id, TaskRow.attempt)
+        .where(*eligible, TaskRow.tenant == oldest.tenant, TaskRow.off_peak == oldest.off_peak)
+        .order_by(TaskRow.priority.desc(), TaskRow.created_at.asc(), TaskRow.id.asc())
+        .limit(1)
+    ).first()
+    return (row.id, row.attempt) if row is not None else None
+
+
+def heartbeat(
+    session: Session, *, task_id: str, attempt: int, progress: int, lease_seconds: float
+) -> bool | None:
+    """Record progress and extend the lease. Returns whether a cancel was requested, or None if fenced."""
+    now = utcnow()
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
+        .values(progress=progress, lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+    )
+    if rows_matched(res) != 1:
+        return None
+    return bool(session.scalar(select(TaskRow.cancel_requested).where(TaskRow.id == task_id)))
+
+
+def finish_success(session: Session, *, task_id: str, attempt: int, creations: Sequence[CreationRow]) -> bool:
+    now = utcnow()
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
+        .values(
+            state=TaskState.SUCCEEDED.value, progress=100, finished_at=now, updated_at=now, lease_until=None
+        )
+    )
+    if rows_matched(res) != 1:
+        return False
+    session.add_all(creations)
+    session.flush()
+    outbox.record(session, task_id=task_id, event=TaskState.SUCCEEDED.value)
+    return True
+
+
+def finish_failure(
+    session: Session,
+    *,
+    task_id: str,
+    attempt: int,
+    state: TaskState,
+    code: ErrorCode,
+    message: str,
+    reason: str = "",
+) -> bool:
+    now = utcnow()
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
+        .values(
+            state=state.value,
+            error_code=code.value,
+            error_reason=reason,
+            error_message=message,
+            finished_at=now,
+            updated_at=now,
+            lease_until=None,
+        )
+    )
+    if rows_matched(res) != 1:
+        return False
+    _ended_unpaid(session, task_id=task_id, state=state, note=reason or code.value)
+    return True
+
+
+def _ended_unpaid(session: Session, *, task_id: str, state: TaskState, note: str) -> None:
+    """A task failed or was cancelled: refund it and queue its callback, in the same transaction."""
+    billing.refund(session, task_id=task_id, note=note)
+    outbox.record(session, task_id=task_id, event=state.value)
+
+
+def cancel_queued(session: Session, *, task_id: str, message: str, reason: str) -> bool:
+    now = utcnow()
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.state == TaskState.QUEUED.value)
+        .values(
+            state=TaskState.CANCELLED.value,
+            error_code=ErrorCode.CANCELLED.value,
+            error_reason=reason,
+            error_message=message,
+            finished_at=now,
+            updated_at=now,
+            cancel_requested=True,
+        )
+    )
+    if rows_matched(res) != 1:
+        return False
+    _ended_unpaid(session, task_id=task_id, state=TaskState.CANCELLED, note=reason)
+    return True
+
+
+def request_cancel_running(session: Session, *, task_id: str) -> bool:
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.state == TaskState.RUNNING.value)
+        .values(cancel_requested=True, updated_at=utcnow())
+    )
+    return rows_matched(res) == 1
+
+
+def requeue_expired(session: Session, *, now: datetime | None = None) -> list[str]:
+    """Running tasks whose worker stopped heartbeating go back to the queue; a pending cancel wins instead.
+
+    The attempt is left as it is: the next claim bumps it, which fences the lost worker out.
+    """
+    now = now or utcnow()
+    lapsed = session.execute(
+        select(TaskRow.id, TaskRow.attempt, TaskRow.cancel_requested).where(
+            TaskRow.state == TaskState.RUNNING.value, TaskRow.lease_until < now
+        )
+    ).all()
+    return [task_id for task_id, attempt, _ in lapsed if release(session, task_id=task_id, attempt=attempt)]
+
+
+def release(session: Session, *, task_id: str, attempt: int) -> bool:
+    """Put a running attempt's task back in the queue (its worker stopped); a pending cancel wins instead."""
+    row = session.execute(
+        select(TaskRow.cancel_requested).where(
+            TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value
+        )
+    ).first()
+    if row is None:
+        return False
+    if row.cancel_requested:
+        return finish_failure(
+            session,
+            task_id=task_id,
+            attempt=attempt,
+            state=TaskState.CANCELLED,
+            code=ErrorCode.CANCELLED,
+            message="cancelled by the user",
+            reason="UserCancelled",
+        )
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
+        .values(state=TaskState.QUEUED.value, worker=None, lease_until=None, progress=0, updated_at=utcnow())
+    )
+    return rows_matched(res) == 1
+
+
+def expire_off_peak(session: Session, *, older_than: datetime) -> list[str]:
+    """Off-peak tasks still waiting after the window are cancelled and refunded (as Vidu promises)."""
+    ids = list(
+        session.scalars(
+            select(TaskRow.id).where(
+                TaskRow.state == TaskState.QUEUED.value,
+                TaskRow.off_peak.is_(True),
+                TaskRow.created_at < older_than,
+            )
+        )
+    )
+    return [
+        i
+        for i in ids
+        if cancel_queued(
+            session,
+            task_id=i,
+            reason="OffPeakExpired",
+            message="the off-peak window passed before capacity was free; cancelled and refunded",
+        )
+    ]
+
+
+def running_count(session: Session, *, tenant: str) -> tuple[int, int]:
+    """(running, queued) task counts of one tenant."""
+    counts = dict(
+        session.execute(
+            select(TaskRow.state, func.count())
+            .where(
+                TaskRow.tenant == tenant, TaskRow.state.in_([TaskState.RUNNING.value, TaskState.QUEUED.value])
+            )
+            .group_by(TaskRow.state)
+        ).all()
+    )
+    return int(counts.get(TaskState.RUNNING.value, 0)), int(counts.get(TaskState.QUEUED.value, 0))
+
+
+def delete_task(session: Session, *, task_id: str) -> None:
+    session.execute(delete(CreationRow).where(CreationRow.task_id == task_id))
+    session.execute(delete(TaskRow).where(TaskRow.id == task_id))
+
+
+def count_by_state_and_model(session: Session) -> list[tuple[str, str, int]]:
+    rows = session.execute(
+        select(TaskRow.state, TaskRow.model, func.count()).group_by(TaskRow.state, TaskRow.model)
+    ).all()
+    return [(str(state), str(model), int(n)) for state, model, n in rows]

@@ -1,0 +1,148 @@
+"""kill -9 the service while tasks are queued and running; after a restart each task finishes exactly once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import data_uri, image_bytes
+
+BIN = Path(sys.executable).parent / "framecast"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "FRAMECAST_DATA_DIR": str(data_dir),
+            "FRAMECAST_LEASE_SECONDS": "2",
+            "FRAMECAST_WORKERS": "1",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN), "serve", "--port", str(self.port), "--log-level", "warning"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("server did not start: " + self.log.read_text()[-2000:])
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data")
+    yield srv
+    srv.stop()
+
+
+def test_kill_9_and_restart_finishes_every_task_once(server: Server) -> None:
+    key = subprocess.run(
+        [str(BIN), "keys", "create", "--quiet"], env=server.env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    headers = {"Authorization": f"Token {key}"}
+    server.start()
+    images = [data_uri(image_bytes(320, 180, seed=5)), data_uri(image_bytes(320, 180, seed=5, shift=10))]
+    ids = []
+    for _ in range(3):
+        resp = httpx.post(
+            f"{server.url}/ent/v2/start-end2video",
+            headers=headers,
+            timeout=30,
+            json={"model": "viduq3-pro", "images": images, "duration": 3, "resolution": "1080p"},
+        )
+        assert resp.status_code == 200, resp.text
+        ids.append(resp.json()["task_id"])
+
+    def states() -> list[str]:
+        return [
+            httpx.get(f"{server.url}/ent/v2/tasks/{i}/creations", headers=headers, timeout=10).json()["state"]
+            for i in ids
+        ]
+
+    deadline = time.monotonic() + 60
+    while "processing" not in states():
+        assert time.monotonic() < deadline, "no task started"
+        time.sleep(0.05)
+    time.sleep(0.3)  # let it make some progress
+    before = states()
+    assert "processing" in before and before.count("queueing") >= 1
+    server.kill()
+
+    server.start()
+    deadline = time.monotonic() + 240
+    while True:
+        current = states()
+        if all(s in ("success", "failed") for s in current):
+            break
+        assert time.monotonic() < deadline, f"tasks did not finish: {current}"
+        time.sleep(0.2)
+    assert current == ["success"] * 3
+    blobs = Path(server.env["FRAMECAST_DATA_DIR"]) / "blobs" / "tasks"
+    for task_id in ids:
+        body = httpx.get(f"{server.url}/ent/v2/tasks/{task_id}/creations", headers=headers, timeout=10).json()
+        assert len(body["creations"]) == 1
+        assert httpx.get(body["creations"][0]["url"], timeout=10).status_code == 200
+        # exactly one attempt's output was kept
+        assert len([p for p in (blobs / task_id).iterdir() if p.is_dir()]) == 1
+
+
+def test_first_start_prints_a_key_once(server: Server) -> None:
+    server.start()
+    server.stop()
+    first = server.log.read_text()
+    keys = re.findall(r"fc-[A-Za-z0-9_-]{20,}", first)
+    assert len(keys) == 1, first
+    server.start()
+    try:
+        auth = {"Authorization": f"Token {keys[0]}"}
+        resp = httpx.get(f"{server.url}/ent/v2/tasks", headers=auth, timeout=10)
+        assert resp.status_code == 200 and resp.json()["tasks"] == []
+    finally:
+        server.stop()
+    assert re.findall(r"fc-[A-Za-z0-9_-]{20,}", server.log.read_text()) == keys  # not printed again
