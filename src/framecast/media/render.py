@@ -2,7 +2,7 @@
 
 Synthesis (the caller's frame iterator, on the calling thread) and encoding
 (one background thread feeding libx264, which has its own threads) overlap
-through a small bounded queue, so memory stays flat however long the video
+through a queue bounded in bytes, so memory stays flat however long the video
 and both cores stay busy. Any failure, on either side, closes and deletes
 every file this call started and re-raises.
 """
