@@ -60,3 +60,17 @@ def test_mix_matches_float_reference(shift: int, fine: bool) -> None:
             lam = band.lam[..., :3].astype(np.float32) / 255.0
             ref[box] = lam * ref[box] + (1 - lam) * fade[box]
         assert float(np.abs(out - ref).max()) <= 2.0  # three uint8 roundings
+
+
+@pytest.mark.parametrize(("shift", "fine"), [(1, True), (24, False)])
+def test_frames_at_and_near_the_keyframes(shift: int, fine: bool) -> None:
+    a = load("bikes_110.jpg")
+    b = np.ascontiguousarray(np.roll(a, shift, axis=1))
+    it = Interpolator(a, b)
+    assert it.warp_any and it.fine is fine
+    assert np.array_equal(it.frame(0.0, a, b), a) and np.array_equal(it.frame(1.0, a, b), b)
+    # Next to a keyframe the in-between is that keyframe, give or take rounding, on both paths: the
+    # second warp's map is derived from the first by a factor -(1 - t) / t that is large here.
+    for t, key in ((1e-3, a), (1 - 1e-3, b)):
+        diff = np.abs(it.frame(t, a, b).astype(int) - key.astype(int))
+        assert float(diff.mean()) < 0.5, (t, float(diff.mean()))

@@ -196,7 +196,10 @@ class Interpolator:
         """The in-between at ``t`` in (0, 1); ``first``/``last`` are the RGB keyframes.
 
         Thread-safe: each call borrows its own scratch buffers, so frames can be made in parallel.
+        At ``t <= 0`` or ``t >= 1`` it is a copy of that keyframe.
         """
+        if t <= 0.0 or t >= 1.0:
+            return (first if t <= 0.0 else last).copy()
         if not self.warp_any:
             return np.asarray(cv2.addWeighted(first, 1 - t, last, t, 0.0), np.uint8)
         try:
