@@ -147,6 +147,12 @@ def main() -> None:
             f"on them: mean {diffs[track].mean():+.2f} dB, min {diffs[track].min():+.2f} dB, "
             f">= 2 dB on {int((diffs[track] >= 2).sum())}/{int(track.sum())}"
         )
+    clear = (np.array(allp["minterpolate"]) - np.array(allp["cross-fade"])) >= 2.0
+    if clear.any():
+        print(
+            f"stricter (minterpolate >= cross-fade + 2 dB): {int(clear.sum())} pairs; "
+            f"builtin >= cross-fade + 2 dB on {int((diffs[clear] >= 2).sum())}/{int(clear.sum())}"
+        )
     if dev:
         return
 
