@@ -520,7 +520,11 @@ class TaskService:
             if state is TaskState.QUEUED and not task_store.cancel_queued(
                 s, task_id=task_id, message="cancelled by the user", reason="UserCancelled"
             ):
-                state = TaskState(task_store.get_row(s, task_id=task_id).state)  # type: ignore[union-attr]
+                # A worker claimed it first. Read the row again from the database: the failed UPDATE
+                # has already set the in-session copy to cancelled (SQLAlchemy applies an ORM UPDATE's
+                # values to loaded objects that match its WHERE in Python, whatever the database did).
+                s.refresh(row)
+                state = TaskState(row.state)
             if state is TaskState.RUNNING:
                 task_store.request_cancel_running(s, task_id=task_id)
             elif state.terminal:

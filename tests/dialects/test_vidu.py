@@ -322,6 +322,30 @@ def test_cancel_queued(api: Api, pair: list[str]) -> None:
     assert_error(api.post("/ent/v2/tasks/123/cancel", {}), 404, "TaskNotFound")
 
 
+def test_cancel_racing_a_worker_stops_the_task_it_claimed(
+    api: Api, pair: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker claims the task after the cancel read it as queued: the cancel must still land."""
+    from framecast.store import tasks as task_store
+
+    task_id = api.post("/ent/v2/start-end2video", start_end(pair)).json()["task_id"]
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+    cancel_queued = task_store.cancel_queued
+
+    def worker_wins(session: Any, **kw: Any) -> bool:
+        with db.session() as other:  # the worker's own transaction, committed first
+            assert task_store.claim_next(other, worker="w", lease_seconds=30) is not None
+        return cancel_queued(session, **kw)
+
+    monkeypatch.setattr(task_store, "cancel_queued", worker_wins)
+    resp = api.post(f"/ent/v2/tasks/{task_id}/cancel", {})
+    assert resp.status_code == 200 and resp.json() == {}
+    with db.session() as s:
+        row = task_store.get_row(s, task_id=task_id)
+        assert row is not None and row.state == "running" and row.cancel_requested
+    assert api.get(f"/ent/v2/tasks/{task_id}/creations").json()["state"] == "processing"
+
+
 def test_list_filters_and_paging(api: Api, pair: list[str]) -> None:
     ids = [
         api.post("/ent/v2/start-end2video", start_end(pair, model=m)).json()["task_id"]
