@@ -35,7 +35,11 @@ def ensure_tenant(
 
 
 def balance(session: Session, *, tenant: str) -> Balance:
-    row = session.get(TenantRow, tenant)
+    # Columns, not the ORM object: a loaded TenantRow can hold values a failed compare-and-swap in this
+    # session applied to it in Python, and this is read right after one (a refused charge).
+    row = session.execute(
+        select(TenantRow.credits, TenantRow.concurrency_limit).where(TenantRow.id == tenant)
+    ).first()
     if row is None:
         return Balance(credits=None, concurrency_limit=None)
     return Balance(credits=row.credits, concurrency_limit=row.concurrency_limit)
