@@ -520,9 +520,7 @@ class TaskService:
             if state is TaskState.QUEUED and not task_store.cancel_queued(
                 s, task_id=task_id, message="cancelled by the user", reason="UserCancelled"
             ):
-                # A worker claimed it first. Read the row again from the database: the failed UPDATE
-                # has already set the in-session copy to cancelled (SQLAlchemy applies an ORM UPDATE's
-                # values to loaded objects that match its WHERE in Python, whatever the database did).
+                # A worker claimed it first: the loaded row still says queued, so read it again.
                 s.refresh(row)
                 state = TaskState(row.state)
             if state is TaskState.RUNNING:

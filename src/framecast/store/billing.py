@@ -35,8 +35,8 @@ def ensure_tenant(
 
 
 def balance(session: Session, *, tenant: str) -> Balance:
-    # Columns, not the ORM object: a loaded TenantRow can hold values a failed compare-and-swap in this
-    # session applied to it in Python, and this is read right after one (a refused charge).
+    # Columns, not the ORM object: a TenantRow loaded earlier in the session may be stale by now, and
+    # this is read right after a refused charge lost to concurrent ones.
     row = session.execute(
         select(TenantRow.credits, TenantRow.concurrency_limit).where(TenantRow.id == tenant)
     ).first()

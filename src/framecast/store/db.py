@@ -10,7 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 
 class Database:
@@ -26,6 +26,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "do_orm_execute", _sync_only_matched_rows)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -46,6 +47,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sync_only_matched_rows(state: ORMExecuteState) -> None:
+    """ORM UPDATE/DELETE change loaded objects only where the database changed the row.
+
+    The store's writes are compare-and-swaps (``UPDATE ... WHERE state = 'queued'``). SQLAlchemy's
+    default ("evaluate") applies the new values to every loaded object whose attributes match the WHERE
+    in Python, so after a swap that lost a race the session believed the losing write. "fetch" asks the
+    database (RETURNING) which rows it changed.
+    """
+    if (state.is_update or state.is_delete) and "synchronize_session" not in state.execution_options:
+        state.update_execution_options(synchronize_session="fetch")
 
 
 def rows_matched(result: object) -> int:
