@@ -120,8 +120,8 @@ class Interpolator:
             return
 
         # uint8 RGBA sources: remap's RGBA path is about twice as fast as RGB.
-        self.first4: U8 = np.asarray(cv2.cvtColor(first, cv2.COLOR_RGB2RGBA), np.uint8)
-        self.last4: U8 = np.asarray(cv2.cvtColor(last, cv2.COLOR_RGB2RGBA), np.uint8)
+        first4: U8 = np.asarray(cv2.cvtColor(first, cv2.COLOR_RGB2RGBA), np.uint8)
+        last4: U8 = np.asarray(cv2.cvtColor(last, cv2.COLOR_RGB2RGBA), np.uint8)
 
         # Small motion: the error of the in-between is then mostly bilinear sampling blur, not flow
         # error, so the keyframes are sampled from their exact 2x cubic upsampling (see _upsample2).
@@ -134,30 +134,19 @@ class Interpolator:
         gain = np.array([sx, sy], dtype=np.float32) * (2.0 if self.fine else 1.0)
         self.f01 = self._full(np.ascontiguousarray(f01 * gain))
         self.f10 = self._full(np.ascontiguousarray(f10 * gain))
+        # On the fast path the keyframes are kept padded on the left by ``pad`` columns (see _frame);
+        # src0/src1 are views of the unpadded part, the keyframes themselves.
+        self.pad = 0
         if self.fine:
             fx, fy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
             self.grid2: F32 = np.dstack([2 * fx, 2 * fy])
-            self.src0: U8 = _upsample2(self.first4)
-            self.src1: U8 = _upsample2(self.last4)
+            self.src0: U8 = _upsample2(first4)
+            self.src1: U8 = _upsample2(last4)
         else:
-            self.src0, self.src1 = self.first4, self.last4
-        # Per strip, the pair of images its two warps sample.
-        self.sources: list[tuple[U8, U8]] = []
-        if self.fine:
-            self.sources = [(self.src0, self.src1)] * len(range(0, h, _STRIP))
-        else:
-            # Relative maps are strip-local: remap adds (x, row within the strip) and the strip's y0 is
-            # still to be added. addWeighted adds it to both channels for free, as its scalar term; the
-            # y0 the x channel then gains is cancelled by sampling a view of the keyframe that starts
-            # y0 columns early in a copy padded on the left (replicated, as remap's border is).
-            pad = (h - 1) // _STRIP * _STRIP
-            wide0: U8 = np.asarray(
-                cv2.copyMakeBorder(self.first4, 0, 0, pad, 0, cv2.BORDER_REPLICATE), np.uint8
-            )
-            wide1: U8 = np.asarray(
-                cv2.copyMakeBorder(self.last4, 0, 0, pad, 0, cv2.BORDER_REPLICATE), np.uint8
-            )
-            self.sources = [(wide0[:, pad - y0 :], wide1[:, pad - y0 :]) for y0 in range(0, h, _STRIP)]
+            self.pad = (h - 1) // _STRIP * _STRIP
+            self.wide0 = _pad_left(first4, self.pad)
+            self.wide1 = _pad_left(last4, self.pad)
+            self.src0, self.src1 = self.wide0[:, self.pad :], self.wide1[:, self.pad :]
 
         # The frame is made in strips of _STRIP rows, each finished (maps, both warps, RGB, blend, mix)
         # before the next: the intermediates stay in cache instead of streaming full frames through
@@ -220,7 +209,7 @@ class Interpolator:
         flags = cv2.INTER_LINEAR if fine else cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP
         # The flow back to frame 1 is -(1 - t) / t times the flow back to frame 0 (linear motion).
         k = -(1 - t) / t
-        for (y0, y1, band), (src0, src1) in zip(self.strips, self.sources, strict=True):
+        for y0, y1, band in self.strips:
             n = y1 - y0
             rows = slice(y0, y1)
             map0, map1 = s.map0[:n], s.map1[:n]
@@ -231,9 +220,15 @@ class Interpolator:
                 cv2.addWeighted(self.f01[rows], a0, self.f10[rows], b0, 0.0, dst=flow)
                 cv2.add(flow, grid, dst=map0)
                 cv2.addWeighted(flow, k, grid, 1.0, 0.0, dst=map1)
-            else:  # relative maps, plus y0 in both channels (see self.sources)
+                src0, src1 = self.src0, self.src1
+            else:
+                # Relative maps are strip-local: remap adds (x, row within the strip), and the strip's
+                # y0 is still to be added. addWeighted adds it for free as its scalar term, but to both
+                # channels; the y0 the x channel gains is cancelled by sampling views of the keyframes
+                # that start y0 columns early in their left-padded copies.
                 cv2.addWeighted(self.f01[rows], a0, self.f10[rows], b0, float(y0), dst=map0)
                 cv2.addWeighted(self.f01[rows], a1, self.f10[rows], b1, float(y0), dst=map1)
+                src0, src1 = self.wide0[:, self.pad - y0 :], self.wide1[:, self.pad - y0 :]
             _cv.remap(src0, map0, None, flags, dst=warp0, borderMode=cv2.BORDER_REPLICATE)
             _cv.remap(src1, map1, None, flags, dst=warp1, borderMode=cv2.BORDER_REPLICATE)
             # Blend and mix in RGB, straight into the frame: a quarter fewer bytes than RGBA.
@@ -284,6 +279,11 @@ class _Band:
         cv2.addWeighted(self.first, 1 - t, self.last, t, 0.0, dst=fade)
         cv2.multiply(region, self.lam, dst=region, scale=1.0 / 255.0)
         cv2.add(region, fade, dst=region)
+
+
+def _pad_left(img: U8, pad: int) -> U8:
+    """``img`` with ``pad`` replicated columns on the left (as remap's BORDER_REPLICATE sees it)."""
+    return np.asarray(cv2.copyMakeBorder(img, 0, 0, pad, 0, cv2.BORDER_REPLICATE), np.uint8)
 
 
 # Cubic convolution (a = -0.75, as OpenCV's INTER_CUBIC) evaluated half-way between two samples.
