@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh clone: `make serve` and `make test`.
-# Each creates .venv and installs the pinned dependencies on first use (and again when pyproject.toml changes).
+# Each creates .venv and installs the pinned dependencies on first use, and again when pyproject.toml or the
+# engine's C kernel changes (the install compiles it in place: a C compiler and the Python headers are needed).
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint bench clean route-table
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/framecast/engines/_inbetween.c
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "framecast needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -30,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/quality.py
 
 clean:
-	rm -rf $(VENV) framecast-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) framecast-data .pytest_cache .mypy_cache .ruff_cache build src/framecast/engines/*.so
 
 # Rebuild the route x status table of docs/api/README.md from what the test suite exercises.
 route-table: $(STAMP)

@@ -65,6 +65,18 @@ def receiver() -> Iterator[Receiver]:
 FAST = {"allow_private_urls": True, "callback_backoff_seconds": 0.2, "workers": 1}
 
 
+def settled_history(api: Api, task_id: str, timeout: float = 10.0) -> list[tuple[Any, list[Any]]]:
+    """The task's outbox rows and attempts once none is mid-send: the receiver sees a request before
+    the sender has recorded its answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with api.client.app.state.db.session() as s:  # type: ignore[attr-defined]
+            history = outbox.history(s, task_id=task_id)
+        if all(row.status != "sending" for row, _ in history) or time.monotonic() > deadline:
+            return history
+        time.sleep(0.02)
+
+
 def create(api: Api, pair: list[str], **extra: Any) -> str:
     resp = api.post(
         "/ent/v2/start-end2video",
@@ -98,8 +110,7 @@ def test_vidu_callbacks_signed_and_retried(
     assert final["id"] == task_id and final["payload"] == "ref-1" and len(final["creations"]) == 1
     assert got[0].json()["creations"] == []
     # every attempt is on record for the operator
-    with api.client.app.state.db.session() as s:  # type: ignore[attr-defined]
-        history = outbox.history(s, task_id=task_id)
+    history = settled_history(api, task_id)
     by_event = {row.event: ([a.status_code for a in attempts], row.status) for row, attempts in history}
     assert by_event["running"] == ([500, 500], "dead")
     assert by_event["succeeded"] == ([500, 200], "delivered")
@@ -163,8 +174,7 @@ def test_undelivered_callbacks_survive_a_restart(tmp_path: Path, pair: list[str]
     try:
         got = receiver.wait_for(lambda rs: len(rs) > seen, timeout=30)
         assert got[-1].json()["id"] == task_id
-        with api2.client.app.state.db.session() as s:  # type: ignore[attr-defined]
-            ((row, attempts),) = outbox.history(s, task_id=task_id)
+        ((row, attempts),) = settled_history(api2, task_id)
         assert row.status == "delivered" and attempts[-1].status_code == 200
         assert [a.status_code for a in attempts[:-1]] == [503] * (len(attempts) - 1)
     finally:
@@ -209,7 +219,7 @@ def test_operator_sees_attempts_in_the_cli(
     task_id = create(api, pair, callback_url=receiver.url)
     api.post(f"/ent/v2/tasks/{task_id}/cancel", {})
     receiver.wait_for(lambda rs: len(rs) == 2)
-    time.sleep(0.2)
+    settled_history(api, task_id)
     monkeypatch.setenv("FRAMECAST_DATA_DIR", str(api.client.app.state.settings.data_dir))  # type: ignore[attr-defined]
     monkeypatch.setenv("COLUMNS", "250")
     out = CliRunner().invoke(cli, ["callbacks", task_id])

@@ -12,13 +12,12 @@ Per pair (once, at a reduced "analysis" scale, long side <= 640 px):
    least-bad guess when nothing is known. It is an inverse-variance weight, smoothed over ~2% of the
    frame so seams stay soft.
 
-Per in-between frame at time ``t`` (full resolution, all in OpenCV, made in strips of ``_STRIP`` rows
-so the intermediates stay in cache): the sampling maps (the flow from ``t`` back to each keyframe, Super
-SloMo's linear-motion approximation) are one weighted sum of the two full-resolution flows, both
-keyframes are backward-warped with ``cv2.remap`` (RGBA, whose SIMD path is about twice as fast as RGB),
-and the two warps, back in RGB, are blended ``(1 - t, t)`` and mixed with the cross-fade by ``lam``
-(keyframes premultiplied by ``1 - lam`` once per pair, so the mix is three uint8 operations) straight
-into the returned frame.
+Per in-between frame at time ``t`` (full resolution): the sampling positions (the flow from ``t`` back
+to each keyframe, Super SloMo's linear-motion approximation, a weighted sum of the two full-resolution
+flows), both bilinear samples, their ``(1 - t, t)`` blend and the mix with the cross-fade by ``lam``
+are one pass of a small C kernel (``_inbetween.c``) that reads each input once and rounds once. Done
+with OpenCV (two remaps, conversions, five arithmetic passes over full frames) the same frame cost
+about as much CPU as libx264 spends encoding it.
 
 Pairs with small motion (median flow under ``_FINE_MOTION``) are sampled from the keyframes' exact 2x
 cubic upsampling: there the in-between's error is mostly the blur of bilinear sampling at fractional
@@ -29,13 +28,13 @@ detail is invented. :meth:`Interpolator.frame` is thread-safe.
 
 from __future__ import annotations
 
-import queue
 from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from framecast.engines import _inbetween
 from framecast.engines.base import Frame
 
 F32 = npt.NDArray[np.float32]
@@ -56,10 +55,6 @@ _MIN_AGREEMENT = 0.2
 # ``lam`` above/below these everywhere in a region means pure warp / pure cross-fade there.
 _LAM_HI = 0.995
 _LAM_LO = 0.005
-# Height in output pixels of the strips a frame is made in. 48 rows of 720p (61,440 pixels) stay in
-# the 2 MB L2 cache with all their intermediates and are below the 65,536 pixels per stripe at which
-# OpenCV's remap splits work across threads.
-_STRIP = 48
 # Squared grey-level floor of both error estimates: where both are this small either choice looks the
 # same, so flat areas count as warp (and skip the mix).
 _NOISE_FLOOR = 4.0
@@ -119,193 +114,97 @@ class Interpolator:
         if not self.warp_any:
             return
 
-        # uint8 RGBA sources: remap's RGBA path is about twice as fast as RGB.
-        first4: U8 = np.asarray(cv2.cvtColor(first, cv2.COLOR_RGB2RGBA), np.uint8)
-        last4: U8 = np.asarray(cv2.cvtColor(last, cv2.COLOR_RGB2RGBA), np.uint8)
-
         # Small motion: the error of the in-between is then mostly bilinear sampling blur, not flow
         # error, so the keyframes are sampled from their exact 2x cubic upsampling (see _upsample2).
         self.fine = float(np.median(np.hypot(f01[..., 0], f01[..., 1]))) < _FINE_MOTION
-        # Full-resolution flows in full-res pixels (source pixels of the 2x images on the fine path).
-        # The per-frame sampling maps are the weighted sum of the two (linear-motion approximation, as
-        # in _flows_to_t), per strip: relative maps on the fast path (plus the strip's y0, as remap adds
-        # strip-local coordinates), absolute positions in the 2x images on the fine path. Two-channel
-        # maps: OpenCV 5.0's relative remap with separate x/y planes returns wrong pixels and can crash.
-        gain = np.array([sx, sy], dtype=np.float32) * (2.0 if self.fine else 1.0)
+        self.scale = 2 if self.fine else 1
+        # Full-resolution flows in source pixels (pixels of the 2x images on the fine path).
+        gain = np.array([sx, sy], dtype=np.float32) * self.scale
         self.f01 = self._full(np.ascontiguousarray(f01 * gain))
         self.f10 = self._full(np.ascontiguousarray(f10 * gain))
-        # On the fast path the keyframes are kept padded on the left by ``pad`` columns (see _frame);
-        # src0/src1 are views of the unpadded part, the keyframes themselves.
-        self.pad = 0
+        # Sources for the kernel: the keyframes (or their 2x upsampling) with the edge replicated one row
+        # down and two columns right, as the kernel reads 2x2 neighbourhoods 8 bytes wide; the cross-fade
+        # reads the padded keyframes.
+        self.fade0, self.fade1 = _pad_for_kernel(first), _pad_for_kernel(last)
         if self.fine:
-            fx, fy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-            self.grid2: F32 = np.dstack([2 * fx, 2 * fy])
-            self.src0: U8 = _upsample2(first4)
-            self.src1: U8 = _upsample2(last4)
+            self.src0, self.src1 = _upsample2(first), _upsample2(last)
+            self.ymax, self.xmax = 2 * h - 2, 2 * w - 2
         else:
-            self.pad = (h - 1) // _STRIP * _STRIP
-            self.wide0 = _pad_left(first4, self.pad)
-            self.wide1 = _pad_left(last4, self.pad)
-            self.src0, self.src1 = self.wide0[:, self.pad :], self.wide1[:, self.pad :]
-
-        # The frame is made in strips of _STRIP rows, each finished (maps, both warps, RGB, blend, mix)
-        # before the next: the intermediates stay in cache instead of streaming full frames through
-        # memory that libx264 shares, and each call is small enough that OpenCV runs it on the calling
-        # thread. Where the cross-fade has to be mixed in, per strip, the columns where lam < _LAM_HI:
-        # out = lam * warp + (1 - lam) * ((1 - t) first + t last); the keyframes are premultiplied by
-        # (1 - lam) once here, so per frame the mix is one multiply, one weighted sum and one add.
-        full_lam: F32 | None = None
-        self.strips: list[tuple[int, int, _Band | None]] = []
-        for y0 in range(0, h, _STRIP):
-            y1 = min(h, y0 + _STRIP)
-            ly0, ly1 = max(0, int(y0 / sy) - 1), min(lh, int(np.ceil(y1 / sy)) + 1)
-            cols = np.nonzero((lam[ly0:ly1] < _LAM_HI).any(axis=0))[0]
-            band: _Band | None = None
-            if cols.size:
-                if full_lam is None:
-                    full_lam = self._full(lam)
-                x0, x1 = max(0, int((cols[0] - 1) * sx)), min(w, int(np.ceil((cols[-1] + 2) * sx)))
-                box = (slice(y0, y1), slice(x0, x1))
-                local = (slice(0, y1 - y0), slice(x0, x1))
-                band = _Band(local, full_lam[box], first[box], last[box])
-            self.strips.append((y0, y1, band))
-        self._scratch: queue.SimpleQueue[_Scratch] = queue.SimpleQueue()
-
-    @property
-    def bands(self) -> list[_Band]:
-        """The strips' cross-fade mixes (empty where the warp is used as is)."""
-        return [band for _, _, band in self.strips if band is not None]
+            self.src0, self.src1 = self.fade0, self.fade1
+            self.ymax, self.xmax = h - 1, w - 1
+        # The warp's share per pixel in 1/255; None where the warp is trusted everywhere (no fade).
+        self.lam8: U8 | None = None
+        if float(lam.min()) < _LAM_HI:
+            full = self._full(lam)
+            full[full >= _LAM_HI] = 1.0
+            self.lam8 = np.asarray(cv2.convertScaleAbs(full, alpha=255.0), np.uint8)
 
     def _full(self, low: F32) -> F32:
         if self.low == self.size:
-            return np.ascontiguousarray(low, dtype=np.float32)
+            return np.array(low, dtype=np.float32)
         return np.asarray(cv2.resize(low, self.size, interpolation=cv2.INTER_LINEAR), np.float32)
 
     def frame(self, t: float, first: Frame, last: Frame) -> Frame:
         """The in-between at ``t`` in (0, 1); ``first``/``last`` are the RGB keyframes.
 
-        Thread-safe: each call borrows its own scratch buffers, so frames can be made in parallel.
-        At ``t <= 0`` or ``t >= 1`` it is a copy of that keyframe.
+        Thread-safe, and the kernel runs without the GIL. At ``t <= 0`` or ``t >= 1`` it is a copy of
+        that keyframe.
         """
         if t <= 0.0 or t >= 1.0:
             return (first if t <= 0.0 else last).copy()
         if not self.warp_any:
             return np.asarray(cv2.addWeighted(first, 1 - t, last, t, 0.0), np.uint8)
-        try:
-            scratch = self._scratch.get_nowait()
-        except queue.Empty:
-            scratch = _Scratch(self.size[0])
-        try:
-            return self._frame(t, scratch)
-        finally:
-            self._scratch.put(scratch)
-
-    def _frame(self, t: float, s: _Scratch) -> Frame:
         w, h = self.size
         out: U8 = np.empty((h, w, 3), np.uint8)
-        # Flow from t back to frame 0 and to frame 1 (linear-motion approximation, as _flows_to_t).
-        a0, b0, a1, b1 = -(1 - t) * t, t * t, (1 - t) * (1 - t), -t * (1 - t)
-        fine = self.fine
-        flags = cv2.INTER_LINEAR if fine else cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP
-        # The flow back to frame 1 is -(1 - t) / t times the flow back to frame 0 (linear motion).
-        k = -(1 - t) / t
-        for y0, y1, band in self.strips:
-            n = y1 - y0
-            rows = slice(y0, y1)
-            map0, map1 = s.map0[:n], s.map1[:n]
-            warp0, warp1, rgb0, rgb1 = s.warp0[:n], s.warp1[:n], s.rgb0[:n], s.rgb1[:n]
-            if fine:  # absolute positions in the 2x images: grid + flow to t, and grid + k * that flow
-                flow = s.flow[:n]
-                grid = self.grid2[rows]
-                cv2.addWeighted(self.f01[rows], a0, self.f10[rows], b0, 0.0, dst=flow)
-                cv2.add(flow, grid, dst=map0)
-                cv2.addWeighted(flow, k, grid, 1.0, 0.0, dst=map1)
-                src0, src1 = self.src0, self.src1
-            else:
-                # Relative maps are strip-local: remap adds (x, row within the strip), and the strip's
-                # y0 is still to be added. addWeighted adds it for free as its scalar term, but to both
-                # channels; the y0 the x channel gains is cancelled by sampling views of the keyframes
-                # that start y0 columns early in their left-padded copies.
-                cv2.addWeighted(self.f01[rows], a0, self.f10[rows], b0, float(y0), dst=map0)
-                cv2.addWeighted(self.f01[rows], a1, self.f10[rows], b1, float(y0), dst=map1)
-                src0, src1 = self.wide0[:, self.pad - y0 :], self.wide1[:, self.pad - y0 :]
-            _cv.remap(src0, map0, None, flags, dst=warp0, borderMode=cv2.BORDER_REPLICATE)
-            _cv.remap(src1, map1, None, flags, dst=warp1, borderMode=cv2.BORDER_REPLICATE)
-            # Blend and mix in RGB, straight into the frame: a quarter fewer bytes than RGBA.
-            cv2.cvtColor(warp0, cv2.COLOR_RGBA2RGB, dst=rgb0)
-            cv2.cvtColor(warp1, cv2.COLOR_RGBA2RGB, dst=rgb1)
-            mixed = out[rows]
-            cv2.addWeighted(rgb0, 1 - t, rgb1, t, 0.0, dst=mixed)
-            if band is not None:
-                band.mix(mixed, t, s.fade[:n, : band.width])
+        self.render_rows(out, t, 0, h)
         return out
 
-
-class _Scratch:
-    """Per-strip working buffers (one set per thread making frames)."""
-
-    def __init__(self, width: int) -> None:
-        shape = (_STRIP, width)
-        self.map0: F32 = np.empty((*shape, 2), np.float32)
-        self.map1: F32 = np.empty((*shape, 2), np.float32)
-        self.flow: F32 = np.empty((*shape, 2), np.float32)
-        self.warp0: U8 = np.empty((*shape, 4), np.uint8)
-        self.warp1: U8 = np.empty((*shape, 4), np.uint8)
-        self.rgb0: U8 = np.empty((*shape, 3), np.uint8)
-        self.rgb1: U8 = np.empty((*shape, 3), np.uint8)
-        self.fade: U8 = np.empty((*shape, 3), np.uint8)
-
-
-class _Band:
-    """One rectangle where the warp is mixed with the cross-fade, with its premultiplied keyframes.
-
-    ``out = lam * warp + (1 - lam) * ((1 - t) * first + t * last)``: the keyframes are premultiplied
-    by ``1 - lam`` once, so per frame the mix is one weighted sum, one multiply and one add, all uint8.
-    (The same mix in 16-bit fixed point was 0.02 dB better on the tuning pairs and twice as slow.)
-    ``box`` is relative to the strip.
-    """
-
-    def __init__(self, box: tuple[slice, slice], lam: F32, first: Frame, last: Frame) -> None:
-        self.box = box
-        lam8 = cv2.convertScaleAbs(lam, alpha=255.0)
-        self.lam: U8 = np.asarray(cv2.merge([lam8, lam8, lam8]), np.uint8)
-        rest = cv2.subtract(np.full_like(self.lam, 255), self.lam)
-        self.first: U8 = np.asarray(cv2.multiply(first, rest, scale=1.0 / 255.0), np.uint8)
-        self.last: U8 = np.asarray(cv2.multiply(last, rest, scale=1.0 / 255.0), np.uint8)
-        self.width = self.first.shape[1]
-
-    def mix(self, mixed: U8, t: float, fade: U8) -> None:
-        region = mixed[self.box]  # a view: OpenCV writes into it in place
-        cv2.addWeighted(self.first, 1 - t, self.last, t, 0.0, dst=fade)
-        cv2.multiply(region, self.lam, dst=region, scale=1.0 / 255.0)
-        cv2.add(region, fade, dst=region)
+    def render_rows(self, out: U8, t: float, y0: int, y1: int, *, portable: bool = False) -> None:
+        """Rows ``[y0, y1)`` of the in-between at ``t`` into ``out`` (``portable``: the scalar path)."""
+        # Flow from t back to frame 0 and to frame 1: the linear-motion approximation of _flows_to_t.
+        a0, b0, a1, b1 = -(1 - t) * t, t * t, (1 - t) * (1 - t), -t * (1 - t)
+        _inbetween.inbetween(
+            out=out,
+            src0=self.src0,
+            src1=self.src1,
+            stride=self.src0.strides[0],
+            fade0=self.fade0,
+            fade1=self.fade1,
+            fade_stride=self.fade0.strides[0],
+            xmax=self.xmax,
+            ymax=self.ymax,
+            scale=self.scale,
+            f01=self.f01,
+            f10=self.f10,
+            lam=self.lam8,
+            width=self.size[0],
+            y0=y0,
+            y1=y1,
+            a0=a0,
+            b0=b0,
+            a1=a1,
+            b1=b1,
+            t256=round(256 * t),
+            portable=portable,
+        )
 
 
-def _pad_left(img: U8, pad: int) -> U8:
-    """``img`` with ``pad`` replicated columns on the left (as remap's BORDER_REPLICATE sees it)."""
-    return np.asarray(cv2.copyMakeBorder(img, 0, 0, pad, 0, cv2.BORDER_REPLICATE), np.uint8)
-
-
-# Cubic convolution (a = -0.75, as OpenCV's INTER_CUBIC) evaluated half-way between two samples.
-_HALF_CUBIC = np.array([[-0.09375, 0.59375, 0.59375, -0.09375]], np.float32)
+def _pad_for_kernel(img: U8) -> U8:
+    """``img`` with one replicated row below and two columns right."""
+    return np.asarray(cv2.copyMakeBorder(img, 0, 1, 0, 2, cv2.BORDER_REPLICATE), np.uint8)
 
 
 def _upsample2(img: U8) -> U8:
-    """(2h-1) x (2w-1) cubic upsampling whose even rows/columns are ``img`` itself.
+    """The (2h - 1) x (2w - 1) cubic upsampling whose even rows/columns are ``img`` itself, padded for
+    the kernel (one more row and two more columns, replicated).
 
     Bilinear sampling of this image at ``2 * p`` is a sharper interpolation kernel than bilinear
-    sampling of ``img`` at ``p`` (close to bicubic at a fraction of ``remap``'s INTER_CUBIC cost),
-    and it still returns the keyframe pixel exactly at whole-pixel positions: nothing is sharpened.
+    sampling of ``img`` at ``p`` (close to bicubic at a fraction of its cost), and it still returns
+    the keyframe pixel exactly at whole-pixel positions: nothing is sharpened.
     """
-    h, w, c = img.shape
-    out: U8 = np.empty((2 * h - 1, 2 * w - 1, c), np.uint8)
-    # Filled in place through strided views: a third faster than interleaving with np.stack.
-    out[0::2, 0::2] = img
-    out[0::2, 1::2] = cv2.filter2D(img, -1, _HALF_CUBIC, anchor=(1, 0), borderType=cv2.BORDER_REPLICATE)[
-        :, :-1
-    ]
-    rows = np.ascontiguousarray(out[0::2])
-    out[1::2] = cv2.filter2D(rows, -1, _HALF_CUBIC.T, anchor=(0, 1), borderType=cv2.BORDER_REPLICATE)[:-1]
+    h, w = img.shape[:2]
+    out: U8 = np.empty((2 * h, 2 * w + 1, 3), np.uint8)
+    _inbetween.upsample2(np.ascontiguousarray(img), h, w, out)
     return out
 
 
