@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint bench clean route-table
 
-$(STAMP): pyproject.toml src/framecast/engines/_inbetween.c
+$(STAMP): pyproject.toml src/framecast/engines/_kernels.c
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "framecast needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'

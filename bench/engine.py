@@ -8,7 +8,7 @@ of five rounds and the ratio is taken within a round; the median round is the he
 all rounds printed (the lowest ratio would favour rounds where the bare encode was disturbed). Two
 keyframe pairs: Big Buck Bunny frames 20 and 60 (large motion, the engine's fast path) and frames 20 and
 22 (small motion, where it samples the keyframes through their 2x upsampling; see
-``framecast.engines.flow``).
+``framecast.engines.flow``). Then the camera moves: image to video, and first/last with a move on top.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ from framecast.media.render import render_outputs
 PAIRS = {"large": (20, 60), "small": (20, 22)}
 # Rounds per pair; the median round is the headline.
 ROUNDS = 5
+# Camera moves, measured the same way in fewer rounds: (keyframe pair, kind, prompt).
+MOVES = {
+    "image + push in": ("large", TaskKind.IMAGE, "push in"),
+    "large + push in": ("large", TaskKind.FIRST_LAST, "push in"),
+}
+MOVE_ROUNDS = 3
 
 
 def keyframes(width: int, height: int, pair: str = "large") -> tuple[Frame, Frame]:
@@ -48,9 +54,19 @@ def keyframes(width: int, height: int, pair: str = "large") -> tuple[Frame, Fram
 
 
 def job(width: int, height: int, n: int, pair: str = "large") -> GenerationJob:
+    """A first/last job on one of PAIRS, or one of MOVES."""
+    pair, kind, prompt = MOVES.get(pair, (pair, TaskKind.FIRST_LAST, ""))
     a, b = keyframes(width, height, pair)
     return GenerationJob(
-        kind=TaskKind.FIRST_LAST, width=width, height=height, num_frames=n, fps=24, seed=1, first=a, last=b
+        kind=kind,
+        width=width,
+        height=height,
+        num_frames=n,
+        fps=24,
+        seed=1,
+        prompt=prompt,
+        first=a,
+        last=b if kind is TaskKind.FIRST_LAST else None,
     )
 
 
@@ -152,6 +168,14 @@ def main() -> None:
             print(f"| {pair} | {r + 1} | {avg} | {walls} | {ratio:.2f}x |")
             rounds[pair].append((ratio, bare, rend))
     best = {pair: sorted(rs, key=lambda r: r[0])[len(rs) // 2] for pair, rs in rounds.items()}
+    print(f"\nCamera moves, 720p 5 s, {MOVE_ROUNDS} rounds each:\n")
+    print("| job | round | bare encode s | builtin + render_outputs s | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for move in MOVES:
+        for r in range(MOVE_ROUNDS):
+            bare, rend = run("bare", 1280, 720, n, move), run("render", 1280, 720, n, move)
+            ratio = rend["wall_s"] / bare["wall_s"]
+            print(f"| {move} | {r + 1} | {bare['wall_s']:.2f} | {rend['wall_s']:.2f} | {ratio:.2f}x |")
     mi = run("minterpolate", 1280, 720, n)
     big = run("render", 1920, 1080, 10 * 24)
     print("\nMedian round per pair (bare run's peak RSS includes its 120 pre-rendered frames):\n")

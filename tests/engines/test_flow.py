@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from framecast.engines import _inbetween
+from framecast.engines import _kernels
 from framecast.engines.base import Frame
 from framecast.engines.flow import Interpolator, _upsample2
 
@@ -120,7 +120,7 @@ def kernel_args(rng: np.random.Generator | None, h: int, w: int, scale: int) -> 
 
 def test_simd_and_portable_paths_give_identical_bytes() -> None:
     if platform.machine() in ("x86_64", "AMD64"):
-        assert _inbetween.simd() == "sse4.1"  # else this test would compare the portable path with itself
+        assert _kernels.simd() == "sse4.1"  # else this test would compare the portable path with itself
     rng = np.random.default_rng(5)
     for h, w, scale in ((37, 53, 1), (20, 31, 2), (8, 4, 1), (3, 1, 2)):
         args = kernel_args(rng, h, w, scale)
@@ -131,7 +131,7 @@ def test_simd_and_portable_paths_give_identical_bytes() -> None:
             outs = []
             for portable in (False, True):
                 out = np.empty((h, w, 3), np.uint8)
-                _inbetween.inbetween(**{**args, "out": out, "lam": lam, "portable": portable})
+                _kernels.inbetween(**{**args, "out": out, "lam": lam, "portable": portable})
                 outs.append(out)
             assert np.array_equal(outs[0], outs[1]), (h, w, scale, lam is None)
 
@@ -139,7 +139,7 @@ def test_simd_and_portable_paths_give_identical_bytes() -> None:
 def test_kernel_refuses_buffers_smaller_than_it_would_touch() -> None:
     h, w = 10, 16
     good = kernel_args(None, h, w, 1)
-    _inbetween.inbetween(**good)
+    _kernels.inbetween(**good)
     out, src, flow = good["out"], good["src0"], good["f01"]
     bad: list[dict[str, Any]] = [
         {"out": out[:-1].copy()},
@@ -156,11 +156,11 @@ def test_kernel_refuses_buffers_smaller_than_it_would_touch() -> None:
     ]
     for change in bad:
         with pytest.raises(ValueError):
-            _inbetween.inbetween(**{**good, **change})
+            _kernels.inbetween(**{**good, **change})
     with pytest.raises(TypeError):  # read-only output
-        _inbetween.inbetween(**{**good, "out": bytes(h * w * 3)})
+        _kernels.inbetween(**{**good, "out": bytes(h * w * 3)})
     with pytest.raises(ValueError, match="contiguous"):
-        _inbetween.inbetween(**{**good, "f01": np.zeros((h, w, 4), np.float32)[..., :2]})
+        _kernels.inbetween(**{**good, "f01": np.zeros((h, w, 4), np.float32)[..., :2]})
 
 
 def test_frames_from_several_threads_are_the_same_frames() -> None:

@@ -17,18 +17,16 @@ included) always yields identical frames.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-import cv2
 import numpy as np
 
 from framecast.domain import MovementAmplitude, TaskKind
+from framecast.engines import _kernels
 from framecast.engines.base import Capabilities, EngineCancelled, Frame, GenerationJob
 from framecast.engines.flow import Interpolator
 
@@ -140,13 +138,11 @@ class _CameraPath:
         # The window (w/z x h/z) slides to the edge of the free margin, so it never leaves the image.
         cx = (w - 1) / 2 + fx * (w - w / z) / 2
         cy = (h - 1) / 2 + fy * (h - h / z) / 2
-        m = np.array(
-            [[1 / z, 0.0, cx - (w - 1) / 2 / z], [0.0, 1 / z, cy - (h - 1) / 2 / z]], dtype=np.float64
+        out: Frame = np.empty_like(frame)
+        _kernels.zoom(
+            np.ascontiguousarray(frame), out, h, w, cx - (w - 1) / 2 / z, cy - (h - 1) / 2 / z, 1 / z
         )
-        out = cv2.warpAffine(
-            frame, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
-        )
-        return np.asarray(out, dtype=np.uint8)
+        return out
 
 
 class BuiltinEngine:
@@ -219,34 +215,9 @@ class BuiltinEngine:
             return
         if job.kind is TaskKind.FIRST_LAST and last is not None and n > 2:
             interp = Interpolator(first, last)  # with OpenCV's thread pool: the encoder is idle meanwhile
-        # The in-betweens are made with OpenCV on the calling thread only: the per-frame calls are small
-        # (strips of a frame), and OpenCV 5's remap splits even a few rows across its pool, which then
-        # costs about twice the CPU for the same frame, CPU that libx264 needs on the next core.
-        with single_threaded_opencv():
-            for i in range(1, n):
-                if cancelled():
-                    raise EngineCancelled()
-                yield make(i)
-
-
-_cv_lock = threading.Lock()
-_cv_users = 0
-_cv_threads = 0
-
-
-@contextlib.contextmanager
-def single_threaded_opencv() -> Iterator[None]:
-    """OpenCV without its thread pool while any frame loop runs (process-wide, so reference-counted)."""
-    global _cv_users, _cv_threads
-    with _cv_lock:
-        if _cv_users == 0:
-            _cv_threads = cv2.getNumThreads()
-            cv2.setNumThreads(1)
-        _cv_users += 1
-    try:
-        yield
-    finally:
-        with _cv_lock:
-            _cv_users -= 1
-            if _cv_users == 0:
-                cv2.setNumThreads(_cv_threads)
+        # Per frame the work is in framecast.engines._kernels, on this thread only: libx264 needs the
+        # other core.
+        for i in range(1, n):
+            if cancelled():
+                raise EngineCancelled()
+            yield make(i)

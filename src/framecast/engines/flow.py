@@ -15,7 +15,7 @@ Per pair (once, at a reduced "analysis" scale, long side <= 640 px):
 Per in-between frame at time ``t`` (full resolution): the sampling positions (the flow from ``t`` back
 to each keyframe, Super SloMo's linear-motion approximation, a weighted sum of the two full-resolution
 flows), both bilinear samples, their ``(1 - t, t)`` blend and the mix with the cross-fade by ``lam``
-are one pass of a small C kernel (``_inbetween.c``) that reads each input once and rounds once. Done
+are one pass of a small C kernel (``_kernels.c``) that reads each input once and rounds once. Done
 with OpenCV (two remaps, conversions, five arithmetic passes over full frames) the same frame cost
 about as much CPU as libx264 spends encoding it.
 
@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from framecast.engines import _inbetween
+from framecast.engines import _kernels
 from framecast.engines.base import Frame
 
 F32 = npt.NDArray[np.float32]
@@ -163,7 +163,7 @@ class Interpolator:
         """Rows ``[y0, y1)`` of the in-between at ``t`` into ``out`` (``portable``: the scalar path)."""
         # Flow from t back to frame 0 and to frame 1: the linear-motion approximation of _flows_to_t.
         a0, b0, a1, b1 = -(1 - t) * t, t * t, (1 - t) * (1 - t), -t * (1 - t)
-        _inbetween.inbetween(
+        _kernels.inbetween(
             out=out,
             src0=self.src0,
             src1=self.src1,
@@ -204,7 +204,7 @@ def _upsample2(img: U8) -> U8:
     """
     h, w = img.shape[:2]
     out: U8 = np.empty((2 * h, 2 * w + 1, 3), np.uint8)
-    _inbetween.upsample2(np.ascontiguousarray(img), h, w, out)
+    _kernels.upsample2(np.ascontiguousarray(img), h, w, out)
     return out
 
 
