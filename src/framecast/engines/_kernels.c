@@ -15,9 +15,9 @@
  *     fade = (1 - t) first(p) + t last(p)
  *     out  = lam(p) warp + (1 - lam(p)) fade
  *
- * ``s`` is 1, or 2 when the sources are the keyframes' 2x upsampling (whose even pixels are the
- * keyframes themselves, which is where the fade reads them). Positions are clamped to the source,
- * which is what BORDER_REPLICATE gives for bilinear sampling.
+ * ``s`` is 1, or 2 when the sources are the keyframes' 2x upsampling; the fade always reads the
+ * (padded) keyframes. Positions are clamped to the source, which is what BORDER_REPLICATE gives for
+ * bilinear sampling.
  *
  * Why a kernel of our own: done with OpenCV this is two remaps, two colour conversions and five
  * arithmetic passes, each a full trip through memory; on the project's machines that cost 24 ms per
@@ -306,9 +306,8 @@ static void upsample2_rows(const uint8_t *img, int h, int w, uint8_t *dst, uint8
          * bytes without clamping, so the compiler vectorises it */
         for (Py_ssize_t k = 3; k + 6 < n; k++)
             mid[k] = half_cubic(s[k - 3], s[k], s[k + 3], s[k + 6]);
-        for (int x = 0; x + 1 < w; x++) {
-            if (x >= 1 && x + 2 < w)
-                continue;
+        /* the two gaps whose taps need clamping: after the first pixel and before the last */
+        for (int x = 0; x + 1 < w; x = x < w - 2 ? w - 2 : w) {
             int xa = x > 0 ? x - 1 : 0, xd = x + 2 < w ? x + 2 : w - 1;
             for (int k = 0; k < 3; k++)
                 mid[3 * x + k] = half_cubic(s[3 * xa + k], s[3 * x + k], s[3 * (x + 1) + k], s[3 * xd + k]);

@@ -128,10 +128,8 @@ class Interpolator:
         self.fade0, self.fade1 = _pad_for_kernel(first), _pad_for_kernel(last)
         if self.fine:
             self.src0, self.src1 = _upsample2(first), _upsample2(last)
-            self.ymax, self.xmax = 2 * h - 2, 2 * w - 2
         else:
             self.src0, self.src1 = self.fade0, self.fade1
-            self.ymax, self.xmax = h - 1, w - 1
         # The warp's share per pixel in 1/255; None where the warp is trusted everywhere (no fade).
         self.lam8: U8 | None = None
         if float(lam.min()) < _LAM_HI:
@@ -156,11 +154,6 @@ class Interpolator:
             return np.asarray(cv2.addWeighted(first, 1 - t, last, t, 0.0), np.uint8)
         w, h = self.size
         out: U8 = np.empty((h, w, 3), np.uint8)
-        self.render_rows(out, t, 0, h)
-        return out
-
-    def render_rows(self, out: U8, t: float, y0: int, y1: int, *, portable: bool = False) -> None:
-        """Rows ``[y0, y1)`` of the in-between at ``t`` into ``out`` (``portable``: the scalar path)."""
         # Flow from t back to frame 0 and to frame 1: the linear-motion approximation of _flows_to_t.
         a0, b0, a1, b1 = -(1 - t) * t, t * t, (1 - t) * (1 - t), -t * (1 - t)
         _kernels.inbetween(
@@ -177,16 +170,26 @@ class Interpolator:
             f01=self.f01,
             f10=self.f10,
             lam=self.lam8,
-            width=self.size[0],
-            y0=y0,
-            y1=y1,
+            width=w,
+            y0=0,
+            y1=h,
             a0=a0,
             b0=b0,
             a1=a1,
             b1=b1,
             t256=round(256 * t),
-            portable=portable,
         )
+        return out
+
+    @property
+    def xmax(self) -> int:
+        """Last valid source column (the sources carry two padding columns)."""
+        return int(self.src0.shape[1]) - 3
+
+    @property
+    def ymax(self) -> int:
+        """Last valid source row (the sources carry one padding row)."""
+        return int(self.src0.shape[0]) - 2
 
 
 def _pad_for_kernel(img: U8) -> U8:
