@@ -247,7 +247,9 @@ def test_lapsed_lease_requeues_and_fences(api: Api, pair: list[str]) -> None:
         claimed = task_store.claim_next(s, worker="old", lease_seconds=30)
     assert claimed == (task_id, 1)
     with db.session() as s:
-        assert task_store.requeue_expired(s, now=utcnow() + timedelta(seconds=60)) == [task_id]
+        reaped = task_store.requeue_expired(s, max_attempts=3, now=utcnow() + timedelta(seconds=60))
+    assert reaped.requeued == [task_id] and reaped.abandoned == []
+    with db.session() as s:
         again = task_store.claim_next(s, worker="new", lease_seconds=30)
     assert again == (task_id, 2)
     with db.session() as s:  # the old worker's writes now match nothing

@@ -72,7 +72,7 @@ def test_tasks_list_show_cancel(env: dict[str, str], frames: tuple[str, str], li
     flags = ["--server", live.url, "--key", live.token]
     missing = runner.invoke(app, ["tasks", "show", "123", *flags])
     assert missing.exit_code == 1
-    assert "TaskNotFound" in missing.output and "HTTP 404" in missing.output
+    assert "task 123 not found" in missing.output and "HTTP 404" in missing.output
 
 
 def test_errors_print_the_service_code_and_exit_nonzero(env: dict[str, str], frames: tuple[str, str]) -> None:

@@ -54,7 +54,9 @@ def test_stream_follows_a_task_to_success(api_with_workers: Api, pair: list[str]
     assert progress == sorted(progress)
     assert states[-1] == "succeeded" and progress[-1] == 100
     assert len(evs) >= 3  # queued or running first, some progress, then the end
-    assert evs[-1][1] == {"id": task_id, "state": "succeeded", "progress": 100, "error": None}
+    assert evs[-1][1] == {"id": task_id, "state": "succeeded", "progress": 100, "phase": "", "error": None}
+    phases = [data["phase"] for _, data in evs if data["state"] == "running"]
+    assert "generating" in phases, phases
     # consecutive events differ: only changes are sent
     assert all(a[1] != b[1] for a, b in itertools.pairwise(evs))
 

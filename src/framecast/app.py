@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
             catalog=catalog,
             engines=engines,
             lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
             work_dir=settings.data_dir / "work",
             off_peak_window=timedelta(hours=settings.off_peak_window_hours),
             idempotency_window=timedelta(hours=settings.idempotency_hours),

@@ -442,15 +442,20 @@ def tasks_list(
 
 @tasks_app.command("show")
 def tasks_show(server: ServerOpt, key: KeyOpt, task_id: Annotated[str, typer.Argument()]) -> None:
-    """One task: state, progress and result links."""
+    """One task: state, progress, attempts and the worker, result links."""
     with _client(server, key) as client:
-        t = client.get(task_id)
+        t = client.inspect(task_id)
     table = Table("field", "value", show_header=False)
     table.add_row("id", t.id)
     table.add_row("state", t.state.value)
-    table.add_row("progress", f"{t.progress}%")
+    table.add_row("progress", f"{t.progress}%" + (f" ({t.phase})" if t.phase else ""))
+    # a task that keeps losing its worker shows here: attempts climb, and so do the lost ones
+    table.add_row("attempts", f"{t.attempt} (workers lost: {t.lost_attempts})")
+    if t.worker:
+        table.add_row("worker", t.worker)
     if t.err_code:
         table.add_row("error", t.err_code)
+        table.add_row("message", t.err_message)
     for i, c in enumerate(t.creations):
         table.add_row(f"video {i}", f"{c.width}x{c.height}, {c.duration:g} s at {c.fps} fps")
         table.add_row("  url", c.url)

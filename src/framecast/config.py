@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     secret_key: str = ""  # signs result URLs; empty -> generated once and kept in data_dir
     allow_private_urls: bool = False
     workers: int = Field(default=1, ge=0)  # in-process worker threads; 0 = API only
-    lease_seconds: float = Field(default=30.0, gt=0)  # a running task whose lease lapses is requeued
+    # a running attempt renews its lease every lease/3 on its own timer; one whose lease lapses (its
+    # worker died) is requeued, until its workers died max_attempts times: then it fails, refunded
+    lease_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
     url_ttl_seconds: int = Field(default=86400, gt=0)
     max_body_bytes: int = 20 * 1024 * 1024
     catalog_file: Path | None = None  # TOML merged over the built-in catalog

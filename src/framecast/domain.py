@@ -176,7 +176,12 @@ class Task(BaseModel):
     echo: dict[str, Any] = Field(default_factory=dict)
     state: TaskState
     progress: int = 0
-    attempt: int = 0
+    # what a running attempt is doing: "loading model", "generating", "saving"; "" otherwise
+    phase: str = ""
+    attempt: int = 0  # claims so far, hand-backs at shutdown included
+    lost_attempts: int = 0  # attempts whose worker died; at FRAMECAST_MAX_ATTEMPTS the task fails
+    worker: str | None = None  # the worker holding the task, or the last one that did
+    claimed_at: datetime | None = None
     seed: int
     credits: int = 0
     error: TaskError | None = None

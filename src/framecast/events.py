@@ -5,14 +5,15 @@ state instead, which is what the Python client's ``wait()`` and the CLI's progre
 bar use::
 
     event: state
-    data: {"id": "...", "state": "running", "progress": 40, "error": null}
+    data: {"id": "...", "state": "running", "progress": 40, "phase": "generating", "error": null}
 
-One ``state`` event is sent at once, then one on every change of state, progress or
-error; a ``: keep-alive`` comment goes out after 15 s of silence so proxies keep the
-connection open; the stream ends after a terminal state (succeeded, failed,
-cancelled). The stream polls the database through :meth:`TaskService.get` rather
-than listening to the in-process runner, because the database is the source of
-truth and a worker may live in another process (or on another machine).
+One ``state`` event is sent at once, then one on every change of state, progress, phase
+("loading model", "generating", "encoding", "saving") or error; a ``: keep-alive``
+comment goes out after 15 s of silence so proxies keep the connection open; the
+stream ends after a terminal state (succeeded, failed, cancelled). The stream polls
+the database through :meth:`TaskService.get` rather than listening to the in-process
+runner, because the database is the source of truth and a worker may live in another
+process (or on another machine).
 
 Errors answer in a small envelope: ``{"error": {"code", "message", "trace_id"}}``.
 """
@@ -66,7 +67,13 @@ def state_json(task: Task) -> dict[str, Any]:
     error = None
     if task.error is not None:
         error = {"code": task.error.code.value, "reason": task.error.reason, "message": task.error.message}
-    return {"id": task.id, "state": task.state.value, "progress": task.progress, "error": error}
+    return {
+        "id": task.id,
+        "state": task.state.value,
+        "progress": task.progress,
+        "phase": task.phase,
+        "error": error,
+    }
 
 
 def task_json(task: Task, links: Links) -> dict[str, Any]:
@@ -79,6 +86,11 @@ def task_json(task: Task, links: Links) -> dict[str, Any]:
             "created_at": task.created_at.isoformat(),
             "updated_at": task.updated_at.isoformat(),
             "finished_at": task.finished_at.isoformat() if task.finished_at else None,
+            # for an operator: a task that keeps losing its worker shows it here
+            "attempt": task.attempt,
+            "lost_attempts": task.lost_attempts,
+            "worker": task.worker,
+            "claimed_at": task.claimed_at.isoformat() if task.claimed_at else None,
             # result links exist only once the task has succeeded: a failed attempt's files are partial
             "creations": [
                 {

@@ -159,6 +159,12 @@ class Metrics:
             buckets=_FPS_BUCKETS,
             registry=self.registry,
         )
+        self.swept = Counter(
+            "framecast_swept",
+            "Leftovers of crashed attempts and creates removed by the sweeper, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.callbacks = Counter(
             "framecast_callback_deliveries",
             "Callback delivery attempts by outcome.",
@@ -181,6 +187,9 @@ class Metrics:
         self.engine_frames.labels(engine).inc(frames)
         if seconds > 0:
             self.engine_fps.labels(engine).observe(frames / seconds)
+
+    def observe_swept(self, kind: str, count: int) -> None:
+        self.swept.labels(kind).inc(count)
 
     def observe_callback(self, outcome: str) -> None:
         self.callbacks.labels(outcome).inc()

@@ -26,6 +26,9 @@ class BlobStore(Protocol):
     def local_path(self, key: str) -> Path | None: ...
     def exists(self, key: str) -> bool: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def list_dirs(self, prefix: str) -> list[tuple[str, float]]:
+        """The folders directly under ``prefix``: (name, last modified as a Unix time)."""
+        ...
 
 
 class LocalBlobStore:
@@ -69,6 +72,19 @@ class LocalBlobStore:
             shutil.rmtree(target, ignore_errors=True)
         elif target.is_file():
             target.unlink(missing_ok=True)
+
+    def list_dirs(self, prefix: str) -> list[tuple[str, float]]:
+        base = self._path(prefix.rstrip("/"))
+        if not base.is_dir():
+            return []
+        out = []
+        for entry in os.scandir(base):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    out.append((entry.name, entry.stat(follow_symlinks=False).st_mtime))
+            except FileNotFoundError:  # removed meanwhile
+                continue
+        return out
 
 
 class UrlSigner:

@@ -42,7 +42,8 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, *, may_die: bool = False) -> None:
+        """Start and wait until healthy; with ``may_die``, a process that exits meanwhile is fine too."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(BIN), "serve", "--port", str(self.port), "--log-level", "warning"],
@@ -52,6 +53,8 @@ class Server:
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if may_die and self.proc.poll() is not None:
+                return
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return

@@ -211,6 +211,9 @@ class _Base:
     def _get_call(self, task_id: str) -> _Call[Task]:
         return _Call(self._build("GET", f"/ent/v2/tasks/{task_id}/creations"), Task.from_vidu)
 
+    def _inspect_call(self, task_id: str) -> _Call[Task]:
+        return _Call(self._build("GET", f"/v1/tasks/{task_id}"), Task.from_native)
+
     def _cancel_call(self, task_id: str) -> _Call[None]:
         return _Call(self._build("POST", f"/ent/v2/tasks/{task_id}/cancel", json={"id": task_id}), _nothing)
 
@@ -488,6 +491,10 @@ class Client(_Base):
     def get(self, task_id: str) -> Task:
         return self._call(self._get_call(task_id))
 
+    def inspect(self, task_id: str) -> Task:
+        """The task as framecast itself sees it: also its phase, attempts, lost workers and error text."""
+        return self._call(self._inspect_call(task_id))
+
     def cancel(self, task_id: str) -> None:
         """Queued tasks end at once, running ones at their next frame; finished ones raise."""
         self._call(self._cancel_call(task_id))
@@ -673,6 +680,10 @@ class AsyncClient(_Base):
 
     async def get(self, task_id: str) -> Task:
         return await self._call(self._get_call(task_id))
+
+    async def inspect(self, task_id: str) -> Task:
+        """The task as framecast itself sees it: also its phase, attempts, lost workers and error text."""
+        return await self._call(self._inspect_call(task_id))
 
     async def cancel(self, task_id: str) -> None:
         await self._call(self._cancel_call(task_id))

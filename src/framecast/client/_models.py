@@ -61,6 +61,16 @@ def _float(value: Any) -> float:
         return 0.0
 
 
+def _native_state(body: Mapping[str, Any]) -> tuple[TaskState, str, str]:
+    """State, error code (the vendor reason when there is one) and message of framecast's own JSON."""
+    error = body.get("error") or {}
+    try:
+        state = TaskState(str(body.get("state", "")))
+    except ValueError:
+        state = TaskState.RUNNING  # a word from a newer server: still in progress, never done
+    return state, str(error.get("reason") or error.get("code") or ""), str(error.get("message") or "")
+
+
 @dataclass(frozen=True)
 class Creation:
     """One result video. URLs are signed and expire (24 h by default)."""
@@ -76,6 +86,20 @@ class Creation:
 
     def url_for(self, variant: Variant) -> str:
         return {"video": self.url, "cover": self.cover_url, "watermarked": self.watermarked_url}[variant]
+
+    @classmethod
+    def from_native(cls, item: Mapping[str, Any]) -> Creation:
+        """From an item of ``creations`` in framecast's ``/v1/tasks/{id}``."""
+        return cls(
+            id=str(item.get("id", "")),
+            url=str(item.get("url", "")),
+            cover_url=str(item.get("cover_url", "")),
+            watermarked_url=str(item.get("watermarked_url") or ""),
+            width=_int(item.get("width")),
+            height=_int(item.get("height")),
+            fps=_int(item.get("fps")),
+            duration=_float(item.get("duration")),
+        )
 
     @classmethod
     def from_vidu(cls, item: Mapping[str, Any]) -> Creation:
@@ -102,6 +126,12 @@ class Task:
     creations: tuple[Creation, ...] = ()
     model: str = ""
     created_at: str = ""
+    # what an operator looks at (filled by ``inspect()``, framecast's own route; the vendor routes lack it)
+    phase: str = ""
+    attempt: int = 0
+    lost_attempts: int = 0  # attempts whose worker died; the task fails at the server's maximum
+    worker: str = ""
+    err_message: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -126,6 +156,26 @@ class Task:
             raw=dict(body),
         )
 
+    @classmethod
+    def from_native(cls, body: Mapping[str, Any]) -> Task:
+        """From framecast's ``/v1/tasks/{id}``: the vendor-neutral view, with the operator's fields."""
+        state, code, message = _native_state(body)
+        return cls(
+            id=str(body.get("id", "")),
+            state=state,
+            progress=_int(body.get("progress")),
+            err_code=code,
+            err_message=message,
+            creations=tuple(Creation.from_native(c) for c in body.get("creations") or ()),
+            model=str(body.get("model") or ""),
+            created_at=str(body.get("created_at") or ""),
+            phase=str(body.get("phase") or ""),
+            attempt=_int(body.get("attempt")),
+            lost_attempts=_int(body.get("lost_attempts")),
+            worker=str(body.get("worker") or ""),
+            raw=dict(body),
+        )
+
 
 @dataclass(frozen=True)
 class TaskEvent:
@@ -140,17 +190,13 @@ class TaskEvent:
     @classmethod
     def from_native(cls, body: Mapping[str, Any]) -> TaskEvent:
         """From framecast's ``/v1/tasks`` JSON (also each SSE ``state`` event)."""
-        error = body.get("error") or {}
-        try:
-            state = TaskState(str(body.get("state", "")))
-        except ValueError:
-            state = TaskState.RUNNING
+        state, code, message = _native_state(body)
         return cls(
             id=str(body.get("id", "")),
             state=state,
             progress=_int(body.get("progress")),
-            error_code=str(error.get("reason") or error.get("code") or ""),
-            error_message=str(error.get("message") or ""),
+            error_code=code,
+            error_message=message,
         )
 
     @classmethod

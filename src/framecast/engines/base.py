@@ -47,6 +47,18 @@ class GenerationJob:
     options: dict[str, object] = field(default_factory=dict)  # engine-specific settings from the catalog
 
 
+class StepProgress(Protocol):
+    """How an engine reports work that comes before its frames (denoising steps, decoding).
+
+    ``fraction`` is how far the engine is through that work (0-1); ``phase`` names what it is doing
+    now ("denoising", "decoding"), or None to keep the current one. The runner turns it into the
+    task's progress and phase, and writes it at most a few times a second, so calling it on every
+    step is cheap.
+    """
+
+    def __call__(self, fraction: float, phase: str | None = None) -> None: ...
+
+
 class EngineCancelled(Exception):
     """Raised inside an engine when ``cancelled()`` turned true; the runner turns it into a cancelled task."""
 
@@ -57,11 +69,25 @@ class Engine(Protocol):
 
     def capabilities(self) -> Capabilities: ...
 
-    def generate(self, job: GenerationJob, cancelled: Callable[[], bool]) -> Iterator[Frame]:
+    def generate(
+        self, job: GenerationJob, cancelled: Callable[[], bool], progress: StepProgress | None = None
+    ) -> Iterator[Frame]:
         """Yield exactly ``job.num_frames`` frames of ``job.height`` x ``job.width`` x 3 uint8.
 
         The runner counts frames for progress and checks ``cancelled`` between
         frames too; an engine with long steps between frames (diffusion) checks
-        it itself and raises :class:`EngineCancelled`.
+        it itself and raises :class:`EngineCancelled`, and reports those steps
+        through ``progress``. ``cancelled()`` is kept current by the attempt's
+        heartbeat, so polling it costs nothing.
         """
         ...
+
+
+class LoadsWeights(Protocol):
+    """An engine whose first use loads something heavy (weights, a compiled graph).
+
+    Constructing an engine must be cheap; the registry calls ``load()`` once per process, under the
+    claimed task's lease, and the task shows the phase "loading model" meanwhile.
+    """
+
+    def load(self) -> None: ...

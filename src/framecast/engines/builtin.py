@@ -27,7 +27,7 @@ import numpy as np
 
 from framecast.domain import MovementAmplitude, TaskKind
 from framecast.engines import _kernels
-from framecast.engines.base import Capabilities, EngineCancelled, Frame, GenerationJob
+from framecast.engines.base import Capabilities, EngineCancelled, Frame, GenerationJob, StepProgress
 from framecast.engines.flow import Interpolator
 
 
@@ -184,7 +184,10 @@ class BuiltinEngine:
             return _CameraPath(CameraMove.NONE, 0.0, True)
         return _CameraPath(move, strength * _FIRST_LAST_GAIN, True)
 
-    def generate(self, job: GenerationJob, cancelled: Callable[[], bool]) -> Iterator[Frame]:
+    def generate(
+        self, job: GenerationJob, cancelled: Callable[[], bool], progress: StepProgress | None = None
+    ) -> Iterator[Frame]:
+        # every step of this engine is a frame: the runner's frame count is its progress
         self.check_inputs(job)
         return self._frames(job, cancelled)
 

@@ -63,9 +63,14 @@ class EngineRegistry:
             return Capabilities(kinds=frozenset(kinds), audio=bool(getattr(cls, "makes_audio", False)))
         return self.get(name, options).capabilities()
 
+    def is_loaded(self, name: str, options: dict[str, Any] | None = None) -> bool:
+        """Whether ``get`` would return at once (the engine was built and loaded in this process)."""
+        return _cache_key(name, options or {}) in self._engines
+
     def get(self, name: str, options: dict[str, Any] | None = None) -> Engine:
+        """The engine, built and loaded on first use (``load()`` when it has one) and kept."""
         options = options or {}
-        cache_key = (name, repr(sorted(options.items())))
+        cache_key = _cache_key(name, options)
         with self._lock:
             engine = self._engines.get(cache_key)
             if engine is None:
@@ -74,5 +79,12 @@ class EngineRegistry:
                     raise ClientError(ErrorCode.MODEL_UNAVAILABLE, f"engine {name!r} is not installed")
                 cls = _load_class(target)
                 engine = cls(**options) if options else cls()
+                load = getattr(engine, "load", None)
+                if callable(load):
+                    load()
                 self._engines[cache_key] = engine
             return engine
+
+
+def _cache_key(name: str, options: dict[str, Any]) -> tuple[str, str]:
+    return (name, repr(sorted(options.items())))

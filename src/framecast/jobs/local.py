@@ -12,14 +12,18 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
-from framecast.jobs.runner import RunContext, run_task
+from framecast.jobs.runner import RunContext, attempt_prefix, run_task
+from framecast.jobs.sweeper import sweep
 from framecast.store import idempotency
 from framecast.store import tasks as task_store
 from framecast.store.time import utcnow
 
 log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 600.0  # crash leftovers are swept at start and then this often
 
 
 class LocalWorkerPool:
@@ -32,12 +36,16 @@ class LocalWorkerPool:
         self._pending_wakes = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # (task id, attempt) each worker thread is running, so stop() can hand back what it could not finish
+        self._running: dict[str, tuple[str, int]] = {}
+        self._running_lock = threading.Lock()
 
     def start(self) -> None:
         self.ctx.work_dir.mkdir(parents=True, exist_ok=True)
         self.reap()
+        self.sweep()
         for i in range(self.workers):
-            t = threading.Thread(target=self._loop, name=f"framecast-worker-{i}", daemon=True)
+            t = threading.Thread(target=self._loop, args=(i,), name=f"framecast-worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
         if self.workers:
@@ -46,11 +54,27 @@ class LocalWorkerPool:
             self._threads.append(t)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; running tasks go back to the queue at once, without spending an attempt.
+
+        Engines see the stop through ``cancelled()`` and the runner hands their task back. One that
+        does not return within ``timeout`` (a model load cannot be interrupted) has its task handed back
+        here: its later writes are fenced out, and the process is exiting anyway.
+        """
         self._stop.set()
         with self._wake:
             self._wake.notify_all()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
+        with self._running_lock:
+            stuck = list(self._running.values())
+        for task_id, attempt in stuck:
+            try:
+                with self.ctx.db.session() as s:
+                    if task_store.release(s, task_id=task_id, attempt=attempt):
+                        log.info("task %s handed back to the queue at shutdown", task_id)
+            except Exception:
+                log.exception("could not hand task %s back; the reaper will once its lease lapses", task_id)
         self._threads.clear()
 
     def wake(self) -> None:
@@ -66,31 +90,53 @@ class LocalWorkerPool:
         """Requeue tasks whose worker died, cancel (with a refund) off-peak tasks past their window,
         and forget idempotency keys past theirs."""
         with self.ctx.db.session() as s:
-            ids = task_store.requeue_expired(s)
+            reaped = task_store.requeue_expired(s, max_attempts=self.ctx.max_attempts)
             expired = task_store.expire_off_peak(s, older_than=utcnow() - self.ctx.off_peak_window)
             idempotency.purge(s, older_than=utcnow() - self.ctx.idempotency_window)
         if expired:
             log.info("cancelled %d off-peak task(s) past their window: %s", len(expired), ", ".join(expired))
+        if reaped.abandoned:
+            log.error(
+                "failed %d task(s) whose workers died %d times: %s",
+                len(reaped.abandoned),
+                self.ctx.max_attempts,
+                ", ".join(reaped.abandoned),
+            )
+        for task_id, attempt in reaped.lost:  # a dead attempt may have uploaded part of its results
+            self.ctx.blobs.delete_prefix(attempt_prefix(task_id, attempt))
+        if reaped.lost:  # and left its scratch folder, if it ran on this machine
+            self.sweep(inputs=False)
+        ids = reaped.requeued
         if ids:
             log.info("requeued %d task(s) whose worker stopped: %s", len(ids), ", ".join(ids))
             for _ in ids:
                 self.wake()
         return ids
 
+    def sweep(self, *, inputs: bool = True) -> None:
+        """Remove what crashed attempts and creates left behind (see :mod:`framecast.jobs.sweeper`)."""
+        swept = sweep(self.ctx.db, self.ctx.blobs, self.ctx.work_dir, inputs=inputs)
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.observe_swept("scratch", swept.scratch)
+            self.ctx.metrics.observe_swept("inputs", swept.inputs)
+
     def _reaper(self) -> None:
+        last_sweep = time.monotonic()
         while not self._stop.wait(max(1.0, self.ctx.lease_seconds / 2)):
             try:
                 self.reap()
+                if time.monotonic() - last_sweep >= SWEEP_INTERVAL_S:
+                    last_sweep = time.monotonic()
+                    self.sweep()
             except Exception:
                 log.exception("reaper pass failed")
 
-    def _loop(self) -> None:
+    def _loop(self, index: int) -> None:
+        worker = f"{self.worker_id}/{index}"
         while not self._stop.is_set():
             try:
                 with self.ctx.db.session() as s:
-                    claimed = task_store.claim_next(
-                        s, worker=self.worker_id, lease_seconds=self.ctx.lease_seconds
-                    )
+                    claimed = task_store.claim_next(s, worker=worker, lease_seconds=self.ctx.lease_seconds)
             except Exception:
                 log.exception("claim failed; retrying")
                 claimed = None
@@ -101,5 +147,11 @@ class LocalWorkerPool:
                     self._pending_wakes = max(0, self._pending_wakes - 1)
                 continue
             task_id, attempt = claimed
-            log.info("worker %s runs task %s (attempt %d)", threading.current_thread().name, task_id, attempt)
-            run_task(self.ctx, task_id, attempt, shutdown=self._stop)
+            log.info("worker %s runs task %s (attempt %d)", worker, task_id, attempt)
+            with self._running_lock:
+                self._running[worker] = claimed
+            try:
+                run_task(self.ctx, task_id, attempt, shutdown=self._stop)
+            finally:
+                with self._running_lock:
+                    self._running.pop(worker, None)

@@ -25,6 +25,7 @@ from framecast.domain import ErrorCode, GenerationRequest, ImageRole, Task, Task
 from framecast.engines.base import EngineCancelled, Frame, GenerationJob
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError, Fenced
+from framecast.jobs.lease import HeldAttempt
 from framecast.media.images import decode_rgb, fit_to, output_size
 from framecast.media.labels import default_label
 from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
@@ -54,6 +55,7 @@ class RunContext:
     engines: EngineRegistry
     lease_seconds: float
     work_dir: Path
+    max_attempts: int = 3
     off_peak_window: timedelta = timedelta(hours=48)
     idempotency_window: timedelta = timedelta(hours=24)
     metrics: TaskMetrics | None = None
@@ -64,53 +66,54 @@ class TaskMetrics(Protocol):
 
     def observe_frames(self, engine: str, frames: int, seconds: float) -> None: ...
 
+    def observe_swept(self, kind: str, count: int) -> None: ...
+
 
 class _Progress:
-    """Writes progress and extends the lease at most a few times a second; notices cancels and fencing."""
+    """Turns frames encoded and an engine's own step reports into the task's progress and phase.
 
-    def __init__(
-        self, ctx: RunContext, task_id: str, attempt: int, total_frames: int, shutdown: threading.Event
-    ) -> None:
-        self.ctx, self.task_id, self.attempt, self.total = ctx, task_id, attempt, max(total_frames, 1)
-        self.shutdown = shutdown
-        self.cancel_requested = False
-        self._last_write = 0.0
-        self._last_pct = -1
+    Each of the task's ``n`` videos is an equal share. Within one, frames are the whole of it for an
+    engine that reports nothing else (the built-in one); an engine that reports its steps (diffusion:
+    denoising, decoding) gets 80% for those and 20% for the frames that follow.
+    """
+
+    _STEP_SHARE = 0.8
+
+    def __init__(self, held: HeldAttempt, frames_per_video: int, videos: int) -> None:
+        self.held = held
+        self.frames, self.videos = max(frames_per_video, 1), max(videos, 1)
+        self.video = 0
         self.done = 0
+        self.step: float | None = None
 
-    def beat(self, force: bool = False) -> None:
-        pct = min(99, int(100 * self.done / self.total))
-        now = time.monotonic()
-        if (
-            not force
-            and now - self._last_write < min(0.5, self.ctx.lease_seconds / 4)
-            and pct == self._last_pct
-        ):
-            return
-        with self.ctx.db.session() as s:
-            res = task_store.heartbeat(
-                s,
-                task_id=self.task_id,
-                attempt=self.attempt,
-                progress=pct,
-                lease_seconds=self.ctx.lease_seconds,
-            )
-        if res is None:
-            raise Fenced(f"task {self.task_id} attempt {self.attempt} was taken over")
-        self.cancel_requested = self.cancel_requested or res
-        self._last_write, self._last_pct = now, pct
+    def start_video(self, index: int) -> None:
+        self.video, self.done, self.step = index, 0, None
+        self.held.set_phase("generating")
+
+    def engine_step(self, fraction: float, phase: str | None = None) -> None:
+        self.step = min(1.0, max(0.0, fraction))
+        if phase is not None and phase != self.held.phase:
+            self.held.set_phase(phase)
+        self._publish()
+        self.held.check()
 
     def frame_done(self, _index: int) -> None:
         self.done += 1
-        self.beat()
-        if self.shutdown.is_set():
+        self._publish()
+        if self.done == self.frames:
+            self.held.set_phase("encoding")  # the encoder drains its queue and writes the file's index
+        self.held.check()
+        if self.held.shutdown.is_set():
             raise ShuttingDown()
-        if self.cancel_requested:
+        if self.held.cancel_requested:
             raise EngineCancelled()
 
-    def cancelled(self) -> bool:
-        """What the engine polls between its own steps: a user's cancel or the service stopping."""
-        return self.cancel_requested or self.shutdown.is_set()
+    def _publish(self) -> None:
+        frames = self.done / self.frames
+        within = (
+            frames if self.step is None else self._STEP_SHARE * self.step + (1 - self._STEP_SHARE) * frames
+        )
+        self.held.set_progress(int(100 * (self.video + within) / self.videos))
 
 
 class ShuttingDown(Exception):
@@ -184,18 +187,29 @@ def decode_rgba(data: bytes) -> Frame:
 def run_task(ctx: RunContext, task_id: str, attempt: int, shutdown: threading.Event | None = None) -> None:
     """Run a task this worker claimed with ``attempt``. Never raises for task-level failures.
 
-    When ``shutdown`` is set mid-render the task goes straight back to the queue (no lease to wait out).
+    The attempt's lease is renewed on a timer from here to the commit. When ``shutdown`` is set
+    mid-render the task goes straight back to the queue (no lease to wait out, no attempt spent).
     """
     shutdown = shutdown or threading.Event()
+    held = HeldAttempt(
+        ctx.db, task_id=task_id, attempt=attempt, lease_seconds=ctx.lease_seconds, shutdown=shutdown
+    )
+    with held:
+        _run_held(ctx, held)
+
+
+def _run_held(ctx: RunContext, held: HeldAttempt) -> None:
+    task_id, attempt, shutdown = held.task_id, held.attempt, held.shutdown
     with ctx.db.session() as s:
         task = task_store.load_task(s, task_id=task_id)
     if task is None or task.attempt != attempt or task.state is not TaskState.RUNNING:
         return
-    prefix = f"tasks/{task.id}/a{attempt}"
+    prefix = attempt_prefix(task.id, attempt)
     started = time.monotonic()
     outcome = TaskState.FAILED
     try:
-        creations = _render_all(ctx, task, attempt, prefix, shutdown)
+        creations = _render_all(ctx, task, held, prefix)
+        held.set_phase("saving")
         with ctx.db.session() as s:
             if not task_store.finish_success(s, task_id=task.id, attempt=attempt, creations=creations):
                 raise Fenced(f"task {task.id} attempt {attempt} lost before commit")
@@ -206,6 +220,9 @@ def run_task(ctx: RunContext, task_id: str, attempt: int, shutdown: threading.Ev
         return  # the attempt that took over reports the outcome
     except (EngineCancelled, ShuttingDown):
         ctx.blobs.delete_prefix(prefix)
+        if held.lost:
+            log.warning("task %s attempt %s was taken over; discarding its output", task.id, attempt)
+            return
         if shutdown.is_set():  # the service is stopping: hand the task back (release honours a cancel)
             with ctx.db.session() as s:
                 task_store.release(s, task_id=task.id, attempt=attempt)
@@ -239,6 +256,16 @@ def run_task(ctx: RunContext, task_id: str, attempt: int, shutdown: threading.Ev
         ctx.metrics.observe_task(task.request.model, outcome.value, time.monotonic() - started)
 
 
+def scratch_prefix(task_id: str, attempt: int) -> str:
+    """How an attempt's scratch folders under the work dir begin, so a sweeper can tell whose they are."""
+    return f"{task_id}-a{attempt}-"
+
+
+def attempt_prefix(task_id: str, attempt: int) -> str:
+    """Where one attempt's result files go in the blob store (deleted whole if it does not commit)."""
+    return f"tasks/{task_id}/a{attempt}"
+
+
 def _fail(
     ctx: RunContext,
     task_id: str,
@@ -254,24 +281,27 @@ def _fail(
         )
 
 
-def _render_all(
-    ctx: RunContext, task: Task, attempt: int, prefix: str, shutdown: threading.Event
-) -> list[CreationRow]:
+def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> list[CreationRow]:
     spec = ctx.catalog.require(task.request.model)
+    if not ctx.engines.is_loaded(spec.engine, spec.options):
+        held.set_phase("loading model")  # the first use in this process: minutes for a diffusion model
     engine = ctx.engines.get(spec.engine, spec.options)
+    held.check()
     label = task.request.meta_data or default_label(task_id=task.id)
     watermark = _watermark(task, ctx.blobs)
     n = task.request.n
     rows: list[CreationRow] = []
     first_job = build_job(task, ctx.blobs, task.seed, dict(spec.options))
-    progress = _Progress(ctx, task.id, attempt, first_job.num_frames * n, shutdown)
-    progress.beat(force=True)
+    progress = _Progress(held, first_job.num_frames, n)
     for index in range(n):
         seed = task.seed + index
         job = dataclasses.replace(first_job, seed=seed)  # same inputs, decoded once
-        with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
+        progress.start_video(index)
+        with tempfile.TemporaryDirectory(
+            dir=ctx.work_dir, prefix=scratch_prefix(task.id, held.attempt)
+        ) as tmp:
             began = time.monotonic()
-            frames: Iterator[Frame] = engine.generate(job, progress.cancelled)
+            frames: Iterator[Frame] = engine.generate(job, held.cancelled, progress.engine_step)
             result = render_outputs(
                 frames,
                 out_dir=Path(tmp),
@@ -284,8 +314,8 @@ def _render_all(
             )
             if ctx.metrics is not None:
                 ctx.metrics.observe_frames(engine.name, result.frames, time.monotonic() - began)
-            rows.append(_store_creation(ctx, task, attempt, prefix, index, seed, result))
-    progress.beat(force=True)
+            held.set_phase("saving")
+            rows.append(_store_creation(ctx, task, held.attempt, prefix, index, seed, result))
     return rows
 
 

@@ -124,8 +124,15 @@ class TaskRow(Base):
     error_code: Mapped[str | None] = mapped_column(String(40), default=None)
     error_reason: Mapped[str | None] = mapped_column(String(80), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # the worker that holds the task, or held it last: kept after a release so an operator can see
+    # which worker keeps losing a task
     worker: Mapped[str | None] = mapped_column(String(100), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    # what the running attempt is doing ("loading model", "generating", "saving"); "" when not running
+    phase: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # attempts whose worker died (lease lapsed); graceful hand-backs are not counted
+    lost_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -65,7 +65,11 @@ def to_domain(row: TaskRow, creations: Sequence[CreationRow]) -> Task:
         echo=row.echo,
         state=TaskState(row.state),
         progress=row.progress,
+        phase=row.phase,
         attempt=row.attempt,
+        lost_attempts=row.lost_attempts,
+        worker=row.worker,
+        claimed_at=aware(row.claimed_at),
         seed=row.seed,
         credits=row.credits,
         error=error,
@@ -175,9 +179,11 @@ def claim_next(
                 attempt=attempt + 1,
                 worker=worker,
                 lease_until=now + timedelta(seconds=lease_seconds),
+                claimed_at=now,
                 started_at=now,
                 updated_at=now,
                 progress=0,
+                phase="starting",
             )
         )
         if rows_matched(res) == 1:
@@ -224,14 +230,28 @@ def _pick(session: Session, full: Sequence[str]) -> tuple[str, int] | None:
 
 
 def heartbeat(
-    session: Session, *, task_id: str, attempt: int, progress: int, lease_seconds: float
+    session: Session,
+    *,
+    task_id: str,
+    attempt: int,
+    lease_seconds: float,
+    progress: int | None = None,
+    phase: str | None = None,
 ) -> bool | None:
-    """Record progress and extend the lease. Returns whether a cancel was requested, or None if fenced."""
+    """Extend the lease (and record progress and phase when given).
+
+    Returns whether a cancel was requested, or None when this attempt no longer holds the task (fenced).
+    """
     now = utcnow()
+    values: dict[str, object] = {"lease_until": now + timedelta(seconds=lease_seconds), "updated_at": now}
+    if progress is not None:
+        values["progress"] = progress
+    if phase is not None:
+        values["phase"] = phase
     res = session.execute(
         update(TaskRow)
         .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
-        .values(progress=progress, lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+        .values(**values)
     )
     if rows_matched(res) != 1:
         return None
@@ -244,7 +264,12 @@ def finish_success(session: Session, *, task_id: str, attempt: int, creations: S
         update(TaskRow)
         .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
         .values(
-            state=TaskState.SUCCEEDED.value, progress=100, finished_at=now, updated_at=now, lease_until=None
+            state=TaskState.SUCCEEDED.value,
+            progress=100,
+            phase="",
+            finished_at=now,
+            updated_at=now,
+            lease_until=None,
         )
     )
     if rows_matched(res) != 1:
@@ -274,6 +299,7 @@ def finish_failure(
             error_code=code.value,
             error_reason=reason,
             error_message=message,
+            phase="",
             finished_at=now,
             updated_at=now,
             lease_until=None,
@@ -321,22 +347,68 @@ def request_cancel_running(session: Session, *, task_id: str) -> bool:
     return rows_matched(res) == 1
 
 
-def requeue_expired(session: Session, *, now: datetime | None = None) -> list[str]:
-    """Running tasks whose worker stopped heartbeating go back to the queue; a pending cancel wins instead.
+@dataclass(frozen=True)
+class Reaped:
+    requeued: list[str]
+    abandoned: list[str]  # failed: their workers died ``max_attempts`` times
+    lost: list[tuple[str, int]]  # (task id, attempt) of every attempt found dead: its files are garbage
+
+
+def abandoned_message(times: int) -> str:
+    return (
+        f"the task was abandoned {times} times: the worker running it stopped (crashed, was killed or "
+        "lost its lease) during each attempt, so it is not retried again; the operator's log has the details"
+    )
+
+
+def requeue_expired(session: Session, *, max_attempts: int, now: datetime | None = None) -> Reaped:
+    """Running tasks whose worker stopped heartbeating go back to the queue, or fail once their workers
+    died ``max_attempts`` times (a poison input that crashes every worker must not loop for ever).
+    A pending cancel wins over both.
 
     The attempt is left as it is: the next claim bumps it, which fences the lost worker out.
     """
     now = now or utcnow()
     lapsed = session.execute(
-        select(TaskRow.id, TaskRow.attempt, TaskRow.cancel_requested).where(
+        select(TaskRow.id, TaskRow.attempt, TaskRow.lost_attempts, TaskRow.cancel_requested).where(
             TaskRow.state == TaskState.RUNNING.value, TaskRow.lease_until < now
         )
     ).all()
-    return [task_id for task_id, attempt, _ in lapsed if release(session, task_id=task_id, attempt=attempt)]
+    requeued: list[str] = []
+    abandoned: list[str] = []
+    dead: list[tuple[str, int]] = []
+    for task_id, attempt, lost, cancel_requested in lapsed:
+        counted = session.execute(
+            update(TaskRow)
+            .where(
+                TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value
+            )
+            .values(lost_attempts=lost + 1)
+        )
+        if rows_matched(counted) != 1:
+            continue  # its worker finished or handed it back meanwhile
+        dead.append((task_id, attempt))
+        if lost + 1 >= max_attempts and not cancel_requested:
+            if finish_failure(
+                session,
+                task_id=task_id,
+                attempt=attempt,
+                state=TaskState.FAILED,
+                code=ErrorCode.INTERNAL,
+                message=abandoned_message(lost + 1),  # each dialect's own word for an internal failure
+            ):
+                abandoned.append(task_id)
+        elif release(session, task_id=task_id, attempt=attempt):
+            requeued.append(task_id)
+    return Reaped(requeued=requeued, abandoned=abandoned, lost=dead)
 
 
 def release(session: Session, *, task_id: str, attempt: int) -> bool:
-    """Put a running attempt's task back in the queue (its worker stopped); a pending cancel wins instead."""
+    """Put a running attempt's task back in the queue (its worker stopped); a pending cancel wins instead.
+
+    The worker's name stays on the row: an operator looking at a task that keeps coming back sees
+    which worker had it last.
+    """
     row = session.execute(
         select(TaskRow.cancel_requested).where(
             TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value
@@ -357,7 +429,7 @@ def release(session: Session, *, task_id: str, attempt: int) -> bool:
     res = session.execute(
         update(TaskRow)
         .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
-        .values(state=TaskState.QUEUED.value, worker=None, lease_until=None, progress=0, updated_at=utcnow())
+        .values(state=TaskState.QUEUED.value, lease_until=None, progress=0, phase="", updated_at=utcnow())
     )
     return rows_matched(res) == 1
 
@@ -397,6 +469,20 @@ def running_count(session: Session, *, tenant: str) -> tuple[int, int]:
         ).all()
     )
     return int(counts.get(TaskState.RUNNING.value, 0)), int(counts.get(TaskState.QUEUED.value, 0))
+
+
+def existing_ids(session: Session, *, task_ids: Sequence[str]) -> set[str]:
+    return set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(list(task_ids)))))
+
+
+def running_attempts(session: Session, *, task_ids: Sequence[str]) -> dict[str, int]:
+    """The attempt each of these tasks is running now; tasks not running are left out."""
+    rows = session.execute(
+        select(TaskRow.id, TaskRow.attempt).where(
+            TaskRow.id.in_(list(task_ids)), TaskRow.state == TaskState.RUNNING.value
+        )
+    ).all()
+    return {task_id: attempt for task_id, attempt in rows}
 
 
 def delete_task(session: Session, *, task_id: str) -> None:
