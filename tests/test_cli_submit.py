@@ -88,3 +88,36 @@ def test_errors_print_the_service_code_and_exit_nonzero(env: dict[str, str], fra
 
     nothing = runner.invoke(app, ["submit"], env=env)
     assert nothing.exit_code != 0
+
+
+def test_server_defaults_to_env_then_the_local_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --server: FRAMECAST_SERVER, then http://127.0.0.1:8000 (where `framecast serve` listens)."""
+    import framecast.client
+
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, server: str, key: str, **_: object) -> None:
+            seen.append(server)
+            raise OSError("not connecting in this test")
+
+    monkeypatch.setattr(framecast.client, "Client", Recorder)
+    monkeypatch.delenv("FRAMECAST_SERVER", raising=False)
+    env = {"FRAMECAST_API_KEY": "fc-test"}
+    for args in (
+        ["submit", "--prompt", "a cat"],
+        ["tasks", "list"],
+        ["tasks", "show", "1"],
+        ["tasks", "cancel", "1"],
+    ):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 2 and "not connecting" in result.output, result.output
+    assert seen == ["http://127.0.0.1:8000"] * 4
+    result = runner.invoke(
+        app, ["submit", "--prompt", "a cat"], env={**env, "FRAMECAST_SERVER": "http://gpu-box:8000"}
+    )
+    assert seen[-1] == "http://gpu-box:8000"
+    result = runner.invoke(
+        app, ["tasks", "list", "--server", "http://flag:1"], env={**env, "FRAMECAST_SERVER": "http://env:2"}
+    )
+    assert seen[-1] == "http://flag:1"

@@ -20,6 +20,24 @@ def all_docs() -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in DOCS.rglob("*.md"))
 
 
+def doc_files() -> list[Path]:
+    """README.md and every page under docs/."""
+    return [DOCS.parent / "README.md", *sorted(DOCS.rglob("*.md"))]
+
+
+def test_examples_use_the_port_the_server_runs_on() -> None:
+    default = Settings.model_fields["port"].default
+    wrong = [
+        f"{p.relative_to(DOCS.parent)}: {m.group(0)}"
+        for p in doc_files()
+        for m in re.finditer(
+            r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]):(\d+)", p.read_text(encoding="utf-8")
+        )
+        if int(m.group(1)) != default
+    ]
+    assert not wrong, f"examples must use the server's default port {default}: {wrong}"
+
+
 def test_every_setting_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text(encoding="utf-8")
     missing = [name for name in Settings.model_fields if f"FRAMECAST_{name.upper()}" not in text]

@@ -322,8 +322,15 @@ def generate(
 tasks_app = typer.Typer(help="List, show and cancel tasks on a server.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 
+DEFAULT_SERVER = "http://127.0.0.1:8000"  # where `framecast serve` listens by default
 ServerOpt = Annotated[
-    str, typer.Option("--server", envvar="FRAMECAST_SERVER", help="base URL of the framecast server")
+    str,
+    typer.Option(
+        "--server",
+        envvar="FRAMECAST_SERVER",
+        help=f"base URL of the framecast server (default FRAMECAST_SERVER, then {DEFAULT_SERVER})",
+        show_default=False,
+    ),
 ]
 KeyOpt = Annotated[str, typer.Option("--key", envvar="FRAMECAST_API_KEY", help="API key")]
 
@@ -358,8 +365,8 @@ def _image_arg(value: str) -> str | Path:
 
 @app.command()
 def submit(
-    server: ServerOpt,
     key: KeyOpt,
+    server: ServerOpt = DEFAULT_SERVER,
     first: Annotated[
         str | None, typer.Option(help="first frame: a file or an http(s) URL (omit for text-to-video)")
     ] = None,
@@ -420,8 +427,8 @@ def submit(
 
 @tasks_app.command("list")
 def tasks_list(
-    server: ServerOpt,
     key: KeyOpt,
+    server: ServerOpt = DEFAULT_SERVER,
     state: Annotated[
         list[str] | None,
         typer.Option(help="only these states: queued, running, succeeded, failed, cancelled"),
@@ -441,7 +448,9 @@ def tasks_list(
 
 
 @tasks_app.command("show")
-def tasks_show(server: ServerOpt, key: KeyOpt, task_id: Annotated[str, typer.Argument()]) -> None:
+def tasks_show(
+    task_id: Annotated[str, typer.Argument()], key: KeyOpt, server: ServerOpt = DEFAULT_SERVER
+) -> None:
     """One task: state, progress and result links."""
     with _client(server, key) as client:
         t = client.get(task_id)
@@ -461,7 +470,9 @@ def tasks_show(server: ServerOpt, key: KeyOpt, task_id: Annotated[str, typer.Arg
 
 
 @tasks_app.command("cancel")
-def tasks_cancel(server: ServerOpt, key: KeyOpt, task_id: Annotated[str, typer.Argument()]) -> None:
+def tasks_cancel(
+    task_id: Annotated[str, typer.Argument()], key: KeyOpt, server: ServerOpt = DEFAULT_SERVER
+) -> None:
     """Cancel a queued or running task."""
     with _client(server, key) as client:
         client.cancel(task_id)
