@@ -14,7 +14,7 @@ from framecast.cli import app
 from framecast.media.labels import read_label
 from framecast.store.db import Database
 from framecast.store.tables import ApiKeyRow, TenantRow
-from tests.conftest import image_bytes
+from tests.conftest import Api, data_uri, image_bytes
 
 runner = CliRunner()
 
@@ -107,3 +107,23 @@ def test_generate_errors_are_clear(env: Path, tmp_path: Path) -> None:
 def test_models_lists_the_catalog(env: Path) -> None:
     res = runner.invoke(app, ["models"])
     assert res.exit_code == 0 and "viduq3-pro" in res.output and "builtin" in res.output
+
+
+def test_generate_refuses_a_pair_the_server_refuses(env: Path, tmp_path: Path, api: Api) -> None:
+    """First and last frames whose pixel counts differ fourfold: one rule, one message, in both."""
+    small, large = image_bytes(320, 180, seed=4), image_bytes(640, 360, seed=4, shift=8)
+    body = {"model": "viduq3-pro", "images": [data_uri(small), data_uri(large)], "duration": 1}
+    resp = api.post("/ent/v2/start-end2video", body)
+    assert resp.status_code == 400, resp.text
+    message = resp.json()["message"]
+    assert "pixel-count ratio is 0.25" in message
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(small)
+    b.write_bytes(large)
+    out = tmp_path / "x.mp4"
+    res = runner.invoke(
+        app, ["generate", "--first", str(a), "--last", str(b), "--frames", "4", "-o", str(out)]
+    )
+    assert res.exit_code == 2
+    assert f"error: {message}" in res.output
+    assert not out.exists()

@@ -253,7 +253,7 @@ def generate(
     from framecast.engines.registry import EngineRegistry
     from framecast.errors import ClientError
     from framecast.jobs.runner import job_from_bytes
-    from framecast.media.images import ImageLimits, check_image
+    from framecast.media.images import PAIR_RATIO, ImageLimits, check_image, check_pair_ratio
     from framecast.media.labels import default_label
     from framecast.media.render import render_outputs
     from framecast.service import check_model, new_seed, normalise
@@ -279,11 +279,16 @@ def generate(
         )
         spec = check_model(catalog, engines, req)
         req = normalise(req, spec)
-        # local files are the user's own: only check that they decode
+        # local files are the user's own: check that they decode, and that a pair is one the
+        # server would render too (the same first/last rule and message as the service's)
         limits = ImageLimits(max_aspect=100.0, min_side=16)
-        first_data = check_image(first.read_bytes(), limits=limits, index=1).data
-        last_data = check_image(last.read_bytes(), limits=limits, index=2).data if last else None
-        job = job_from_bytes(req, first_data, last_data, dict(spec.options))
+        first_image = check_image(first.read_bytes(), limits=limits, index=1)
+        last_image = check_image(last.read_bytes(), limits=limits, index=2) if last else None
+        if last_image is not None:
+            check_pair_ratio(first_image, last_image, PAIR_RATIO)
+        job = job_from_bytes(
+            req, first_image.data, last_image.data if last_image else None, dict(spec.options)
+        )
     except ClientError as exc:
         err_console.print(f"error: {exc.message}")
         raise typer.Exit(2) from exc
