@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
+import numpy as np
 from fastapi.routing import APIRoute
+from PIL import Image
 from typer.main import get_command
 
 from framecast.app import create_app
 from framecast.cli import app as cli_app
 from framecast.config import Settings
+from framecast.domain import GenerationRequest, ImageRef, ImageRole, TaskKind
+from framecast.jobs.runner import job_from_bytes
 from tests.conftest import make_settings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -70,3 +75,26 @@ def test_every_cli_command_is_documented() -> None:
         elif f"framecast {name}" not in text:
             missing.append(name)
     assert not missing, f"CLI commands missing from the docs: {missing}"
+
+
+def test_openai_docs_say_how_an_input_reference_is_fitted_to_size() -> None:
+    """docs/api/openai.md: an image whose aspect differs from `size` is centre-cropped, not letterboxed."""
+    text = (DOCS / "api" / "openai.md").read_text(encoding="utf-8")
+    assert "letterbox" not in text.lower()
+    assert "centre-cropped to the aspect of `size`" in text
+    # and that is what the runner does: a 16:9 picture (red | green | blue thirds) for a portrait size
+    # keeps its green middle, with no black bars
+    wide = np.zeros((360, 640, 3), dtype=np.uint8)
+    wide[:, :213], wide[:, 213:427], wide[:, 427:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    buf = io.BytesIO()
+    Image.fromarray(wide).save(buf, format="PNG")
+    req = GenerationRequest(
+        kind=TaskKind.IMAGE,
+        model="sora-2",
+        images=[ImageRef(role=ImageRole.FIRST, source="first.png")],
+        size=(180, 320),
+        frames=2,
+    )
+    first = job_from_bytes(req, buf.getvalue(), None, {}).first
+    assert first is not None and first.shape == (320, 180, 3)
+    assert (first[:, :, 1] > 200).all() and (first[:, :, [0, 2]] < 60).all()

@@ -9,7 +9,7 @@
   ratio are enforced. Decompression bombs are refused before decoding
   (``ImageLimits.max_pixels``, with Pillow's own ``MAX_IMAGE_PIXELS`` as a backstop).
 - :func:`decode_rgb` gives the pixels as an (H, W, 3) uint8 array with EXIF orientation
-  applied; transparency is composited onto black (the letterbox colour of the video).
+  applied; transparency is composited onto black.
 - :func:`fit_to` and :func:`output_size` map an image onto an output frame.
 - :func:`check_pair_ratio` is the first/last pixel-count rule (:data:`PAIR_RATIO`).
 
