@@ -182,3 +182,32 @@ def test_readme_commands_work_as_written_with_real_photos(tmp_path: Path) -> Non
     (creation,) = result["creations"]
     assert creation["video"]["resolution"] == {"width": 1280, "height": 720}
     assert creation["video"]["duration"] == 5.0 and creation["video"]["fps"] == 24
+
+
+def shell_commands(text: str) -> list[str]:
+    """Every command of the ```sh blocks of ``text``, continuation lines joined."""
+    commands: list[str] = []
+    for block in re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M):
+        pending = ""
+        for line in block.split("\n"):
+            if not pending and line.lstrip().startswith("#"):
+                continue
+            pending += line.removesuffix("\\") + " "
+            # a command goes on past a trailing backslash and while a single-quoted string is open
+            if not line.endswith("\\") and pending.count("'") % 2 == 0:
+                commands.append(pending.strip())
+                pending = ""
+        commands.append(pending.strip())
+    return [c for c in commands if c]
+
+
+def test_no_example_puts_an_image_on_the_command_line() -> None:
+    """`curl -d "...$(img photo.jpg)..."` fails with any real photo (a single argument holds at most
+    128 KiB): examples expand images only into builtins (printf) and hand curl a file."""
+    wrong = [
+        f"{p.relative_to(DOCS.parent)}: {c[:80]}"
+        for p in doc_files()
+        for c in shell_commands(p.read_text(encoding="utf-8"))
+        if re.search(r"\$\((img|base64)\b", c) and not c.startswith("printf ")
+    ]
+    assert not wrong, f"an image on a command line: {wrong}"
