@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import av
@@ -14,7 +15,7 @@ from framecast.cli import app
 from framecast.media.labels import read_label
 from framecast.store.db import Database
 from framecast.store.tables import ApiKeyRow, TenantRow
-from tests.conftest import image_bytes
+from tests.conftest import Api, data_uri, image_bytes
 
 runner = CliRunner()
 
@@ -107,3 +108,49 @@ def test_generate_errors_are_clear(env: Path, tmp_path: Path) -> None:
 def test_models_lists_the_catalog(env: Path) -> None:
     res = runner.invoke(app, ["models"])
     assert res.exit_code == 0 and "viduq3-pro" in res.output and "builtin" in res.output
+
+
+def test_generate_refuses_a_pair_the_server_refuses(env: Path, tmp_path: Path, api: Api) -> None:
+    """First and last frames whose pixel counts differ fourfold: one rule, one message, in both."""
+    small, large = image_bytes(320, 180, seed=4), image_bytes(640, 360, seed=4, shift=8)
+    body = {"model": "viduq3-pro", "images": [data_uri(small), data_uri(large)], "duration": 1}
+    resp = api.post("/ent/v2/start-end2video", body)
+    assert resp.status_code == 400, resp.text
+    message = resp.json()["message"]
+    assert "pixel-count ratio is 0.25" in message
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(small)
+    b.write_bytes(large)
+    out = tmp_path / "x.mp4"
+    res = runner.invoke(
+        app, ["generate", "--first", str(a), "--last", str(b), "--frames", "4", "-o", str(out)]
+    )
+    assert res.exit_code == 2
+    assert f"error: {message}" in res.output
+    assert not out.exists()
+
+
+def test_keys_list_never_cuts_ids(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow terminal (or none: CliRunner is not a tty) shows every key id and tenant in full."""
+    monkeypatch.setenv("COLUMNS", "40")
+    for name in ("a rather long name for a key", "ci"):
+        assert runner.invoke(app, ["keys", "create", "--name", name, "--credits", "7"]).exit_code == 0
+    db = Database(f"sqlite:///{env / 'framecast.db'}")
+    with db.session() as s:
+        rows = s.scalars(select(ApiKeyRow)).all()
+        secrets = [r.webhook_secret for r in rows] + [r.key_hash for r in rows]
+        expected = {r.id: (r.tenant, r.prefix) for r in rows}
+    listed = runner.invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0, listed.output
+    for key_id, (tenant, prefix) in expected.items():
+        assert key_id in listed.output and tenant in listed.output and prefix + "..." in listed.output
+    assert "…" not in listed.output
+
+    as_json = runner.invoke(app, ["keys", "list", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    records = json.loads(as_json.output)
+    assert {r["id"]: (r["tenant"], r["prefix"]) for r in records} == expected
+    assert {r["name"] for r in records} == {"a rather long name for a key", "ci"}
+    assert all(r["credits"] == 7 and r["concurrency_limit"] is None for r in records)
+    assert all(r["revoked_at"] is None and r["created_at"].endswith("+00:00") for r in records)
+    assert not any(secret in as_json.output for secret in secrets)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from pathlib import Path
 
 import av
@@ -9,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from framecast.cli import app
-from framecast.client import Client, TaskFailed
+from framecast.client import Client, Task, TaskFailed
 from tests.conftest import image_bytes
 from tests.test_client import Live, live  # noqa: F401 - the module-scoped server fixture
 
@@ -88,3 +91,79 @@ def test_errors_print_the_service_code_and_exit_nonzero(env: dict[str, str], fra
 
     nothing = runner.invoke(app, ["submit"], env=env)
     assert nothing.exit_code != 0
+
+
+def test_server_defaults_to_env_then_the_local_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --server: FRAMECAST_SERVER, then http://127.0.0.1:8000 (where `framecast serve` listens)."""
+    import framecast.client
+
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, server: str, key: str, **_: object) -> None:
+            seen.append(server)
+            raise OSError("not connecting in this test")
+
+    monkeypatch.setattr(framecast.client, "Client", Recorder)
+    monkeypatch.delenv("FRAMECAST_SERVER", raising=False)
+    env = {"FRAMECAST_API_KEY": "fc-test"}
+    for args in (
+        ["submit", "--prompt", "a cat"],
+        ["tasks", "list"],
+        ["tasks", "show", "1"],
+        ["tasks", "cancel", "1"],
+    ):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 2 and "not connecting" in result.output, result.output
+    assert seen == ["http://127.0.0.1:8000"] * 4
+    result = runner.invoke(
+        app, ["submit", "--prompt", "a cat"], env={**env, "FRAMECAST_SERVER": "http://gpu-box:8000"}
+    )
+    assert seen[-1] == "http://gpu-box:8000"
+    result = runner.invoke(
+        app, ["tasks", "list", "--server", "http://flag:1"], env={**env, "FRAMECAST_SERVER": "http://env:2"}
+    )
+    assert seen[-1] == "http://flag:1"
+
+
+def whole_url(url: str, text: str) -> bool:
+    """Whether ``text`` holds ``url`` whole; a signed URL is re-signed on every read (its expiry moves
+    with the clock), so the expiry may differ but the signature must be there at full length."""
+    base, sig = re.fullmatch(r"(.*)\?expires=\d+&sig=([\w-]+)", url).groups()  # type: ignore[union-attr]
+    pattern = re.escape(base) + rf"\?expires=\d+&sig=[\w-]{{{len(sig)}}}(?![\w-])"
+    return re.search(pattern, text) is not None
+
+
+def test_tasks_show_and_list_never_cut_ids_or_urls(env: dict[str, str], frames: tuple[str, str]) -> None:
+    """At 40 columns and not on a terminal the id and every result URL appear whole; --json dumps the
+    client's whole task record."""
+    narrow = {**env, "COLUMNS": "40"}
+    args = ["submit", "--first", frames[0], "--last", frames[1], "--duration", "1", "--resolution", "540p"]
+    result = runner.invoke(app, [*args, "--wait"], env=narrow)
+    assert result.exit_code == 0, result.output
+    task_id = result.output.split()[1]
+    with Client(env["FRAMECAST_SERVER"], env["FRAMECAST_API_KEY"]) as client:
+        task = client.get(task_id)
+    (creation,) = task.creations
+    assert len(creation.url) > 80
+
+    shown = runner.invoke(app, ["tasks", "show", task_id], env=narrow)
+    assert shown.exit_code == 0, shown.output
+    assert task_id in shown.output
+    assert whole_url(creation.url, shown.output) and whole_url(creation.cover_url, shown.output)
+    listed = runner.invoke(app, ["tasks", "list"], env=narrow)
+    assert listed.exit_code == 0 and task_id in listed.output
+
+    as_json = runner.invoke(app, ["tasks", "show", task_id, "--json"], env=narrow)
+    assert as_json.exit_code == 0, as_json.output
+    record = json.loads(as_json.output)
+    fields = {f.name for f in dataclasses.fields(Task) if f.repr}
+    assert fields <= set(record), "every field of the client's Task is dumped"
+    assert record["id"] == task_id and record["state"] == "succeeded" and record["progress"] == 100
+    assert whole_url(creation.url, record["creations"][0]["url"])
+    assert record["creations"][0]["width"] == 960
+
+    listed_json = runner.invoke(app, ["tasks", "list", "--json", "--limit", "100"], env=narrow)
+    assert listed_json.exit_code == 0, listed_json.output
+    by_id = {r["id"]: r for r in json.loads(listed_json.output)}
+    assert by_id[task_id]["state"] == "succeeded" and set(by_id[task_id]) >= fields

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import itertools
+import json
 import logging
 import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Column, Table
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from framecast.config import Catalog, Settings
@@ -33,6 +38,45 @@ keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once
 app.add_typer(keys_app, name="keys")
 console = Console(soft_wrap=True)  # never break a key or a URL across lines
 err_console = Console(stderr=True, soft_wrap=True)
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="print the full records as JSON (nothing shortened; for scripts)")
+]
+
+
+def _print_table(table: Table) -> None:
+    """Print ``table`` at its natural width, however narrow the terminal (or 80 columns when output is
+    not a terminal): ids, keys and URLs are for copying, so no cell is ever cut, folded or shortened.
+    A terminal narrower than the table wraps the long lines itself."""
+    natural = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+    else:
+        Console(soft_wrap=True, width=natural).print(table)
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-ready copy of a record: pydantic models via ``model_dump(mode="json")``, dataclasses field
+    by field (fields hidden from their repr, such as a client Task's ``raw`` wire body, are left out),
+    enums as their values, datetimes in ISO 8601. New fields of a model flow through without edits."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value)
+    if isinstance(value, datetime):
+        return value.isoformat() if value.tzinfo else value.replace(tzinfo=UTC).isoformat()  # store: UTC
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
 
 
 def _db(settings: Settings) -> Database:
@@ -118,8 +162,12 @@ def keys_create(
     )
 
 
+# columns of a key row that `keys list --json` leaves out: the hash of the key and the webhook secret
+_KEY_SECRETS = frozenset({"key_hash", "webhook_secret"})
+
+
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list(as_json: JsonOpt = False) -> None:
     """List keys (never the keys themselves)."""
     db = _db(Settings())
     from framecast.store import billing
@@ -127,6 +175,14 @@ def keys_list() -> None:
     with db.session() as s:
         rows = key_store.list_keys(s)
         balances = {r.tenant: billing.balance(s, tenant=r.tenant) for r in rows}
+    if as_json:
+        records = []
+        for r in rows:
+            record = {c.key: getattr(r, c.key) for c in r.__table__.columns if c.key not in _KEY_SECRETS}
+            b = balances[r.tenant]
+            records.append({**record, "credits": b.credits, "concurrency_limit": b.concurrency_limit})
+        _print_json(records)
+        return
     table = Table("id", "name", "tenant", "prefix", "credits", "concurrency", "created", "revoked")
     for r in rows:
         b = balances[r.tenant]
@@ -140,7 +196,7 @@ def keys_list() -> None:
             f"{r.created_at:%Y-%m-%d %H:%M}",
             f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "",
         )
-    console.print(table)
+    _print_table(table)
 
 
 @keys_app.command("topup")
@@ -218,7 +274,7 @@ def callbacks(task_id: Annotated[str, typer.Argument(help="a task id")]) -> None
                 str(a.latency_ms),
                 a.error,
             )
-    console.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -231,7 +287,7 @@ def models() -> None:
         m = catalog.require(name)
         durations = ",".join(map(str, m.durations)) if m.durations else f"{m.min_duration}-{m.max_duration}"
         table.add_row(name, m.engine, durations, ",".join(m.resolutions))
-    console.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -253,7 +309,7 @@ def generate(
     from framecast.engines.registry import EngineRegistry
     from framecast.errors import ClientError
     from framecast.jobs.runner import job_from_bytes
-    from framecast.media.images import ImageLimits, check_image
+    from framecast.media.images import PAIR_RATIO, ImageLimits, check_image, check_pair_ratio
     from framecast.media.labels import default_label
     from framecast.media.render import render_outputs
     from framecast.service import check_model, new_seed, normalise
@@ -279,11 +335,16 @@ def generate(
         )
         spec = check_model(catalog, engines, req)
         req = normalise(req, spec)
-        # local files are the user's own: only check that they decode
+        # local files are the user's own: check that they decode, and that a pair is one the
+        # server would render too (the same first/last rule and message as the service's)
         limits = ImageLimits(max_aspect=100.0, min_side=16)
-        first_data = check_image(first.read_bytes(), limits=limits, index=1).data
-        last_data = check_image(last.read_bytes(), limits=limits, index=2).data if last else None
-        job = job_from_bytes(req, first_data, last_data, dict(spec.options))
+        first_image = check_image(first.read_bytes(), limits=limits, index=1)
+        last_image = check_image(last.read_bytes(), limits=limits, index=2) if last else None
+        if last_image is not None:
+            check_pair_ratio(first_image, last_image, PAIR_RATIO)
+        job = job_from_bytes(
+            req, first_image.data, last_image.data if last_image else None, dict(spec.options)
+        )
     except ClientError as exc:
         err_console.print(f"error: {exc.message}")
         raise typer.Exit(2) from exc
@@ -322,8 +383,15 @@ def generate(
 tasks_app = typer.Typer(help="List, show and cancel tasks on a server.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 
+DEFAULT_SERVER = "http://127.0.0.1:8000"  # where `framecast serve` listens by default
 ServerOpt = Annotated[
-    str, typer.Option("--server", envvar="FRAMECAST_SERVER", help="base URL of the framecast server")
+    str,
+    typer.Option(
+        "--server",
+        envvar="FRAMECAST_SERVER",
+        help=f"base URL of the framecast server (default FRAMECAST_SERVER, then {DEFAULT_SERVER})",
+        show_default=False,
+    ),
 ]
 KeyOpt = Annotated[str, typer.Option("--key", envvar="FRAMECAST_API_KEY", help="API key")]
 
@@ -358,8 +426,8 @@ def _image_arg(value: str) -> str | Path:
 
 @app.command()
 def submit(
-    server: ServerOpt,
     key: KeyOpt,
+    server: ServerOpt = DEFAULT_SERVER,
     first: Annotated[
         str | None, typer.Option(help="first frame: a file or an http(s) URL (omit for text-to-video)")
     ] = None,
@@ -420,32 +488,43 @@ def submit(
 
 @tasks_app.command("list")
 def tasks_list(
-    server: ServerOpt,
     key: KeyOpt,
+    server: ServerOpt = DEFAULT_SERVER,
     state: Annotated[
         list[str] | None,
         typer.Option(help="only these states: queued, running, succeeded, failed, cancelled"),
     ] = None,
     limit: Annotated[int, typer.Option(help="show at most this many (newest first)")] = 20,
+    as_json: JsonOpt = False,
 ) -> None:
     """List this key's tasks, newest first."""
     with _client(server, key) as client:
         rows = list(itertools.islice(client.list(states=state, page_size=min(max(limit, 1), 100)), limit))
-    table = Table("state", "progress", "model", "created", "error")
-    # ids are for copying into `tasks show`: never shorten them, whatever the terminal width
-    table.columns.insert(0, Column("id", no_wrap=True, min_width=18))
+    if as_json:
+        _print_json(rows)
+        return
+    # ids are for copying into `tasks show`: never shortened, whatever the terminal width
+    table = Table("id", "state", "progress", "model", "created", "error")
     for t in rows:
         created = t.created_at[:16].replace("T", " ")
         table.add_row(t.id, t.state.value, f"{t.progress}%", t.model, created, t.err_code)
-    console.print(table)
+    _print_table(table)
 
 
 @tasks_app.command("show")
-def tasks_show(server: ServerOpt, key: KeyOpt, task_id: Annotated[str, typer.Argument()]) -> None:
-    """One task: state, progress, attempts and the worker, result links."""
+def tasks_show(
+    task_id: Annotated[str, typer.Argument()],
+    key: KeyOpt,
+    server: ServerOpt = DEFAULT_SERVER,
+    as_json: JsonOpt = False,
+) -> None:
+    """One task: state, progress, attempts and the worker, result links (never shortened)."""
     with _client(server, key) as client:
         t = client.inspect(task_id)
-    table = Table("field", "value", show_header=False)
+    if as_json:
+        _print_json(t)
+        return
+    table = Table.grid(padding=(0, 2))
     table.add_row("id", t.id)
     table.add_row("state", t.state.value)
     table.add_row("progress", f"{t.progress}%" + (f" ({t.phase})" if t.phase else ""))
@@ -462,11 +541,13 @@ def tasks_show(server: ServerOpt, key: KeyOpt, task_id: Annotated[str, typer.Arg
         table.add_row("  cover", c.cover_url)
         if c.watermarked_url:
             table.add_row("  watermarked", c.watermarked_url)
-    console.print(table)
+    _print_table(table)
 
 
 @tasks_app.command("cancel")
-def tasks_cancel(server: ServerOpt, key: KeyOpt, task_id: Annotated[str, typer.Argument()]) -> None:
+def tasks_cancel(
+    task_id: Annotated[str, typer.Argument()], key: KeyOpt, server: ServerOpt = DEFAULT_SERVER
+) -> None:
     """Cancel a queued or running task."""
     with _client(server, key) as client:
         client.cancel(task_id)

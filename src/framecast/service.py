@@ -35,7 +35,14 @@ from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
 from framecast.media import preview
 from framecast.media.fetch import FetchPolicy, check_destination
-from framecast.media.images import CheckedImage, ImageLimits, check_image, load_source, pixel_ratio_ok
+from framecast.media.images import (
+    PAIR_RATIO,
+    CheckedImage,
+    ImageLimits,
+    check_image,
+    check_pair_ratio,
+    load_source,
+)
 from framecast.moderation import BlocklistModerator, Moderator
 from framecast.secretbox import SecretBox
 from framecast.storage import BlobStore
@@ -67,7 +74,7 @@ class SubmitLimits:
 
     images: ImageLimits = field(default_factory=ImageLimits)
     max_prompt_chars: int = 5000
-    pair_ratio: tuple[float, float] | None = (0.8, 1.25)  # first/last pixel-count ratio; None = no check
+    pair_ratio: tuple[float, float] | None = PAIR_RATIO  # first/last pixel-count ratio; None = no check
 
 
 def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationRequest) -> ModelSpec:
@@ -387,14 +394,7 @@ class TaskService:
         roles = [r.role for r in req.images]
         first = checked[roles.index(ImageRole.FIRST)]
         last = checked[roles.index(ImageRole.LAST)]
-        lo, hi = bounds
-        if not pixel_ratio_ok(first, last, lo, hi):
-            ratio = (first.width * first.height) / (last.width * last.height)
-            raise ClientError(
-                ErrorCode.IMAGE_SIZE,
-                f"first/last image pixel-count ratio is {ratio:.2f}; it must be between {lo} and {hi}",
-                param="images",
-            )
+        check_pair_ratio(first, last, bounds)
 
     def _load_watermark(self, req: GenerationRequest) -> CheckedImage | None:
         if not (req.watermark.enabled and req.watermark.image_url):

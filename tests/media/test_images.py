@@ -20,11 +20,11 @@ from framecast.media.images import (
     CheckedImage,
     ImageLimits,
     check_image,
+    check_pair_ratio,
     decode_rgb,
     fit_to,
     load_source,
     output_size,
-    pixel_ratio_ok,
 )
 
 LIMITS = ImageLimits()
@@ -400,10 +400,13 @@ def test_output_size_unknown_resolution() -> None:
     assert err.param == "resolution"
 
 
-def test_pixel_ratio() -> None:
+def test_pair_ratio() -> None:
     a = CheckedImage(b"", "image/png", 1000, 1000)
-    assert pixel_ratio_ok(a, CheckedImage(b"", "image/png", 1000, 1000))
-    assert pixel_ratio_ok(a, CheckedImage(b"", "image/png", 1000, 800))  # 1.25
-    assert pixel_ratio_ok(a, CheckedImage(b"", "image/png", 1000, 1250))  # 0.8
-    assert not pixel_ratio_ok(a, CheckedImage(b"", "image/png", 1000, 790))
-    assert not pixel_ratio_ok(a, CheckedImage(b"", "image/png", 1000, 1260))
+    check_pair_ratio(a, CheckedImage(b"", "image/png", 1000, 1000))
+    check_pair_ratio(a, CheckedImage(b"", "image/png", 1000, 800))  # 1.25
+    check_pair_ratio(a, CheckedImage(b"", "image/png", 1000, 1250))  # 0.8
+    for height in (790, 1260):
+        with pytest.raises(ClientError) as err:
+            check_pair_ratio(a, CheckedImage(b"", "image/png", 1000, height))
+        assert err.value.code is ErrorCode.IMAGE_SIZE and err.value.param == "images"
+        assert f"(1000x1000 vs 1000x{height}); it must be between 0.8 and 1.25" in err.value.message

@@ -9,8 +9,9 @@
   ratio are enforced. Decompression bombs are refused before decoding
   (``ImageLimits.max_pixels``, with Pillow's own ``MAX_IMAGE_PIXELS`` as a backstop).
 - :func:`decode_rgb` gives the pixels as an (H, W, 3) uint8 array with EXIF orientation
-  applied; transparency is composited onto black (the letterbox colour of the video).
+  applied; transparency is composited onto black.
 - :func:`fit_to` and :func:`output_size` map an image onto an output frame.
+- :func:`check_pair_ratio` is the first/last pixel-count rule (:data:`PAIR_RATIO`).
 
 Errors are :class:`ClientError`: ``IMAGE_FORMAT`` for undecodable or unsupported data,
 ``IMAGE_SIZE`` for byte size, pixel count, side or aspect violations. Messages start
@@ -307,7 +308,21 @@ def output_size(width: int, height: int, resolution: str) -> tuple[int, int]:
     return short, _even(short * height / width)
 
 
-def pixel_ratio_ok(a: CheckedImage, b: CheckedImage, lo: float = 0.8, hi: float = 1.25) -> bool:
-    """Whether (pixels of ``a``) / (pixels of ``b``) lies within [lo, hi] (Vidu first/last frame rule)."""
-    ratio = (a.width * a.height) / (b.width * b.height)
-    return lo <= ratio <= hi
+PAIR_RATIO = (0.8, 1.25)
+"""Vidu's first/last-frame rule: (pixels of the first image) / (pixels of the last) within these bounds."""
+
+
+def check_pair_ratio(
+    first: CheckedImage, last: CheckedImage, bounds: tuple[float, float] = PAIR_RATIO
+) -> None:
+    """Refuse a first/last pair whose pixel counts differ too much (the one rule the service and
+    ``framecast generate`` both apply, with one message)."""
+    lo, hi = bounds
+    ratio = (first.width * first.height) / (last.width * last.height)
+    if not lo <= ratio <= hi:
+        raise ClientError(
+            ErrorCode.IMAGE_SIZE,
+            f"first/last image pixel-count ratio is {ratio:.2f} "
+            f"({first.width}x{first.height} vs {last.width}x{last.height}); it must be between {lo} and {hi}",
+            param="images",
+        )

@@ -12,13 +12,13 @@ from framecast.dialects.baicai.models import BaicaiCreate, BaicaiInput
 from framecast.dialects.common import Links, validation_message
 from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
 from framecast.errors import ClientError
-from framecast.media.images import ImageLimits
+from framecast.media.images import PAIR_RATIO, ImageLimits
 from framecast.service import SubmitLimits
 
 # The flf2video model is Vidu-backed, so Vidu's prompt and first/last pixel-ratio rules apply;
 # Baicai's page names png and jpg only.
 LIMITS = SubmitLimits(
-    images=ImageLimits(formats=frozenset({"png", "jpeg"})), max_prompt_chars=5000, pair_ratio=(0.8, 1.25)
+    images=ImageLimits(formats=frozenset({"png", "jpeg"})), max_prompt_chars=5000, pair_ratio=PAIR_RATIO
 )
 TASK_KINDS = {"flf2video": TaskKind.FIRST_LAST, "i2v": TaskKind.IMAGE, "t2v": TaskKind.TEXT}
 

@@ -39,7 +39,7 @@ from framecast.domain import (
     Watermark,
 )
 from framecast.errors import ClientError
-from framecast.media.images import ImageLimits
+from framecast.media.images import PAIR_RATIO, ImageLimits
 from framecast.service import SubmitLimits
 
 DEFAULT_MODEL = "viduq1"  # what new-api's Vidu adaptor sends when the client names none
@@ -48,7 +48,7 @@ MAX_PROMPT = 5000
 MAX_PAYLOAD = 1_048_576
 MAX_IMAGES = 7  # Vidu reference2video
 MAX_REFERENCE_URLS = 4  # UniAll mix mode
-LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=(0.8, 1.25))
+LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=PAIR_RATIO)
 OBJECT = "video.generation.job"  # UniAll's word; new-api itself says "video"
 _RESOLUTION = re.compile(r"^\d{3,4}p$", re.I)
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")

@@ -14,14 +14,14 @@ from framecast.dialects.openai_videos.errors import code_for
 from framecast.dialects.openai_videos.models import ImageField, ImageInput, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
 from framecast.errors import ClientError, NotFoundError
-from framecast.media.images import ImageLimits, output_size
+from framecast.media.images import PAIR_RATIO, ImageLimits, output_size
 from framecast.service import SubmitLimits
 
 DEFAULT_MODEL = "sora-2"
 # OpenAI documents no prompt limit; framecast's own (the Vidu one) applies to every dialect
 MAX_PROMPT = 5000
 MAX_REFERENCES = 7
-LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=(0.8, 1.25))
+LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=PAIR_RATIO)
 # models whose catalog entry lists no pixel sizes still take any even WxH within these bounds
 MIN_SIDE, MAX_SIDE = 128, 3840
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")

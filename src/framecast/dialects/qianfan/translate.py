@@ -24,12 +24,12 @@ from framecast.dialects.qianfan.models import QianfanCreate
 from framecast.dialects.vidu import translate as vidu
 from framecast.domain import ErrorCode, GenerationRequest, Task
 from framecast.errors import ClientError
-from framecast.media.images import ImageLimits
+from framecast.media.images import PAIR_RATIO, ImageLimits
 from framecast.service import SubmitLimits
 
 KLING = "kling"
 VIDU = "vidu"
-VIDU_LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=1500, pair_ratio=(0.8, 1.25))
+VIDU_LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=1500, pair_ratio=PAIR_RATIO)
 VIDU_TYPES = ("start-end2video", "img2video", "text2video")
 KLING_TYPES = ("omni-video", "img2video", "text2video")
 # documented Qianfan types framecast has no engine for

@@ -23,12 +23,12 @@ from framecast.domain import (
     Watermark,
 )
 from framecast.errors import ClientError
-from framecast.media.images import ImageLimits
+from framecast.media.images import PAIR_RATIO, ImageLimits
 from framecast.service import SubmitLimits
 
 MAX_PROMPT = 5000
 MAX_PAYLOAD = 1_048_576
-LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=(0.8, 1.25))
+LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=PAIR_RATIO)
 WM_WORDS = {1: "top_left", 2: "top_right", 3: "bottom_right", 4: "bottom_left"}
 
 
