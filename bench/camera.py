@@ -70,7 +70,7 @@ CASES = [
     Case("push_pan_1.3", "bigbuckbunny.mp4", 120, (520, 330, 780), (720, 400, 600), 16),
     Case("bikes_pan_30", "bikes.mp4", 60, (210.2, 136, 400), (329.5, 136, 400), 12),
     Case("pan_subject_bbb", "bigbuckbunny.mp4", 96, (460, 360, 640), (620, 360, 640), 8, True, False),
-    Case("pan_subject_bikes", "bikes.mp4", 4, (250, 136, 400), (370, 136, 400), 8, True, False),
+    Case("pan_subject_bikes", "bikes.mp4", 144, (250, 136, 400), (370, 136, 400), 8, True, False),
 ]
 
 

@@ -157,6 +157,10 @@ class CameraPath:
             return self.matrix.copy()
         return expm(t * self._log)
 
+    def inverse_at(self, t: float) -> F64:
+        """Output pixel at time t -> first-keyframe pixel."""
+        return np.asarray(np.linalg.inv(self.at(t)), np.float64)
+
 
 def window_matrix(zoom: float, cx: float, cy: float, w: int, h: int) -> F64:
     """The output-to-source map of a window ``w/zoom x h/zoom`` centred on (cx, cy) shown at ``w x h``."""
@@ -167,7 +171,7 @@ def window_matrix(zoom: float, cx: float, cy: float, w: int, h: int) -> F64:
 def _axis_aligned(m: F64) -> bool:
     """An isotropic scale and a shift only (what the separable zoom kernel draws)."""
     m = m / m[2, 2]
-    return (
+    return bool(
         abs(m[0, 1]) < 1e-9
         and abs(m[1, 0]) < 1e-9
         and abs(m[2, 0]) < 1e-12
@@ -215,7 +219,7 @@ def _overlap(h: F64, w: int, hh: int) -> float:
     xs, ys = np.meshgrid(np.linspace(0, w - 1, 32), np.linspace(0, hh - 1, 32))
     pts = np.c_[xs.ravel(), ys.ravel()]
     shares = []
-    for m in (h, np.linalg.inv(h)):
+    for m in (h, np.asarray(np.linalg.inv(h), np.float64)):
         q = apply(m, pts)
         inside = (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= hh - 1)
         shares.append(float(inside.mean()))
@@ -239,7 +243,7 @@ def plausible(h: F64, w: int, hh: int) -> bool:
     # The projective denominator over the frame's corners: how much the scale varies across the frame.
     corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, hh - 1, 1], [w - 1, hh - 1, 1]], np.float64)
     den = corners @ m[2]
-    return bool(den.min() > 0 and den.max() / den.min() <= 1 + MAX_PERSPECTIVE)
+    return bool(den.min() > 0) and bool(den.max() / den.min() <= 1 + MAX_PERSPECTIVE)
 
 
 def _compensated_error(g0: U8, g1: U8, h: F64) -> tuple[float, float]:
@@ -267,7 +271,7 @@ def _refine(g0: U8, g1: U8, h: F64, model: str) -> F64:
         init = np.ascontiguousarray(init[:2])
     try:
         # ECC finds W with g1(W x) ~ g0(x): W maps first-frame pixels to last-frame ones, like h.
-        _, out = cv2.findTransformECC(g0, g1, init, motion, criteria, None, 3)
+        _, out = _cv.findTransformECC(g0, g1, init, motion, criteria, None, 3)
     except cv2.error:
         return h
     res = np.eye(3)
@@ -275,28 +279,33 @@ def _refine(g0: U8, g1: U8, h: F64, model: str) -> F64:
     return res
 
 
-def estimate(first: Frame, last: Frame) -> GlobalMotion | None:
-    """The camera transform from ``first`` to ``last``, or None when there is no believable one (too
-    few matches, an implausible transform, a residual the camera does not explain) or the camera is
-    still. The result may still be a :attr:`GlobalMotion.dissolve` (too little overlap)."""
-    h, w = first.shape[:2]
-    scale = min(1.0, ANALYSIS_LONG_SIDE / max(w, h))
-    lw, lh = max(16, round(w * scale)), max(16, round(h * scale))
-    g0, g1 = _grey(first, (lw, lh)), _grey(last, (lw, lh))
-    orb = cv2.ORB_create(nfeatures=3000, fastThreshold=10, edgeThreshold=15, patchSize=15)
-    k0, d0 = orb.detectAndCompute(g0, None)
-    k1, d1 = orb.detectAndCompute(g1, None)
+def _match(g0: U8, g1: U8, features: str) -> tuple[F64, F64] | None:
+    """Matched keypoint positions (first, last) passing Lowe's ratio test, or None when too few."""
+    if features == "orb":
+        det: Any = _cv.ORB_create(nfeatures=3000, fastThreshold=10, edgeThreshold=15, patchSize=15)
+        norm = cv2.NORM_HAMMING
+    else:
+        det = _cv.SIFT_create(nfeatures=3000)
+        norm = cv2.NORM_L2
+    k0, d0 = det.detectAndCompute(g0, None)
+    k1, d1 = det.detectAndCompute(g1, None)
     if d0 is None or d1 is None or len(k0) < MIN_INLIERS or len(k1) < MIN_INLIERS:
         return None
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     good = [
-        m[0] for m in matcher.knnMatch(d0, d1, k=2) if len(m) == 2 and m[0].distance < 0.8 * m[1].distance
+        m[0]
+        for m in cv2.BFMatcher(norm).knnMatch(d0, d1, k=2)
+        if len(m) == 2 and m[0].distance < 0.8 * m[1].distance
     ]
     if len(good) < MIN_INLIERS:
         return None
     src = np.array([k0[m.queryIdx].pt for m in good], np.float64)
     dst = np.array([k1[m.trainIdx].pt for m in good], np.float64)
+    return src, dst
 
+
+def _fit(g0: U8, g1: U8, src: F64, dst: F64) -> tuple[F64, int, str] | None:
+    """The robust fit of matched points: (matrix, inliers, model), or None when it is not believable."""
+    lh, lw = g0.shape
     hom, hmask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _RANSAC_PX, maxIters=2000, confidence=0.999)
     sim, smask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_PX, maxIters=2000, confidence=0.999
@@ -312,9 +321,31 @@ def estimate(first: Frame, last: Frame) -> GlobalMotion | None:
     n_in, model, mat = candidates[0]
     if model == "homography" and len(candidates) > 1 and n_in < _HOMOGRAPHY_GAIN * candidates[1][0]:
         n_in, model, mat = candidates[1]
-    if n_in < MIN_INLIERS or n_in < MIN_INLIER_SHARE * len(good) or not plausible(mat, lw, lh):
+    if n_in < MIN_INLIERS or n_in < MIN_INLIER_SHARE * len(src) or not plausible(mat, lw, lh):
         return None
 
+    return mat, n_in, model
+
+
+def estimate(first: Frame, last: Frame) -> GlobalMotion | None:
+    """The camera transform from ``first`` to ``last``, or None when there is no believable one (too
+    few matches, an implausible transform, a residual the camera does not explain) or the camera is
+    still. The result may still be a :attr:`GlobalMotion.dissolve` (too little overlap)."""
+    h, w = first.shape[:2]
+    scale = min(1.0, ANALYSIS_LONG_SIDE / max(w, h))
+    lw, lh = max(16, round(w * scale)), max(16, round(h * scale))
+    g0, g1 = _grey(first, (lw, lh)), _grey(last, (lw, lh))
+    # ORB first (fast); SIFT when ORB finds too little to go on (soft, blurred or low-texture frames).
+    for features in ("orb", "sift"):
+        matched = _match(g0, g1, features)
+        if matched is None:
+            continue
+        found = _fit(g0, g1, *matched)
+        if found is not None:
+            mat, n_in, model = found
+            break
+    else:
+        return None
     travel = float(np.abs(apply(mat, _corners(lw, lh)) - _corners(lw, lh)).max())
     if travel < MIN_CAMERA_TRAVEL:
         return None
@@ -397,7 +428,11 @@ class CameraInterpolator:
         h_low = s_inv @ self.h_full @ self.s
         g1c = np.asarray(
             _cv.warpPerspective(
-                g1, h_low, (lw, lh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+                g1,
+                h_low,
+                (lw, lh),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
             ),
             np.uint8,
         )
@@ -426,19 +461,23 @@ class CameraInterpolator:
 
     def _positions(self, t: float) -> tuple[F64, F64]:
         """Low-grid sampling positions (full-resolution pixels) in the first and the last keyframe."""
-        ht_inv = np.linalg.inv(self.path.at(t))
+        ht_inv = self.path.inverse_at(t)
         q = apply(ht_inv, self.grid_full)  # the output pixel in the first keyframe's view
         if self.residual is None:
             return q, apply(self.h_full, q)
         f01, f10 = self.residual
         lw, lh = self.low
         s_inv = np.linalg.inv(self.s)
-        ql = apply(s_inv, q).astype(np.float32).reshape(lh, lw, 2)
+        ql = apply(np.asarray(s_inv, np.float64), q).astype(np.float32).reshape(lh, lw, 2)
         # Linear-motion approximation (as flow.py): flow from t back to each keyframe's view.
         ft0 = -(1 - t) * t * f01 + t * t * f10
         ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
-        d0 = np.asarray(_cv.remap(ft0, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), np.float64)
-        d1 = np.asarray(_cv.remap(ft1, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), np.float64)
+        d0 = np.asarray(
+            _cv.remap(ft0, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), np.float64
+        )
+        d1 = np.asarray(
+            _cv.remap(ft1, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), np.float64
+        )
         sx, sy = self.s[0, 0], self.s[1, 1]
         gain = np.array([sx, sy])
         x0 = q + d0.reshape(-1, 2) * gain
@@ -460,7 +499,7 @@ class CameraInterpolator:
         x0, x1 = self._positions(t)
         # How far inside each keyframe's view the point lies, in that keyframe's pixels; the feather is
         # in output pixels, so it is scaled to each keyframe's pixels by the path's zoom.
-        zoom0 = math.sqrt(abs(np.linalg.det(np.linalg.inv(self.path.at(t))[:2, :2])))
+        zoom0 = math.sqrt(abs(np.linalg.det(self.path.inverse_at(t)[:2, :2])))
         zoom1 = math.sqrt(abs(np.linalg.det(self.h_full[:2, :2]))) * zoom0
         weights = []
         for x, share, z in ((x0, 1.0 - t, zoom0), (x1, t, zoom1)):
@@ -469,7 +508,7 @@ class CameraInterpolator:
             # A floor keeps the sum positive where neither keyframe sees the point (clamped edge pixels).
             weights.append(self._full(((fx * fy + 1e-3) * share).reshape(lh, lw)))
         if self.residual is None:
-            ht_inv = np.linalg.inv(self.path.at(t))
+            ht_inv = self.path.inverse_at(t)
             a, b = warp(first, ht_inv), warp(last, self.h_full @ ht_inv)
         else:
             a, b = self._sample(first, x0), self._sample(last, x1)
