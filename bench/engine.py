@@ -1,6 +1,7 @@
 """Speed and memory of the builtin engine + encoder against a bare libx264 encode and FFmpeg minterpolate.
 
     python bench/engine.py            # 720p 5 s 24 fps, plus 1080p 10 s peak memory
+    python bench/engine.py --quick --rounds 3   # only the first/last pairs, 3 rounds each
 
 Each measurement runs in its own subprocess so ``ru_maxrss`` is that measurement's peak (native memory
 included). The machine is shared, so the bare encode and the render are measured back to back in each
@@ -8,7 +9,8 @@ of five rounds and the ratio is taken within a round; the median round is the he
 all rounds printed (the lowest ratio would favour rounds where the bare encode was disturbed). Two
 keyframe pairs: Big Buck Bunny frames 20 and 60 (large motion, the engine's fast path) and frames 20 and
 22 (small motion, where it samples the keyframes through their 2x upsampling; see
-``framecast.engines.flow``). Then the camera moves: image to video, and first/last with a move on top.
+``framecast.engines.flow``), and a 25% camera pan (two windows over one frame: the camera path of
+``framecast.engines.camera``). Then the camera moves: image to video, and first/last with a move on top.
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clips import read_frames
 from framecast.domain import TaskKind
+from framecast.engines import camera
 from framecast.engines.base import Frame, GenerationJob
-from framecast.engines.builtin import BuiltinEngine
+from framecast.engines.builtin import BuiltinEngine, inbetweener
 from framecast.media.encode import H264Writer
 from framecast.media.render import render_outputs
 
-PAIRS = {"large": (20, 60), "small": (20, 22)}
+PAIRS = {"large": (20, 60), "small": (20, 22), "pan": (100, 100)}
+# The "pan" pair is a camera move: two 720p windows, 25% of the width apart, over frame 100 shown at
+# 1.5x (bench/camera.py has the quality side of such moves).
+PAN_WINDOWS = ((800.0, 540.0), (1120.0, 540.0))
 # Rounds per pair; the median round is the headline.
 ROUNDS = 5
 # Camera moves, measured the same way in fewer rounds: (keyframe pair, kind, prompt).
@@ -46,7 +52,14 @@ MOVE_ROUNDS = 3
 
 
 def keyframes(width: int, height: int, pair: str = "large") -> tuple[Frame, Frame]:
-    a, b = read_frames("bigbuckbunny.mp4", set(PAIRS[pair]))
+    if pair == "pan":
+        (src,) = read_frames("bigbuckbunny.mp4", {PAIRS[pair][0]})
+        big = cv2.resize(src, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+        wins = [camera.window_matrix(1.0, cx, cy, 1280, 720) for cx, cy in PAN_WINDOWS]
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        a, b = (np.ascontiguousarray(cv2.warpPerspective(big, m, (1280, 720), flags=flags)) for m in wins)
+    else:
+        a, b = read_frames("bigbuckbunny.mp4", set(PAIRS[pair]))
     if (a.shape[1], a.shape[0]) != (width, height):
         a = cv2.resize(a, (width, height), interpolation=cv2.INTER_CUBIC)
         b = cv2.resize(b, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -153,14 +166,27 @@ def main() -> None:
         mode, w, h, n, pair = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
         print(json.dumps(measure(mode, w, h, n, pair)))
         return
+    rounds_arg = sys.argv[sys.argv.index("--rounds") + 1] if "--rounds" in sys.argv else str(ROUNDS)
+    quick = "--quick" in sys.argv  # only the first/last pairs: no camera-move jobs, minterpolate, 1080p
+    n_rounds = int(rounds_arg)
     n = 5 * 24
+    print("Per-pair analysis (all that is done once per pair, camera stage included), 720p, median of 3:\n")
+    for pair in PAIRS:
+        a, b = keyframes(1280, 720, pair)
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            kind = type(inbetweener(a, b)).__name__
+            times.append(time.perf_counter() - t0)
+        print(f"- {pair}: {sorted(times)[1]:.3f} s ({kind})")
+    print()
     print("## 720p, 5 s at 24 fps (120 frames), first/last frame\n")
-    print(f"{ROUNDS} rounds per pair; in each, the bare encode of the engine's frames, then the render.\n")
+    print(f"{n_rounds} rounds per pair; in each, the bare encode of the engine's frames, then the render.\n")
     print("| pair | round | load avg | bare encode s | builtin + render_outputs s | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     rounds: dict[str, list[tuple[float, dict[str, float], dict[str, float]]]] = {p: [] for p in PAIRS}
     for pair in PAIRS:
-        for r in range(ROUNDS):
+        for r in range(n_rounds):
             avg = load()
             bare, rend = run("bare", 1280, 720, n, pair), run("render", 1280, 720, n, pair)
             ratio = rend["wall_s"] / bare["wall_s"]
@@ -168,6 +194,9 @@ def main() -> None:
             print(f"| {pair} | {r + 1} | {avg} | {walls} | {ratio:.2f}x |")
             rounds[pair].append((ratio, bare, rend))
     best = {pair: sorted(rs, key=lambda r: r[0])[len(rs) // 2] for pair, rs in rounds.items()}
+    print("\nMedian ratio per pair: " + ", ".join(f"{p} {r[0]:.2f}x" for p, r in best.items()))
+    if quick:
+        return
     print(f"\nCamera moves, 720p 5 s, {MOVE_ROUNDS} rounds each:\n")
     print("| job | round | bare encode s | builtin + render_outputs s | ratio |")
     print("| --- | ---: | ---: | ---: | ---: |")

@@ -22,12 +22,15 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
+import cv2
 import numpy as np
 
 from framecast.domain import MovementAmplitude, TaskKind
-from framecast.engines import _kernels
+from framecast.engines import camera
 from framecast.engines.base import Capabilities, EngineCancelled, Frame, GenerationJob, StepProgress
+from framecast.engines.camera import CameraInterpolator
 from framecast.engines.flow import Interpolator
 
 
@@ -138,11 +141,31 @@ class _CameraPath:
         # The window (w/z x h/z) slides to the edge of the free margin, so it never leaves the image.
         cx = (w - 1) / 2 + fx * (w - w / z) / 2
         cy = (h - 1) / 2 + fy * (h - h / z) / 2
-        out: Frame = np.empty_like(frame)
-        _kernels.zoom(
-            np.ascontiguousarray(frame), out, h, w, cx - (w - 1) / 2 / z, cy - (h - 1) / 2 / z, 1 / z
-        )
-        return out
+        # The same warp the first/last camera path draws its in-betweens with.
+        return camera.warp(frame, camera.window_matrix(z, cx, cy, w, h))
+
+
+class _Dissolve:
+    """The plain cross-fade, for keyframes that share too little for a move to be shown."""
+
+    def frame(self, t: float, first: Frame, last: Frame) -> Frame:
+        return np.asarray(cv2.addWeighted(first, 1 - t, last, t, 0.0), np.uint8)
+
+
+class _InBetweener(Protocol):
+    def frame(self, t: float, first: Frame, last: Frame) -> Frame: ...
+
+
+def inbetweener(first: Frame, last: Frame) -> _InBetweener:
+    """What draws the in-betweens of a pair: the camera path when the keyframes are related by a camera
+    move (local flow on top), a dissolve when that move leaves too little overlap, else the optical flow
+    alone (a still camera, or no believable global transform: unrelated images dissolve there)."""
+    motion = camera.estimate(first, last)
+    if motion is None:
+        return Interpolator(first, last)
+    if motion.dissolve:
+        return _Dissolve()
+    return CameraInterpolator(first, last, motion)
 
 
 class BuiltinEngine:
@@ -197,7 +220,7 @@ class BuiltinEngine:
         last = np.ascontiguousarray(job.last) if job.last is not None else None
         path = self.camera_path(job)
         n = job.num_frames
-        interp: Interpolator | None = None
+        interp: _InBetweener | None = None
 
         def make(i: int) -> Frame:
             t = i / (n - 1) if n > 1 else 0.0
@@ -217,7 +240,7 @@ class BuiltinEngine:
         if n == 1:
             return
         if job.kind is TaskKind.FIRST_LAST and last is not None and n > 2:
-            interp = Interpolator(first, last)  # with OpenCV's thread pool: the encoder is idle meanwhile
+            interp = inbetweener(first, last)  # with OpenCV's thread pool: the encoder is idle meanwhile
         # Per frame the work is in framecast.engines._kernels, on this thread only: libx264 needs the
         # other core.
         for i in range(1, n):
