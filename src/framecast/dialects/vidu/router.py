@@ -65,8 +65,8 @@ async def cancel(task_id: str, request: Request, principal: PrincipalDep, svc: S
     try:
         await run_in_threadpool(svc.cancel, principal, task_id)
     except InvalidStateError as exc:
-        vidu_state = {"succeeded": "success"}.get(exc.state, "failed")
-        raise ClientError(ErrorCode.INVALID_STATE, f"task state is {vidu_state}, can not cancel") from exc
+        task = await run_in_threadpool(svc.get, principal, task_id)
+        raise ClientError(ErrorCode.INVALID_STATE, translate.cannot_cancel(task)) from exc
     return {}
 
 

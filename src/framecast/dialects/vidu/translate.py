@@ -179,6 +179,20 @@ def err_code_of(task: Task) -> str:
     return ""
 
 
+def cannot_cancel(task: Task) -> str:
+    """Why a finished task refuses a cancel, in the words its query answer uses.
+
+    Vidu has no cancelled state: a cancelled task reads ``failed`` with err_code
+    ``UserCancelled``, so the message says both rather than a bare "failed".
+    """
+    state = state_of(task)
+    if task.state is TaskState.CANCELLED:
+        return f"task state is {state} (err_code {err_code_of(task)}): it was already cancelled, can not cancel"
+    if task.state is TaskState.FAILED:
+        return f"task state is {state} (err_code {err_code_of(task)}), can not cancel"
+    return f"task state is {state}, can not cancel"
+
+
 def render_create(task: Task) -> dict[str, Any]:
     r = task.request
     return {
