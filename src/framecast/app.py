@@ -17,7 +17,13 @@ from framecast import __version__, events, metrics
 from framecast.callbacks import CallbackSender
 from framecast.config import Catalog, Settings
 from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
-from framecast.dialects.common import render_error, trace_id_of, validation_message
+from framecast.dialects.common import (
+    CallbackRenderer,
+    check_callback_renderers,
+    render_error,
+    trace_id_of,
+    validation_message,
+)
 from framecast.domain import ErrorCode
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError
@@ -29,6 +35,8 @@ from framecast.storage import LocalBlobStore, UrlSigner
 from framecast.store.db import Database
 
 log = logging.getLogger(__name__)
+
+DIALECTS = (vidu, qianfan, kling, baicai, newapi, openai_videos)
 
 _HTTP_CODES = {
     401: ErrorCode.UNAUTHORIZED,
@@ -65,11 +73,14 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         runner = LocalWorkerPool(ctx, workers=settings.workers)
     service.on_submit(runner.wake)
     signer = UrlSigner(settings.signing_key(), settings.url_ttl_seconds)
+    # each dialect's attach() adds the body its tasks send to their callback URL
+    callback_renderers: dict[str, CallbackRenderer] = {}
     callbacks = CallbackSender(
         db=db,
         settings=settings,
         signer=signer,
         secrets_box=service.secrets,
+        renderers=callback_renderers,
         on_outcome=app_metrics.observe_callback,
     )
 
@@ -96,6 +107,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.blobs = blobs
     app.state.signer = signer
     app.state.callbacks = callbacks
+    app.state.callback_renderers = callback_renderers
     app.state.catalog = catalog
     app.state.service = service
     app.state.runner = runner
@@ -169,6 +181,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     metrics.install(app, app_metrics)
     # keep last: GET /v1/videos/{video_id} would swallow the Kling/Baicai /v1/videos/... routes above it
     openai_videos.attach(app)
+    check_callback_renderers(callback_renderers, (d.NAME for d in DIALECTS if d.ACCEPTS_CALLBACKS))
     return app
 
 

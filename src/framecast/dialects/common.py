@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
@@ -26,21 +26,28 @@ ErrorRenderer = Callable[[ClientError, str], Response]
 
 _RENDERERS: list[tuple[str, ErrorRenderer]] = []
 
-
 CallbackRenderer = Callable[[Task, "Links"], dict[str, Any]]
-_CALLBACK_RENDERERS: dict[str, CallbackRenderer] = {}
 
 
-def register_callback_renderer(dialect: str, renderer: CallbackRenderer) -> None:
-    """The body a task created in ``dialect`` sends to its callback URL: that dialect's query response."""
-    _CALLBACK_RENDERERS[dialect] = renderer
+def register_callback_renderer(app: FastAPI, dialect: str, renderer: CallbackRenderer) -> None:
+    """The body a task created in ``dialect`` sends to its callback URL: that dialect's query response.
+
+    Renderers live on ``app.state.callback_renderers`` (built by ``create_app``), one per dialect;
+    there is no fallback, so a dialect that accepts callback URLs must register one
+    (:func:`check_callback_renderers`).
+    """
+    renderers: dict[str, CallbackRenderer] = app.state.callback_renderers
+    renderers[dialect] = renderer
 
 
-def callback_renderer(dialect: str) -> CallbackRenderer:
-    renderer = _CALLBACK_RENDERERS.get(dialect) or _CALLBACK_RENDERERS.get("vidu")
-    if renderer is None:
-        raise LookupError(f"no callback renderer for dialect {dialect!r}")
-    return renderer
+def check_callback_renderers(renderers: Mapping[str, CallbackRenderer], accepting: Iterable[str]) -> None:
+    """Refuse to start when a dialect that accepts callback URLs renders no callback body."""
+    missing = sorted(set(accepting) - set(renderers))
+    if missing:
+        raise RuntimeError(
+            f"dialect(s) {', '.join(missing)} accept a callback URL but register no callback renderer; "
+            "each must send its own body (register_callback_renderer in its attach())"
+        )
 
 
 def register_error_renderer(prefix: str, renderer: ErrorRenderer) -> None:

@@ -98,8 +98,5 @@ def attach(app: FastAPI) -> None:
     for prefix in PREFIXES:
         register_error_renderer(prefix, baicai_error)
     # Baicai documents no callback body: the status answer, with the result URLs once there are any
-    register_callback_renderer(
-        "baicai",
-        lambda task, links: {**translate.render_status(task), "result": translate.render_result(task, links)},
-    )
+    register_callback_renderer(app, "baicai", translate.render_callback)
     app.include_router(router)

@@ -87,5 +87,5 @@ for _endpoint in ENDPOINTS:
 def attach(app: FastAPI) -> None:
     for endpoint in ENDPOINTS:
         register_error_renderer(f"{PREFIX}/{endpoint}", kling_error)
-    register_callback_renderer("kling", translate.render_task)
+    register_callback_renderer(app, "kling", translate.render_task)
     app.include_router(router)

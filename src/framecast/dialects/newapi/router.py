@@ -13,6 +13,7 @@ from framecast.dialects.common import (
     ServiceDep,
     idempotency_key,
     read_json,
+    register_callback_renderer,
     register_error_renderer,
 )
 from framecast.dialects.newapi import translate
@@ -44,4 +45,6 @@ async def query(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: L
 
 def attach(app: FastAPI) -> None:
     register_error_renderer(PREFIX, newapi_error)
+    # metadata.callback_url: new-api's own task body (the query answer), never another dialect's
+    register_callback_renderer(app, "newapi", translate.render_query)
     app.include_router(router)

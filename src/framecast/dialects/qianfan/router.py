@@ -72,5 +72,5 @@ def attach(app: FastAPI) -> None:
     def callback_body(task: Task, links: Links) -> dict[str, Any]:
         return translate.render_query(task, translate.family_of(catalog, task.request.model), links, "")
 
-    register_callback_renderer("qianfan", callback_body)
+    register_callback_renderer(app, "qianfan", callback_body)
     app.include_router(router)

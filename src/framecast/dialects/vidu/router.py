@@ -172,5 +172,5 @@ def _decode_token(token: str) -> str:
 
 def attach(app: FastAPI) -> None:
     register_error_renderer(PREFIX, vidu_error)
-    register_callback_renderer("vidu", translate.render_query)
+    register_callback_renderer(app, "vidu", translate.render_query)
     app.include_router(router)

@@ -187,7 +187,8 @@ def cannot_cancel(task: Task) -> str:
     """
     state = state_of(task)
     if task.state is TaskState.CANCELLED:
-        return f"task state is {state} (err_code {err_code_of(task)}): it was already cancelled, can not cancel"
+        code = err_code_of(task)
+        return f"task state is {state} (err_code {code}): it was already cancelled, can not cancel"
     if task.state is TaskState.FAILED:
         return f"task state is {state} (err_code {err_code_of(task)}), can not cancel"
     return f"task state is {state}, can not cancel"
