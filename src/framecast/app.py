@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         description="Self-hosted video generation behind the commercial video APIs' wire formats.",
     )
     app.state.settings = settings
+    app.state.started_at = int(time.time())  # the "created" of /v1/models: when this catalog was loaded
     app.state.db = db
     app.state.blobs = blobs
     app.state.signer = signer

@@ -32,6 +32,7 @@ from framecast.store.tasks import TaskFilter
 
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
+MODELS_PREFIX = "/v1/models"
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 VARIANTS = {"video", "thumbnail", "spritesheet"}
@@ -268,6 +269,35 @@ async def upload_file(request: Request, principal: PrincipalDep, svc: ServiceDep
     }
 
 
+def _model_object(request: Request, svc: TaskService, name: str) -> dict[str, Any]:
+    spec = svc.catalog.require(name)
+    try:
+        kinds = sorted(k.value for k in svc.engines.capabilities(spec.engine, spec.options).kinds)
+    except ClientError:  # the engine is not installed: the name is listed, but it serves nothing
+        kinds = []
+    created: int = request.app.state.started_at
+    return translate.render_model(spec, kinds, created)
+
+
+@router.get("/models", summary="OpenAI: list the model names this server answers to")
+async def list_models(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
+    data = [_model_object(request, svc, name) for name in svc.catalog.names()]
+    return {"object": "list", "data": data}
+
+
+@router.get("/models/{model_id}", summary="OpenAI: one model, its engine, kinds, durations and resolutions")
+async def retrieve_model(
+    model_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep
+) -> dict[str, Any]:
+    if svc.catalog.get(model_id) is None:
+        raise ClientError(
+            ErrorCode.NOT_FOUND,
+            f"the model {model_id!r} does not exist; GET /v1/models lists the configured ones",
+            param="model",
+        )
+    return _model_object(request, svc, model_id)
+
+
 def _store(svc: TaskService, principal: Principal, data: bytes) -> Any:
     try:
         return svc.store_upload(principal, data)
@@ -279,4 +309,5 @@ def _store(svc: TaskService, principal: Principal, data: bytes) -> Any:
 def attach(app: FastAPI) -> None:
     register_error_renderer(PREFIX, openai_error)
     register_error_renderer(FILES_PREFIX, openai_error)
+    register_error_renderer(MODELS_PREFIX, openai_error)
     app.include_router(router)
