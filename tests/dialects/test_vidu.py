@@ -37,6 +37,8 @@ CREATE_KEYS = {
     "wm_url",
     "meta_data",
     "created_at",
+    "cus_priority",
+    "client_request_id",
 }
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

@@ -220,6 +220,9 @@ def render_create(task: Task) -> dict[str, Any]:
         "wm_url": r.watermark.image_url,
         "meta_data": r.meta_data,
         "created_at": rfc3339(task.created_at),
+        # required by the start-end2video response schema, echoed as sent (0 / "" when not)
+        "cus_priority": r.priority,
+        "client_request_id": r.client_request_id,
     }
 
 
@@ -238,8 +241,8 @@ def render_creations(task: Task, links: Links) -> list[dict[str, Any]]:
                 "resolution": {"width": c.width, "height": c.height},
             },
         }
-        if c.watermarked_key:
-            item["watermarked_url"] = links.watermarked(c)
+        # always present (Qianfan's Vidu family lists it); "" when the task asked for no watermark
+        item["watermarked_url"] = links.watermarked(c)
         out.append(item)
     return out
 
