@@ -43,7 +43,7 @@ _HTTP_CODES = {
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
-    405: ErrorCode.INVALID_FIELD,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.BODY_TOO_LARGE,
     429: ErrorCode.RATE_LIMIT,
@@ -187,6 +187,17 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     return app
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (several routers can share one path)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in metrics.route_candidates(request.app.router.routes):
+        regex, allowed = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and allowed and regex.match(path):
+            methods |= set(allowed)
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> Response:
@@ -208,10 +219,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names one route's methods; other routes on the same path add theirs
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = (
+                f"method {request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
+            )
         reason = "NotFound" if exc.status_code == 404 else ""
         resp = render_error(request.url.path, ClientError(code, message, reason=reason), trace_id_of(request))
         if exc.status_code in (404, 405):
             resp.status_code = exc.status_code
+        resp.headers.update(headers)
         return resp
 
     @app.exception_handler(Exception)

@@ -28,6 +28,7 @@ CODES: dict[ErrorCode, tuple[int, int]] = {
     ErrorCode.INVALID_STATE: (400, 1201),
     ErrorCode.CONFLICT: (409, 1201),  # Idempotency-Key reused with another body
     ErrorCode.CANCELLED: (400, 1201),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, 1202),  # "the request method is not valid"
     # "the requested resource does not exist, e.g. the model": a client fixes its request.
     # 5001 (maintenance) would make clients retry a request that can never succeed.
     ErrorCode.MODEL_UNAVAILABLE: (400, 1203),
@@ -45,8 +46,6 @@ def numeric(err: ClientError) -> tuple[int, int]:
     if err.code is ErrorCode.UNAUTHORIZED:
         # 1001: Authorization header empty; 1002: its value is not valid
         return 401, 1001 if err.message.startswith("missing") else 1002
-    if err.code is ErrorCode.INVALID_FIELD and err.message == "Method Not Allowed":
-        return 405, 1202
     return CODES.get(err.code, (400, 1200))
 
 

@@ -35,6 +35,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "unauthorized"),
     ErrorCode.FORBIDDEN: (403, "forbidden"),
     ErrorCode.CANCELLED: (400, "cancelled"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "method_not_allowed"),
     ErrorCode.INTERNAL: (500, "internal_error"),
 }
 

@@ -35,6 +35,7 @@ ERRORS: dict[ErrorCode, tuple[int, str, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "invalid_request_error", "invalid_api_key"),
     ErrorCode.FORBIDDEN: (403, "permission_error", "forbidden"),
     ErrorCode.CANCELLED: (400, "invalid_request_error", "cancelled"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "invalid_request_error", "method_not_allowed"),
     ErrorCode.INTERNAL: (500, "server_error", "internal_error"),
 }
 

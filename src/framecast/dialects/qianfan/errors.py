@@ -33,6 +33,7 @@ HTTP_LEVEL: dict[ErrorCode, tuple[int, str, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "invalid_iam_token", "invalid_request_error"),
     ErrorCode.FORBIDDEN: (403, "access_denied", "invalid_request_error"),
     ErrorCode.NOT_FOUND: (404, "not_found", "invalid_request_error"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "method_not_allowed", "invalid_request_error"),
     # an Idempotency-Key reused with another body: the argument code, with the conventional 409
     ErrorCode.CONFLICT: (409, "invalid_video_genration_argument", "invalid_request_error"),
 }

@@ -29,6 +29,7 @@ REASONS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "Unauthorized"),
     ErrorCode.FORBIDDEN: (403, "Forbidden"),
     ErrorCode.CANCELLED: (400, "UserCancelled"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "BadRequest"),
     ErrorCode.INTERNAL: (500, "InternalServiceFailure"),
 }
 
