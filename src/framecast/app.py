@@ -21,6 +21,7 @@ from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vi
 from framecast.dialects.common import (
     CallbackRenderer,
     check_callback_renderers,
+    hoist_schema_defs,
     render_error,
     trace_id_of,
     validation_message,
@@ -115,6 +116,14 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.runner = runner
 
     _install_error_handlers(app)
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        doc = base_openapi()
+        return hoist_schema_defs(doc) if fresh else doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.middleware("http")
     async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

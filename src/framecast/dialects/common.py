@@ -11,10 +11,12 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
 from framecast.errors import AuthError, ClientError
@@ -203,3 +205,45 @@ def validation_message(errors: list[Any]) -> tuple[str, str | None]:
         param = param or field or None
         parts.append(f"{field}: {e.get('msg', 'invalid')}" if field else str(e.get("msg", "invalid")))
     return "; ".join(parts) or "invalid request", param
+
+
+# --- OpenAPI: what the routes read and answer, for schema-driven tools ---------------------------------
+
+
+def request_body(
+    model: type[BaseModel], *, media_types: tuple[str, ...] = ("application/json",), required: bool = True
+) -> dict[str, Any]:
+    """``openapi_extra`` that declares ``model`` as a route's body.
+
+    Create routes read the raw body themselves so that every parse error answers in
+    the dialect's own words; this only describes that body in /openapi.json.
+    Nested models land in ``$defs`` and are moved to the components by
+    :func:`hoist_schema_defs`.
+    """
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": required, "content": {m: {"schema": schema} for m in media_types}}}
+
+
+def error_responses(model: Any, statuses: Iterable[int]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a router: each error status a dialect answers, with its envelope model."""
+    return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in sorted(set(statuses))}
+
+
+def hoist_schema_defs(doc: dict[str, Any]) -> dict[str, Any]:
+    """Move the ``$defs`` of :func:`request_body` schemas into ``components.schemas``.
+
+    Also drops FastAPI's automatic 422: framecast answers validation errors with the
+    dialect's own status and envelope (400 for every dialect), declared by
+    :func:`error_responses`.
+    """
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if not isinstance(op, dict):
+                continue
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                components.update(media.get("schema", {}).pop("$defs", {}))
+            op.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return doc

@@ -7,6 +7,7 @@ so :func:`numeric` is shared with the Qianfan dialect.
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -39,6 +40,17 @@ CODES: dict[ErrorCode, tuple[int, int]] = {
     ErrorCode.CONCURRENCY_LIMIT: (429, 1303),
     ErrorCode.INTERNAL: (500, 5000),
 }
+
+
+class KlingError(BaseModel):
+    """Kling's error body, also Qianfan's for its Kling-family models (reference 6.4, 2.4)."""
+
+    code: int
+    message: str
+    request_id: str
+
+
+STATUSES = {status for status, _ in CODES.values()} | {404, 405}
 
 
 def numeric(err: ClientError) -> tuple[int, int]:

@@ -16,14 +16,17 @@ from starlette.datastructures import FormData, UploadFile
 from framecast.dialects.common import (
     PrincipalDep,
     ServiceDep,
+    error_responses,
     file_response,
     idempotency_key,
     read_body,
     read_json,
     register_error_renderer,
+    request_body,
 )
 from framecast.dialects.openai_videos import translate
-from framecast.dialects.openai_videos.errors import openai_error
+from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError, openai_error
+from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
 from framecast.service import TaskService
@@ -33,7 +36,9 @@ from framecast.store.tasks import TaskFilter
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
 MODELS_PREFIX = "/v1/models"
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=error_responses(OpenAIError, STATUSES))
+# the SDK sends multipart; hand-written clients and gateways send JSON
+_BOTH = ("application/json", "multipart/form-data")
 
 VARIANTS = {"video", "thumbnail", "spritesheet"}
 FILE_PURPOSES = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
@@ -131,7 +136,9 @@ def _get(svc: TaskService, principal: Principal, public_id: str) -> Task:
 # --- routes ------------------------------------------------------------------------------------------
 
 
-@router.post("/videos", summary="OpenAI: create a video")
+@router.post(
+    "/videos", summary="OpenAI: create a video", openapi_extra=request_body(VideoCreate, media_types=_BOTH)
+)
 async def create_video(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
     raw = await _create_body(request)
 
@@ -220,7 +227,11 @@ async def video_content(
     return file_response(await run_in_threadpool(svc.result_file, principal, task.id, variant))
 
 
-@router.post("/videos/{video_id}/remix", summary="OpenAI: remix a completed video with a new prompt")
+@router.post(
+    "/videos/{video_id}/remix",
+    summary="OpenAI: remix a completed video with a new prompt",
+    openapi_extra=request_body(VideoRemix, media_types=_BOTH),
+)
 async def remix_video(
     video_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep
 ) -> dict[str, Any]:
@@ -236,7 +247,11 @@ async def remix_video(
     return await run_in_threadpool(submit)
 
 
-@router.post("/files", summary="OpenAI: upload an image to use as input_reference {file_id}")
+@router.post(
+    "/files",
+    summary="OpenAI: upload an image to use as input_reference {file_id}",
+    openapi_extra=request_body(FileUpload, media_types=("multipart/form-data",)),
+)
 async def upload_file(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
     if not _is_form(request):
         raise ClientError(
