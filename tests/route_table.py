@@ -14,6 +14,7 @@ DIALECTS = [  # longest prefix first
     ("/v1/video/generations", "new-api / UniAll"),
     ("/v1/videos", "OpenAI Videos"),
     ("/v1/files", "OpenAI Videos"),
+    ("/v1/models", "OpenAI Videos"),
     ("/beta/video", "Qianfan"),
     ("/ent/v2", "Vidu"),
     ("/v1/tasks", "framecast"),

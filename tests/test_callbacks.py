@@ -226,3 +226,36 @@ def test_operator_sees_attempts_in_the_cli(
     assert out.exit_code == 0, out.output
     assert "cancelled" in out.output and "delivered" in out.output
     assert "500" in out.output and "200" in out.output
+
+
+def test_newapi_callback_sends_newapi_task_body(make_api: Callable[..., Api], receiver: Receiver) -> None:
+    api = make_api(**{**FAST, "workers": 0})
+    pair = [data_uri(image_bytes()), data_uri(image_bytes(shift=6))]
+    resp = api.post(
+        "/v1/video/generations",
+        {"model": "viduq3-pro", "images": pair, "metadata": {"callback_url": receiver.url}},
+        scheme="Bearer",
+    )
+    assert resp.status_code == 200, resp.text
+    public_id = resp.json()["id"]
+    api.post(f"/ent/v2/tasks/{public_id.removeprefix('task_')}/cancel", {})
+    (got,) = receiver.wait_for(lambda rs: len(rs) == 1)
+    body = got.json()
+    # new-api's own task answer (the query shape), not Vidu's {id, state, err_code, creations}
+    query = api.get(f"/v1/video/generations/{public_id}", scheme="Bearer").json()
+    assert set(body) == set(query)
+    assert body["code"] == "success" and body["task_id"] == public_id
+    assert body["data"]["status"] == "FAILURE" and body["status"] == "failed"
+    assert "state" not in body and "err_code" not in body
+    assert "webhook-signature" in got.headers
+
+
+def test_app_refuses_to_start_when_a_callback_dialect_has_no_renderer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framecast.app import create_app
+    from framecast.dialects.newapi import router as newapi_router
+
+    monkeypatch.setattr(newapi_router, "register_callback_renderer", lambda *args: None)
+    with pytest.raises(RuntimeError, match="newapi"):
+        create_app(make_settings(tmp_path))

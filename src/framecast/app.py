@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,7 +18,14 @@ from framecast import __version__, events, metrics
 from framecast.callbacks import CallbackSender
 from framecast.config import Catalog, Settings
 from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
-from framecast.dialects.common import render_error, trace_id_of, validation_message
+from framecast.dialects.common import (
+    CallbackRenderer,
+    check_callback_renderers,
+    hoist_schema_defs,
+    render_error,
+    trace_id_of,
+    validation_message,
+)
 from framecast.domain import ErrorCode
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError
@@ -30,11 +38,13 @@ from framecast.store.db import Database
 
 log = logging.getLogger(__name__)
 
+DIALECTS = (vidu, qianfan, kling, baicai, newapi, openai_videos)
+
 _HTTP_CODES = {
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
-    405: ErrorCode.INVALID_FIELD,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.BODY_TOO_LARGE,
     429: ErrorCode.RATE_LIMIT,
@@ -66,11 +76,14 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         runner = LocalWorkerPool(ctx, workers=settings.workers)
     service.on_submit(runner.wake)
     signer = UrlSigner(settings.signing_key(), settings.url_ttl_seconds)
+    # each dialect's attach() adds the body its tasks send to their callback URL
+    callback_renderers: dict[str, CallbackRenderer] = {}
     callbacks = CallbackSender(
         db=db,
         settings=settings,
         signer=signer,
         secrets_box=service.secrets,
+        renderers=callback_renderers,
         on_outcome=app_metrics.observe_callback,
     )
 
@@ -93,15 +106,25 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         description="Self-hosted video generation behind the commercial video APIs' wire formats.",
     )
     app.state.settings = settings
+    app.state.started_at = int(time.time())  # the "created" of /v1/models: when this catalog was loaded
     app.state.db = db
     app.state.blobs = blobs
     app.state.signer = signer
     app.state.callbacks = callbacks
+    app.state.callback_renderers = callback_renderers
     app.state.catalog = catalog
     app.state.service = service
     app.state.runner = runner
 
     _install_error_handlers(app)
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        doc = base_openapi()
+        return hoist_schema_defs(doc) if fresh else doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.middleware("http")
     async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -170,7 +193,19 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     metrics.install(app, app_metrics)
     # keep last: GET /v1/videos/{video_id} would swallow the Kling/Baicai /v1/videos/... routes above it
     openai_videos.attach(app)
+    check_callback_renderers(callback_renderers, (d.NAME for d in DIALECTS if d.ACCEPTS_CALLBACKS))
     return app
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (several routers can share one path)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in metrics.route_candidates(request.app.router.routes):
+        regex, allowed = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and allowed and regex.match(path):
+            methods |= set(allowed)
+    return sorted(methods)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -194,10 +229,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names one route's methods; other routes on the same path add theirs
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = (
+                f"method {request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
+            )
         reason = "NotFound" if exc.status_code == 404 else ""
         resp = render_error(request.url.path, ClientError(code, message, reason=reason), trace_id_of(request))
         if exc.status_code in (404, 405):
             resp.status_code = exc.status_code
+        resp.headers.update(headers)
         return resp
 
     @app.exception_handler(Exception)

@@ -19,7 +19,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from framecast.config import Settings
-from framecast.dialects.common import Links, callback_renderer
+from framecast.dialects.common import CallbackRenderer, Links
 from framecast.domain import Task, TaskState
 from framecast.errors import ClientError
 from framecast.media.fetch import FetchPolicy, Resolver, post
@@ -111,6 +111,7 @@ class CallbackSender:
         settings: Settings,
         signer: UrlSigner,
         secrets_box: SecretBox,
+        renderers: Mapping[str, CallbackRenderer],
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = None,
         on_outcome: Callable[[str], None] | None = None,
@@ -122,6 +123,8 @@ class CallbackSender:
             signer=signer, base_url=settings.public_url or f"http://{settings.host}:{settings.port}"
         )
         self.secrets = secrets_box
+        # dialect -> body renderer; create_app fills this in as it attaches the dialects
+        self.renderers = renderers
         self.transport = transport
         self.resolver = resolver
         self.on_outcome = on_outcome
@@ -181,7 +184,10 @@ class CallbackSender:
             if task is None:
                 raise _Skip("task no longer exists")
             view = as_of(task, item.event)
-            body_obj = callback_renderer(task.dialect)(view, self.links)
+            renderer = self.renderers.get(task.dialect)
+            if renderer is None:
+                raise _Skip(f"dialect {task.dialect!r} renders no callback body")
+            body_obj = renderer(view, self.links)
             body = json.dumps(body_obj, ensure_ascii=False, separators=(",", ":")).encode()
             if task.dialect == "vidu":
                 token = self.secrets.open(sealed) if sealed else None

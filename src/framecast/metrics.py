@@ -198,7 +198,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def _candidates(routes: Sequence[BaseRoute]) -> Iterator[Any]:
+def route_candidates(routes: Sequence[BaseRoute]) -> Iterator[Any]:
     for route in routes:
         # FastAPI >= 0.16x keeps included routers whole and resolves their routes lazily
         contexts = getattr(route, "effective_route_contexts", None)
@@ -214,7 +214,7 @@ def route_template(scope: Scope, routes: Sequence[BaseRoute]) -> str:
     if route is None:
         # answered before routing (the body-size guard): find the route it was headed for
         try:
-            for candidate in _candidates(routes):
+            for candidate in route_candidates(routes):
                 match, _ = candidate.matches(scope)
                 if match is Match.FULL:
                     route = candidate

@@ -37,6 +37,8 @@ CREATE_KEYS = {
     "wm_url",
     "meta_data",
     "created_at",
+    "cus_priority",
+    "client_request_id",
 }
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -318,7 +320,10 @@ def test_cancel_queued(api: Api, pair: list[str]) -> None:
     body = api.get(f"/ent/v2/tasks/{task_id}/creations").json()
     assert body["state"] == "failed" and body["err_code"] == "UserCancelled"
     body = assert_error(api.post(f"/ent/v2/tasks/{task_id}/cancel", {}), 400, "BadRequest")
-    assert body["message"] == "task state is failed, can not cancel"
+    # the task reads failed/UserCancelled: the refusal says it was cancelled, not just "failed"
+    assert body["message"] == (
+        "task state is failed (err_code UserCancelled): it was already cancelled, can not cancel"
+    )
     assert_error(api.post("/ent/v2/tasks/123/cancel", {}), 404, "TaskNotFound")
 
 

@@ -260,6 +260,64 @@ def test_loopback_literals_refused(url: str) -> None:
     _expect_download_error(lambda: check_destination(url, FetchPolicy()))
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0177.0.0.1/a.png",  # octal
+        "http://0x7f.0.0.1/a.png",  # hex
+        "http://0x7F.1/a.png",  # hex, short form
+        "http://0177.1:8080/a.png",  # octal, short form, with a port
+        "http://017700000001/a.png",  # one octal number
+        "http://0x7f000001/a.png",  # one hex number
+    ],
+)
+def test_octal_and_hex_ipv4_spellings_are_refused_as_loopback(url: str) -> None:
+    # resolvers read these as 127.0.0.1 (inet_aton): refused as loopback, not as a malformed URL
+    resolver = _table_resolver({})
+    err = _expect_download_error(
+        lambda: check_destination(url, FetchPolicy(), resolver=resolver), "loopback", "127.0.0.1"
+    )
+    assert "not a valid URL" not in err.message
+
+
+def test_odd_ipv4_spelling_of_a_private_address_is_refused_as_private() -> None:
+    err = _expect_download_error(
+        lambda: check_destination("http://012.0.0.1/", FetchPolicy(), resolver=_table_resolver({})), "private"
+    )
+    assert "10.0.0.1" in err.message
+
+
+def test_odd_ipv4_spelling_of_a_public_address_is_fetched_from_that_address() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=PNG_BYTES, headers={"Content-Type": "image/png"})
+
+    # 0x5d.0xb8.0xd8.0x22 == 93.184.216.34; no DNS lookup is made for it
+    got = fetch(
+        "http://0x5d.0xb8.0xd8.0x22/a.png",
+        FetchPolicy(),
+        transport=httpx.MockTransport(handler),
+        resolver=_table_resolver({}),
+    )
+    assert got.data == PNG_BYTES
+    assert seen[0].url.host == PUBLIC_IP
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://0177.0.0.1/", "http://192.168.1.1/"])
+def test_private_refusal_names_the_operator_switch(url: str) -> None:
+    _expect_download_error(
+        lambda: check_destination(url, FetchPolicy()), "use a public URL", "FRAMECAST_ALLOW_PRIVATE_URLS=1"
+    )
+
+
+def test_metadata_refusal_does_not_offer_the_private_switch() -> None:
+    # the switch never lifts the metadata refusal, so the message must not suggest it
+    err = _expect_download_error(lambda: check_destination("http://169.254.169.254/", PRIVATE), "metadata")
+    assert "FRAMECAST_ALLOW_PRIVATE_URLS" not in err.message
+
+
 def test_any_bad_address_among_many_refuses() -> None:
     resolver = _table_resolver({"mixed.example": [PUBLIC_IP, "10.0.0.7"]})
     _expect_download_error(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
 from framecast.errors import AuthError, ClientError
@@ -26,21 +28,28 @@ ErrorRenderer = Callable[[ClientError, str], Response]
 
 _RENDERERS: list[tuple[str, ErrorRenderer]] = []
 
-
 CallbackRenderer = Callable[[Task, "Links"], dict[str, Any]]
-_CALLBACK_RENDERERS: dict[str, CallbackRenderer] = {}
 
 
-def register_callback_renderer(dialect: str, renderer: CallbackRenderer) -> None:
-    """The body a task created in ``dialect`` sends to its callback URL: that dialect's query response."""
-    _CALLBACK_RENDERERS[dialect] = renderer
+def register_callback_renderer(app: FastAPI, dialect: str, renderer: CallbackRenderer) -> None:
+    """The body a task created in ``dialect`` sends to its callback URL: that dialect's query response.
+
+    Renderers live on ``app.state.callback_renderers`` (built by ``create_app``), one per dialect;
+    there is no fallback, so a dialect that accepts callback URLs must register one
+    (:func:`check_callback_renderers`).
+    """
+    renderers: dict[str, CallbackRenderer] = app.state.callback_renderers
+    renderers[dialect] = renderer
 
 
-def callback_renderer(dialect: str) -> CallbackRenderer:
-    renderer = _CALLBACK_RENDERERS.get(dialect) or _CALLBACK_RENDERERS.get("vidu")
-    if renderer is None:
-        raise LookupError(f"no callback renderer for dialect {dialect!r}")
-    return renderer
+def check_callback_renderers(renderers: Mapping[str, CallbackRenderer], accepting: Iterable[str]) -> None:
+    """Refuse to start when a dialect that accepts callback URLs renders no callback body."""
+    missing = sorted(set(accepting) - set(renderers))
+    if missing:
+        raise RuntimeError(
+            f"dialect(s) {', '.join(missing)} accept a callback URL but register no callback renderer; "
+            "each must send its own body (register_callback_renderer in its attach())"
+        )
 
 
 def register_error_renderer(prefix: str, renderer: ErrorRenderer) -> None:
@@ -69,6 +78,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
     ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.CONCURRENCY_LIMIT: 429,
@@ -195,3 +205,45 @@ def validation_message(errors: list[Any]) -> tuple[str, str | None]:
         param = param or field or None
         parts.append(f"{field}: {e.get('msg', 'invalid')}" if field else str(e.get("msg", "invalid")))
     return "; ".join(parts) or "invalid request", param
+
+
+# --- OpenAPI: what the routes read and answer, for schema-driven tools ---------------------------------
+
+
+def request_body(
+    model: type[BaseModel], *, media_types: tuple[str, ...] = ("application/json",), required: bool = True
+) -> dict[str, Any]:
+    """``openapi_extra`` that declares ``model`` as a route's body.
+
+    Create routes read the raw body themselves so that every parse error answers in
+    the dialect's own words; this only describes that body in /openapi.json.
+    Nested models land in ``$defs`` and are moved to the components by
+    :func:`hoist_schema_defs`.
+    """
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": required, "content": {m: {"schema": schema} for m in media_types}}}
+
+
+def error_responses(model: Any, statuses: Iterable[int]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a router: each error status a dialect answers, with its envelope model."""
+    return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in sorted(set(statuses))}
+
+
+def hoist_schema_defs(doc: dict[str, Any]) -> dict[str, Any]:
+    """Move the ``$defs`` of :func:`request_body` schemas into ``components.schemas``.
+
+    Also drops FastAPI's automatic 422: framecast answers validation errors with the
+    dialect's own status and envelope (400 for every dialect), declared by
+    :func:`error_responses`.
+    """
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if not isinstance(op, dict):
+                continue
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                components.update(media.get("schema", {}).pop("$defs", {}))
+            op.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return doc

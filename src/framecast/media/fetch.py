@@ -9,6 +9,9 @@ Every fetch obeys the same rules (design.md, "Rules that hold everywhere"):
   6to4, NAT64, Teredo). ``FetchPolicy.allow_private`` (operator setting
   ``FRAMECAST_ALLOW_PRIVATE_URLS=1``) lifts the private/loopback/link-local/CGNAT
   refusal for on-prem use.
+- IPv4 hosts spelled the way ``inet_aton`` reads them (``0177.0.0.1`` octal, ``0x7f.1``
+  hex, ``127.1`` short, ``2130706433`` one number) are read as that address, as every
+  resolver does, and vetted like the dotted form: never passed on as a "hostname".
 - Cloud metadata endpoints (169.254.169.254, fd00:ec2::254, metadata.google.internal,
   ...) are refused *always*, even with ``allow_private``: they hand out the host's
   cloud credentials, no legitimate image or callback lives there, and an operator
@@ -36,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -162,6 +166,60 @@ class _Target:
     ips: list[str]
 
 
+def legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address ``host`` names when read as ``inet_aton`` reads it, or None for a hostname.
+
+    One to four dot-separated parts, each decimal, octal (leading ``0``) or hex
+    (``0x``); the last part fills the remaining bytes: ``127.1`` is 127.0.0.1,
+    ``0177.0.0.1`` is 127.0.0.1, ``0x7f000001`` is 127.0.0.1.
+    """
+    parts = host.rstrip(".").split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values: list[int] = []
+    for part in parts:
+        text = part.lower()
+        try:
+            if text.startswith("0x"):
+                value = int(text[2:], 16) if text[2:] else 0
+            elif len(text) > 1 and text.startswith("0"):
+                value = int(text[1:], 8)
+            elif text.isdigit():
+                value = int(text)
+            else:
+                return None
+        except ValueError:
+            return None
+        values.append(value)
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
+        return None
+    number = last
+    for i, v in enumerate(head):
+        number |= v << (8 * (3 - i))
+    return ipaddress.IPv4Address(number)
+
+
+def _canonical_host(url: str) -> tuple[str, str]:
+    """``url`` with an odd IPv4 spelling of its host rewritten to dotted form, and the spelling sent."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return url, ""
+    if not host or ":" in host:
+        return url, ""
+    ip = legacy_ipv4(host)
+    if ip is None or str(ip) == host:
+        return url, ""
+    netloc = parts.netloc
+    at = netloc.rfind("@") + 1
+    # the host part of netloc as sent (any case), then the port if one was given
+    port = netloc[at + len(host) :] if netloc[at : at + len(host)].lower() == host else ""
+    rebuilt = parts._replace(netloc=f"{netloc[:at]}{ip}{port}")
+    return urlunsplit(rebuilt), host
+
+
 def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
@@ -195,6 +253,7 @@ def _resolve(host: str, resolver: Resolver, deadline: float) -> list[str]:
 
 
 def _vet(url: str, policy: FetchPolicy, resolver: Resolver, deadline: float) -> _Target:
+    url, spelled = _canonical_host(url)
     parsed = _parse(url)
     try:
         host = parsed.raw_host.decode("ascii").lower().rstrip(".")
@@ -219,7 +278,14 @@ def _vet(url: str, policy: FetchPolicy, resolver: Resolver, deadline: float) -> 
         why = _refusal(ip, policy.allow_private)
         if why is not None:
             what = "is" if literal is not None else "resolves to"
-            raise _fail(f"host {host!r} {what} {why}, which cannot be fetched; use a public URL")
+            shown = f"{spelled!r} ({host})" if spelled else repr(host)
+            advice = "use a public URL"
+            if _refusal(ip, True) is None:  # the operator's switch would allow it
+                advice += (
+                    ", or ask the operator to allow private addresses "
+                    "(FRAMECAST_ALLOW_PRIVATE_URLS=1, for on-prem use)"
+                )
+            raise _fail(f"host {shown} {what} {why}, which cannot be fetched; {advice}")
         if str(ip) not in ips:
             ips.append(str(ip))
 

@@ -8,6 +8,7 @@ status both see the failure.
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -16,11 +17,23 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
     ErrorCode.CONCURRENCY_LIMIT: 429,
     ErrorCode.RATE_LIMIT: 429,
     ErrorCode.INTERNAL: 500,
 }
+
+
+class BaicaiError(BaseModel):
+    """Baicai's error body: a non-zero ``code`` (the HTTP status) and a message."""
+
+    code: int
+    message: str
+    data: None = None
+
+
+STATUSES = set(STATUS.values()) | {400, 405}
 
 
 def baicai_error(err: ClientError, trace_id: str) -> Response:

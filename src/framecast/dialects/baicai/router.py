@@ -14,16 +14,19 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.baicai import translate, uploads
-from framecast.dialects.baicai.errors import baicai_error
+from framecast.dialects.baicai.errors import STATUSES, BaicaiError, baicai_error
+from framecast.dialects.baicai.models import BaicaiCreate
 from framecast.dialects.common import (
     Links,
     LinksDep,
     PrincipalDep,
     ServiceDep,
+    error_responses,
     file_response,
     read_json,
     register_callback_renderer,
     register_error_renderer,
+    request_body,
     with_idempotency_key,
 )
 from framecast.domain import ErrorCode, ImageRef, ImageRole
@@ -31,7 +34,7 @@ from framecast.errors import ClientError, NotFoundError
 from framecast.service import TaskService
 from framecast.store.keys import Principal
 
-router = APIRouter(tags=["baicai"])
+router = APIRouter(tags=["baicai"], responses=error_responses(BaicaiError, STATUSES))
 PREFIXES = ("/v1/videos/generations", "/v1/resources", "/v1/comfyui")
 
 
@@ -54,7 +57,9 @@ def _resolver(request: Request, links: Links, svc: TaskService, principal: Princ
     return resolve
 
 
-@router.post("/v1/videos/generations", summary="Baicai: create a video task")
+@router.post(
+    "/v1/videos/generations", summary="Baicai: create a video task", openapi_extra=request_body(BaicaiCreate)
+)
 async def create(
     request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
 ) -> dict[str, Any]:
@@ -98,8 +103,5 @@ def attach(app: FastAPI) -> None:
     for prefix in PREFIXES:
         register_error_renderer(prefix, baicai_error)
     # Baicai documents no callback body: the status answer, with the result URLs once there are any
-    register_callback_renderer(
-        "baicai",
-        lambda task, links: {**translate.render_status(task), "result": translate.render_result(task, links)},
-    )
+    register_callback_renderer(app, "baicai", translate.render_callback)
     app.include_router(router)

@@ -7,6 +7,7 @@ so :func:`numeric` is shared with the Qianfan dialect.
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -28,6 +29,7 @@ CODES: dict[ErrorCode, tuple[int, int]] = {
     ErrorCode.INVALID_STATE: (400, 1201),
     ErrorCode.CONFLICT: (409, 1201),  # Idempotency-Key reused with another body
     ErrorCode.CANCELLED: (400, 1201),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, 1202),  # "the request method is not valid"
     # "the requested resource does not exist, e.g. the model": a client fixes its request.
     # 5001 (maintenance) would make clients retry a request that can never succeed.
     ErrorCode.MODEL_UNAVAILABLE: (400, 1203),
@@ -40,13 +42,22 @@ CODES: dict[ErrorCode, tuple[int, int]] = {
 }
 
 
+class KlingError(BaseModel):
+    """Kling's error body, also Qianfan's for its Kling-family models (reference 6.4, 2.4)."""
+
+    code: int
+    message: str
+    request_id: str
+
+
+STATUSES = {status for status, _ in CODES.values()} | {404, 405}
+
+
 def numeric(err: ClientError) -> tuple[int, int]:
     """(HTTP status, service code) for one error."""
     if err.code is ErrorCode.UNAUTHORIZED:
         # 1001: Authorization header empty; 1002: its value is not valid
         return 401, 1001 if err.message.startswith("missing") else 1002
-    if err.code is ErrorCode.INVALID_FIELD and err.message == "Method Not Allowed":
-        return 405, 1202
     return CODES.get(err.code, (400, 1200))
 
 

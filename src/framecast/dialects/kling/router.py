@@ -9,27 +9,36 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
+    error_responses,
     read_json,
     register_callback_renderer,
     register_error_renderer,
+    request_body,
     trace_id_of,
     with_idempotency_key,
 )
 from framecast.dialects.kling import lookup, translate
-from framecast.dialects.kling.errors import kling_error
+from framecast.dialects.kling.errors import STATUSES, KlingError, kling_error
+from framecast.dialects.kling.models import Image2Video, Omni, Text2Video
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 from framecast.store.tasks import TaskFilter
 
 PREFIX = "/v1/videos"
 ENDPOINTS = ("image2video", "omni-video", "text2video")
-router = APIRouter(prefix=PREFIX, tags=["kling"])
+BODIES: dict[str, type[BaseModel]] = {
+    "image2video": Image2Video,
+    "omni-video": Omni,
+    "text2video": Text2Video,
+}
+router = APIRouter(prefix=PREFIX, tags=["kling"], responses=error_responses(KlingError, STATUSES))
 
 
 def _page_param(request: Request, name: str, default: int, high: int) -> int:
@@ -75,7 +84,13 @@ def _routes(endpoint: str) -> None:
     create.__name__ = f"kling_{name}_create"
     get_one.__name__ = f"kling_{name}_get"
     list_tasks.__name__ = f"kling_{name}_list"
-    router.add_api_route(f"/{endpoint}", create, methods=["POST"], summary=f"Kling: create {endpoint}")
+    router.add_api_route(
+        f"/{endpoint}",
+        create,
+        methods=["POST"],
+        summary=f"Kling: create {endpoint}",
+        openapi_extra=request_body(BODIES[endpoint]),
+    )
     router.add_api_route(f"/{endpoint}/{{task_id}}", get_one, methods=["GET"], summary="Kling: query a task")
     router.add_api_route(f"/{endpoint}", list_tasks, methods=["GET"], summary="Kling: list tasks")
 
@@ -87,5 +102,5 @@ for _endpoint in ENDPOINTS:
 def attach(app: FastAPI) -> None:
     for endpoint in ENDPOINTS:
         register_error_renderer(f"{PREFIX}/{endpoint}", kling_error)
-    register_callback_renderer("kling", translate.render_task)
+    register_callback_renderer(app, "kling", translate.render_task)
     app.include_router(router)

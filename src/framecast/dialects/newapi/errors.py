@@ -8,6 +8,7 @@ the gateway's code actually sends.
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -35,8 +36,20 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "unauthorized"),
     ErrorCode.FORBIDDEN: (403, "forbidden"),
     ErrorCode.CANCELLED: (400, "cancelled"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "method_not_allowed"),
     ErrorCode.INTERNAL: (500, "internal_error"),
 }
+
+
+class NewApiError(BaseModel):
+    """new-api's task error body (``dto/task.go`` TaskError, reference 3.5)."""
+
+    code: str
+    message: str
+    data: None = None
+
+
+STATUSES = {status for status, _ in ERRORS.values()} | {404, 405}
 
 
 def status_and_code(code: ErrorCode) -> tuple[int, str]:

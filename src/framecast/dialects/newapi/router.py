@@ -11,19 +11,25 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
+    error_responses,
     idempotency_key,
     read_json,
+    register_callback_renderer,
     register_error_renderer,
+    request_body,
 )
 from framecast.dialects.newapi import translate
-from framecast.dialects.newapi.errors import newapi_error
+from framecast.dialects.newapi.errors import STATUSES, NewApiError, newapi_error
+from framecast.dialects.newapi.models import GenerationCreate
 from framecast.errors import NotFoundError
 
 PREFIX = "/v1/video/generations"
-router = APIRouter(prefix=PREFIX, tags=["new-api"])
+router = APIRouter(prefix=PREFIX, tags=["new-api"], responses=error_responses(NewApiError, STATUSES))
 
 
-@router.post("", summary="new-api / UniAll: create a video task")
+@router.post(
+    "", summary="new-api / UniAll: create a video task", openapi_extra=request_body(GenerationCreate)
+)
 async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
     raw = await read_json(request)
     req, echo = translate.parse(raw, idempotency_key=idempotency_key(request))
@@ -44,4 +50,6 @@ async def query(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: L
 
 def attach(app: FastAPI) -> None:
     register_error_renderer(PREFIX, newapi_error)
+    # metadata.callback_url: new-api's own task body (the query answer), never another dialect's
+    register_callback_renderer(app, "newapi", translate.render_query)
     app.include_router(router)

@@ -7,6 +7,7 @@ sends and what its SDK maps to ``BadRequestError``.
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -35,8 +36,25 @@ ERRORS: dict[ErrorCode, tuple[int, str, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "invalid_request_error", "invalid_api_key"),
     ErrorCode.FORBIDDEN: (403, "permission_error", "forbidden"),
     ErrorCode.CANCELLED: (400, "invalid_request_error", "cancelled"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "invalid_request_error", "method_not_allowed"),
     ErrorCode.INTERNAL: (500, "server_error", "internal_error"),
 }
+
+
+class OpenAIErrorInfo(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(BaseModel):
+    """OpenAI's error body (reference 4)."""
+
+    error: OpenAIErrorInfo
+
+
+STATUSES = {status for status, _, _ in ERRORS.values()} | {404, 405}
 
 # the service names canonical fields; an OpenAI caller knows them by these names
 PARAMS = {"duration": "seconds", "resolution": "size", "images": "input_reference"}

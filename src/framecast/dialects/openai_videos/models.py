@@ -45,3 +45,10 @@ class VideoRemix(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     prompt: str | None = None
+
+
+class FileUpload(BaseModel):
+    """``POST /v1/files`` (multipart): described for the OpenAPI document; the route reads the form itself."""
+
+    file: bytes
+    purpose: str = "vision"

@@ -16,14 +16,17 @@ from starlette.datastructures import FormData, UploadFile
 from framecast.dialects.common import (
     PrincipalDep,
     ServiceDep,
+    error_responses,
     file_response,
     idempotency_key,
     read_body,
     read_json,
     register_error_renderer,
+    request_body,
 )
 from framecast.dialects.openai_videos import translate
-from framecast.dialects.openai_videos.errors import openai_error
+from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError, openai_error
+from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
 from framecast.service import TaskService
@@ -32,7 +35,10 @@ from framecast.store.tasks import TaskFilter
 
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
-router = APIRouter(prefix="/v1", tags=["openai"])
+MODELS_PREFIX = "/v1/models"
+router = APIRouter(prefix="/v1", tags=["openai"], responses=error_responses(OpenAIError, STATUSES))
+# the SDK sends multipart; hand-written clients and gateways send JSON
+_BOTH = ("application/json", "multipart/form-data")
 
 VARIANTS = {"video", "thumbnail", "spritesheet"}
 FILE_PURPOSES = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
@@ -130,7 +136,9 @@ def _get(svc: TaskService, principal: Principal, public_id: str) -> Task:
 # --- routes ------------------------------------------------------------------------------------------
 
 
-@router.post("/videos", summary="OpenAI: create a video")
+@router.post(
+    "/videos", summary="OpenAI: create a video", openapi_extra=request_body(VideoCreate, media_types=_BOTH)
+)
 async def create_video(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
     raw = await _create_body(request)
 
@@ -219,7 +227,11 @@ async def video_content(
     return file_response(await run_in_threadpool(svc.result_file, principal, task.id, variant))
 
 
-@router.post("/videos/{video_id}/remix", summary="OpenAI: remix a completed video with a new prompt")
+@router.post(
+    "/videos/{video_id}/remix",
+    summary="OpenAI: remix a completed video with a new prompt",
+    openapi_extra=request_body(VideoRemix, media_types=_BOTH),
+)
 async def remix_video(
     video_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep
 ) -> dict[str, Any]:
@@ -235,7 +247,11 @@ async def remix_video(
     return await run_in_threadpool(submit)
 
 
-@router.post("/files", summary="OpenAI: upload an image to use as input_reference {file_id}")
+@router.post(
+    "/files",
+    summary="OpenAI: upload an image to use as input_reference {file_id}",
+    openapi_extra=request_body(FileUpload, media_types=("multipart/form-data",)),
+)
 async def upload_file(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
     if not _is_form(request):
         raise ClientError(
@@ -268,6 +284,35 @@ async def upload_file(request: Request, principal: PrincipalDep, svc: ServiceDep
     }
 
 
+def _model_object(request: Request, svc: TaskService, name: str) -> dict[str, Any]:
+    spec = svc.catalog.require(name)
+    try:
+        kinds = sorted(k.value for k in svc.engines.capabilities(spec.engine, spec.options).kinds)
+    except ClientError:  # the engine is not installed: the name is listed, but it serves nothing
+        kinds = []
+    created: int = request.app.state.started_at
+    return translate.render_model(spec, kinds, created)
+
+
+@router.get("/models", summary="OpenAI: list the model names this server answers to")
+async def list_models(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
+    data = [_model_object(request, svc, name) for name in svc.catalog.names()]
+    return {"object": "list", "data": data}
+
+
+@router.get("/models/{model_id}", summary="OpenAI: one model, its engine, kinds, durations and resolutions")
+async def retrieve_model(
+    model_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep
+) -> dict[str, Any]:
+    if svc.catalog.get(model_id) is None:
+        raise ClientError(
+            ErrorCode.NOT_FOUND,
+            f"the model {model_id!r} does not exist; GET /v1/models lists the configured ones",
+            param="model",
+        )
+    return _model_object(request, svc, model_id)
+
+
 def _store(svc: TaskService, principal: Principal, data: bytes) -> Any:
     try:
         return svc.store_upload(principal, data)
@@ -279,4 +324,5 @@ def _store(svc: TaskService, principal: Principal, data: bytes) -> Any:
 def attach(app: FastAPI) -> None:
     register_error_renderer(PREFIX, openai_error)
     register_error_renderer(FILES_PREFIX, openai_error)
+    register_error_renderer(MODELS_PREFIX, openai_error)
     app.include_router(router)

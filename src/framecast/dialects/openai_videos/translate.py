@@ -314,3 +314,27 @@ def render_list(tasks: list[Task], has_more: bool) -> dict[str, Any]:
 
 def render_deleted(task_id: str) -> dict[str, Any]:
     return {"id": video_id(task_id), "object": "video.deleted", "deleted": True}
+
+
+# --- /v1/models --------------------------------------------------------------------------------------
+
+
+def render_model(spec: ModelSpec, kinds: list[str], created: int) -> dict[str, Any]:
+    """OpenAI's model object, plus what framecast knows about the name (its engine and limits)."""
+    durations = list(spec.durations) or list(range(spec.min_duration, spec.max_duration + 1))
+    return {
+        "id": spec.name,
+        "object": "model",
+        "created": created,
+        "owned_by": "framecast",
+        # --8<-- framecast extensions
+        "engine": spec.engine,
+        "family": spec.family,
+        "kinds": kinds,
+        "durations": durations,
+        "default_duration": spec.default_duration,
+        "resolutions": list(spec.resolutions),
+        "default_resolution": spec.default_resolution,
+        "fps": spec.fps,
+        # --8<--
+    }

@@ -2,4 +2,8 @@
 
 from framecast.dialects.qianfan.router import attach
 
-__all__ = ["attach"]
+# the name tasks created here carry (Task.dialect), and whether create bodies take a callback URL
+NAME = "qianfan"
+ACCEPTS_CALLBACKS = True  # Kling-family model_parameters.callback_url
+
+__all__ = ["ACCEPTS_CALLBACKS", "NAME", "attach"]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.dialects.kling.errors import kling_error
 from framecast.domain import ErrorCode
@@ -33,9 +34,22 @@ HTTP_LEVEL: dict[ErrorCode, tuple[int, str, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "invalid_iam_token", "invalid_request_error"),
     ErrorCode.FORBIDDEN: (403, "access_denied", "invalid_request_error"),
     ErrorCode.NOT_FOUND: (404, "not_found", "invalid_request_error"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "method_not_allowed", "invalid_request_error"),
     # an Idempotency-Key reused with another body: the argument code, with the conventional 409
     ErrorCode.CONFLICT: (409, "invalid_video_genration_argument", "invalid_request_error"),
 }
+
+
+class QianfanError(BaseModel):
+    """Qianfan's HTTP-level error body (reference 2.4)."""
+
+    code: str
+    message: str
+    type: str
+    request_id: str
+
+
+STATUSES = {status for status, _, _ in HTTP_LEVEL.values()} | {_ARGUMENT[0], 405}
 
 
 def http_level_error(err: ClientError, trace_id: str) -> Response:

@@ -17,22 +17,33 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
+    error_responses,
     read_json,
     register_callback_renderer,
     register_error_renderer,
+    request_body,
     trace_id_of,
     with_idempotency_key,
 )
+from framecast.dialects.kling import errors as kling_errors
 from framecast.dialects.qianfan import translate
-from framecast.dialects.qianfan.errors import http_level_error, numeric_error
+from framecast.dialects.qianfan.errors import STATUSES, QianfanError, http_level_error, numeric_error
+from framecast.dialects.qianfan.models import QianfanCreate
 from framecast.domain import ErrorCode, Task
 from framecast.errors import ClientError
 
 PREFIX = "/beta/video/generations"
-router = APIRouter(prefix=PREFIX, tags=["qianfan"])
+# HTTP-level errors in Qianfan's envelope, Kling-family ones in the numeric envelope
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["qianfan"],
+    responses=error_responses(QianfanError | kling_errors.KlingError, STATUSES | kling_errors.STATUSES),
+)
 
 
-@router.post("/qianfan-video", summary="Qianfan: create a video task")
+@router.post(
+    "/qianfan-video", summary="Qianfan: create a video task", openapi_extra=request_body(QianfanCreate)
+)
 async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> Response:
     trace_id = trace_id_of(request)
     body = translate.parse_body(await read_json(request))
@@ -72,5 +83,5 @@ def attach(app: FastAPI) -> None:
     def callback_body(task: Task, links: Links) -> dict[str, Any]:
         return translate.render_query(task, translate.family_of(catalog, task.request.model), links, "")
 
-    register_callback_renderer("qianfan", callback_body)
+    register_callback_renderer(app, "qianfan", callback_body)
     app.include_router(router)

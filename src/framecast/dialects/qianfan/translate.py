@@ -139,6 +139,8 @@ def render_query(task: Task, family: str, links: Links, request_id: str) -> dict
                 "mode": task.echo.get("mode", "std"),
                 "duration": str(duration),
                 "credits": str(task.credits),
+                # what the task was charged (framecast bills once, at submit)
+                "final_unit_deduction": str(task.credits),
             },
         }
     return {

@@ -2,4 +2,8 @@
 
 from framecast.dialects.vidu.router import attach
 
-__all__ = ["attach"]
+# the name tasks created here carry (Task.dialect), and whether create bodies take a callback URL
+NAME = "vidu"
+ACCEPTS_CALLBACKS = True
+
+__all__ = ["ACCEPTS_CALLBACKS", "NAME", "attach"]

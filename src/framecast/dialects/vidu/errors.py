@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -29,8 +30,25 @@ REASONS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "Unauthorized"),
     ErrorCode.FORBIDDEN: (403, "Forbidden"),
     ErrorCode.CANCELLED: (400, "UserCancelled"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "BadRequest"),
     ErrorCode.INTERNAL: (500, "InternalServiceFailure"),
 }
+
+
+class ViduErrorMetadata(BaseModel):
+    trace_id: str
+
+
+class ViduError(BaseModel):
+    """Vidu's error body (reference 1.4)."""
+
+    code: int
+    reason: str
+    message: str
+    metadata: ViduErrorMetadata
+
+
+STATUSES = {status for status, _ in REASONS.values()} | {404, 405}
 
 
 def reason_for(code: ErrorCode, specific: str = "") -> str:

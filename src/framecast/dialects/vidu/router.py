@@ -13,18 +13,21 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
+    error_responses,
     read_json,
     register_callback_renderer,
     register_error_renderer,
+    request_body,
 )
 from framecast.dialects.vidu import translate
-from framecast.dialects.vidu.errors import vidu_error
+from framecast.dialects.vidu.errors import STATUSES, ViduError, vidu_error
+from framecast.dialects.vidu.models import ViduCancel, ViduCreate
 from framecast.domain import ErrorCode, TaskState
 from framecast.errors import ClientError, InvalidStateError
 from framecast.store.tasks import TaskFilter
 
 PREFIX = "/ent/v2"
-router = APIRouter(prefix=PREFIX, tags=["vidu"])
+router = APIRouter(prefix=PREFIX, tags=["vidu"], responses=error_responses(ViduError, STATUSES))
 
 
 def _create_route(endpoint: translate.Endpoint) -> None:
@@ -38,7 +41,11 @@ def _create_route(endpoint: translate.Endpoint) -> None:
 
     create.__name__ = f"vidu_{endpoint.path.replace('-', '_')}"
     router.add_api_route(
-        f"/{endpoint.path}", create, methods=["POST"], summary=f"Vidu {endpoint.path} ({endpoint.kind.value})"
+        f"/{endpoint.path}",
+        create,
+        methods=["POST"],
+        summary=f"Vidu {endpoint.path} ({endpoint.kind.value})",
+        openapi_extra=request_body(ViduCreate),
     )
 
 
@@ -54,7 +61,11 @@ async def get_creations(
     return translate.render_query(task, links)
 
 
-@router.post("/tasks/{task_id}/cancel", summary="Vidu: cancel a task")
+@router.post(
+    "/tasks/{task_id}/cancel",
+    summary="Vidu: cancel a task",
+    openapi_extra=request_body(ViduCancel, required=False),
+)
 async def cancel(task_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
     if request.headers.get("content-length", "0") not in ("", "0"):
         raw = await read_json(request)
@@ -65,8 +76,8 @@ async def cancel(task_id: str, request: Request, principal: PrincipalDep, svc: S
     try:
         await run_in_threadpool(svc.cancel, principal, task_id)
     except InvalidStateError as exc:
-        vidu_state = {"succeeded": "success"}.get(exc.state, "failed")
-        raise ClientError(ErrorCode.INVALID_STATE, f"task state is {vidu_state}, can not cancel") from exc
+        task = await run_in_threadpool(svc.get, principal, task_id)
+        raise ClientError(ErrorCode.INVALID_STATE, translate.cannot_cancel(task)) from exc
     return {}
 
 
@@ -172,5 +183,5 @@ def _decode_token(token: str) -> str:
 
 def attach(app: FastAPI) -> None:
     register_error_renderer(PREFIX, vidu_error)
-    register_callback_renderer("vidu", translate.render_query)
+    register_callback_renderer(app, "vidu", translate.render_query)
     app.include_router(router)

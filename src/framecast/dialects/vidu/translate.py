@@ -179,6 +179,21 @@ def err_code_of(task: Task) -> str:
     return ""
 
 
+def cannot_cancel(task: Task) -> str:
+    """Why a finished task refuses a cancel, in the words its query answer uses.
+
+    Vidu has no cancelled state: a cancelled task reads ``failed`` with err_code
+    ``UserCancelled``, so the message says both rather than a bare "failed".
+    """
+    state = state_of(task)
+    if task.state is TaskState.CANCELLED:
+        code = err_code_of(task)
+        return f"task state is {state} (err_code {code}): it was already cancelled, can not cancel"
+    if task.state is TaskState.FAILED:
+        return f"task state is {state} (err_code {err_code_of(task)}), can not cancel"
+    return f"task state is {state}, can not cancel"
+
+
 def render_create(task: Task) -> dict[str, Any]:
     r = task.request
     return {
@@ -205,6 +220,9 @@ def render_create(task: Task) -> dict[str, Any]:
         "wm_url": r.watermark.image_url,
         "meta_data": r.meta_data,
         "created_at": rfc3339(task.created_at),
+        # required by the start-end2video response schema, echoed as sent (0 / "" when not)
+        "cus_priority": r.priority,
+        "client_request_id": r.client_request_id,
     }
 
 
@@ -223,8 +241,8 @@ def render_creations(task: Task, links: Links) -> list[dict[str, Any]]:
                 "resolution": {"width": c.width, "height": c.height},
             },
         }
-        if c.watermarked_key:
-            item["watermarked_url"] = links.watermarked(c)
+        # always present (Qianfan's Vidu family lists it); "" when the task asked for no watermark
+        item["watermarked_url"] = links.watermarked(c)
         out.append(item)
     return out
 
