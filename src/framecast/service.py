@@ -50,7 +50,6 @@ from framecast.store import billing, idempotency
 from framecast.store import tasks as task_store
 from framecast.store.db import Database
 from framecast.store.keys import Principal, authenticate
-from framecast.store.tables import TaskRow
 from framecast.store.time import utcnow
 
 log = logging.getLogger(__name__)
@@ -195,7 +194,10 @@ class TaskService:
         dialect: str,
         echo: dict[str, Any] | None = None,
         limits: SubmitLimits | None = None,
+        external_id: str | None = None,
     ) -> Task:
+        """Check, store and queue a request. ``external_id`` is the client's own id for the task (Kling's
+        ``external_task_id``): unique per tenant, and the task can be looked up by it."""
         limits = limits or SubmitLimits()
         if len(req.prompt) > limits.max_prompt_chars:
             raise ClientError(
@@ -220,6 +222,8 @@ class TaskService:
                 return replay
         if req.callback_url:
             self._check_callback_url(req.callback_url)
+        if external_id:
+            self._check_external_id(principal, external_id)  # early, before inputs are fetched and stored
         self._check_concurrency(principal)
         checked = self._load_images(req.images, limits)
         if limits.pair_ratio and req.kind is TaskKind.FIRST_LAST:
@@ -240,6 +244,7 @@ class TaskService:
                 dialect=dialect,
                 echo=echo or {},
                 request_hash=request_hash,
+                external_id=external_id,
             )
         except _DuplicateRequest:
             self.blobs.delete_prefix(f"inputs/{task_id}")
@@ -269,6 +274,7 @@ class TaskService:
         dialect: str,
         echo: dict[str, Any],
         request_hash: str,
+        external_id: str | None,
     ) -> Task:
         """Store the inputs, then insert the task, charge and keep the idempotency key in one transaction."""
         stored: list[StoredImage] = []
@@ -286,42 +292,35 @@ class TaskService:
                     origin=_origin(ref),
                 )
             )
-        inputs: dict[str, Any] = {"images": [s.model_dump(mode="json") for s in stored]}
+        wm_key = None
         if wm_logo is not None:
-            inputs["watermark"] = f"inputs/{task_id}/wm.{wm_logo.mime.split('/')[-1]}"
-            self.blobs.put_bytes(inputs["watermark"], wm_logo.data)
+            wm_key = f"inputs/{task_id}/wm.{wm_logo.mime.split('/')[-1]}"
+            self.blobs.put_bytes(wm_key, wm_logo.data)
         # the request is stored without the inline image bytes: they live in blobs now
         stored_images = [
             ImageRef(role=r.role, source=s.origin, kind="url")
             for r, s in zip(req.images, stored, strict=True)
         ]
-        stored_req = req.model_copy(update={"seed": seed, "images": stored_images})
         now = utcnow()
-        row = TaskRow(
+        task = Task(
             id=task_id,
             tenant=principal.tenant,
             key_id=principal.key_id,
             dialect=dialect,
-            kind=req.kind.value,
-            model=req.model,
-            request=stored_req.model_dump(mode="json"),
-            inputs=inputs,
+            request=req.model_copy(update={"seed": seed, "images": stored_images}),
+            inputs=stored,
+            watermark_key=wm_key,
             echo=echo,
-            state=TaskState.QUEUED.value,
-            progress=0,
-            attempt=0,
+            state=TaskState.QUEUED,
             seed=seed,
             credits=credits,
-            priority=req.priority,
-            off_peak=req.off_peak,
             created_at=now,
             updated_at=now,
-            callback_url=req.callback_url,
-            callback_key=self.secrets.seal(principal.token) if req.callback_url else None,
         )
+        callback_key = self.secrets.seal(principal.token) if req.callback_url else None
         try:
             with self.db.session() as s:
-                task_store.insert_task(s, row=row)
+                task_store.insert_task(s, task=task, callback_key=callback_key, external_id=external_id)
                 if req.client_request_id:
                     idempotency.remember(
                         s,
@@ -337,8 +336,10 @@ class TaskService:
                         ErrorCode.CREDIT_INSUFFICIENT,
                         f"this task costs {credits} credits and the balance is {bal}; top up first",
                     )
-                return task_store.to_domain(row, [])
+                return task
         except (IntegrityError, idempotency.KeyTaken) as exc:
+            if external_id:  # a concurrent create took the same external id first
+                self._check_external_id(principal, external_id)
             if req.client_request_id:
                 raise _DuplicateRequest() from exc
             raise
@@ -509,6 +510,20 @@ class TaskService:
         self.blobs.delete_prefix(f"inputs/{task_id}")
 
     # --- cancel ----------------------------------------------------------------------------------
+
+    def find_external(self, principal: Principal, external_id: str) -> Task | None:
+        """The tenant's task that the client named ``external_id`` at create, if any."""
+        with self.db.session() as s:
+            return task_store.load_by_external_id(s, tenant=principal.tenant, external_id=external_id)
+
+    def _check_external_id(self, principal: Principal, external_id: str) -> None:
+        # the client's own id must name one task, or lookups by it would be ambiguous
+        if self.find_external(principal, external_id) is not None:
+            raise ClientError(
+                ErrorCode.CONFLICT,
+                f"external_task_id {external_id!r} is already used by another task",
+                param="external_task_id",
+            )
 
     def cancel(self, principal: Principal, task_id: str) -> Task:
         """Queued tasks end at once; running ones stop at their next frame. Finished ones refuse."""

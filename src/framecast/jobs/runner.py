@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from framecast.config import Catalog
-from framecast.domain import ErrorCode, GenerationRequest, ImageRole, Task, TaskState
+from framecast.domain import Creation, ErrorCode, GenerationRequest, ImageRole, Task, TaskState
 from framecast.engines.base import EngineCancelled, Frame, GenerationJob
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError, Fenced
@@ -32,7 +32,6 @@ from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
 from framecast.storage import BlobStore
 from framecast.store import tasks as task_store
 from framecast.store.db import Database
-from framecast.store.tables import CreationRow
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +280,7 @@ def _fail(
         )
 
 
-def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> list[CreationRow]:
+def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> list[Creation]:
     spec = ctx.catalog.require(task.request.model)
     if not ctx.engines.is_loaded(spec.engine, spec.options):
         held.set_phase("loading model")  # the first use in this process: minutes for a diffusion model
@@ -290,7 +289,7 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
     label = task.request.meta_data or default_label(task_id=task.id)
     watermark = _watermark(task, ctx.blobs)
     n = task.request.n
-    rows: list[CreationRow] = []
+    rows: list[Creation] = []
     first_job = build_job(task, ctx.blobs, task.seed, dict(spec.options))
     progress = _Progress(held, first_job.num_frames, n)
     for index in range(n):
@@ -321,7 +320,7 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
 
 def _store_creation(
     ctx: RunContext, task: Task, attempt: int, prefix: str, index: int, seed: int, result: RenderResult
-) -> CreationRow:
+) -> Creation:
     base = f"{prefix}/{index}"
     ctx.blobs.put_file(f"{base}/video.mp4", result.video_path)
     ctx.blobs.put_file(f"{base}/cover.jpg", result.cover_path)
@@ -329,11 +328,9 @@ def _store_creation(
     if result.watermarked_path is not None:
         wm_key = f"{base}/watermarked.mp4"
         ctx.blobs.put_file(wm_key, result.watermarked_path)
-    return CreationRow(
+    return Creation(
         id=f"{task.id}{index:02d}{attempt % 100:02d}",
-        task_id=task.id,
         index=index,
-        attempt=attempt,
         video_key=f"{base}/video.mp4",
         cover_key=f"{base}/cover.jpg",
         watermarked_key=wm_key,

@@ -133,6 +133,8 @@ class TaskRow(Base):
     phase: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # attempts whose worker died (lease lapsed); graceful hand-backs are not counted
     lost_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the client's own id for the task (Kling's external_task_id): unique per tenant, looked up by index
+    external_id: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -141,6 +143,7 @@ class TaskRow(Base):
     __table_args__ = (
         Index("ix_tasks_tenant_created", "tenant", "created_at"),
         Index("ix_tasks_state_priority", "state", "off_peak", "priority", "created_at"),
+        UniqueConstraint("tenant", "external_id", name="uq_tasks_tenant_external_id"),
     )
 
 

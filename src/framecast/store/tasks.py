@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -24,9 +25,46 @@ from framecast.store.tables import CreationRow, TaskRow, TenantRow
 from framecast.store.time import aware, utcnow
 
 
-def insert_task(session: Session, *, row: TaskRow) -> None:
-    session.add(row)
+def insert_task(
+    session: Session, *, task: Task, callback_key: str | None = None, external_id: str | None = None
+) -> None:
+    """Insert a new (queued) task. ``callback_key`` is the sealed creating key Vidu signs callbacks with;
+    ``external_id`` the client's own id for it, unique per tenant (IntegrityError when taken)."""
+    req = task.request
+    inputs: dict[str, Any] = {"images": [i.model_dump(mode="json") for i in task.inputs]}
+    if task.watermark_key:
+        inputs["watermark"] = task.watermark_key
+    session.add(
+        TaskRow(
+            id=task.id,
+            tenant=task.tenant,
+            key_id=task.key_id,
+            dialect=task.dialect,
+            kind=req.kind.value,
+            model=req.model,
+            request=req.model_dump(mode="json"),
+            inputs=inputs,
+            echo=task.echo,
+            state=task.state.value,
+            progress=task.progress,
+            attempt=task.attempt,
+            seed=task.seed,
+            credits=task.credits,
+            priority=req.priority,
+            off_peak=req.off_peak,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            callback_url=req.callback_url,
+            callback_key=callback_key,
+            external_id=external_id or None,
+        )
+    )
     session.flush()
+
+
+def load_by_external_id(session: Session, *, tenant: str, external_id: str) -> Task | None:
+    row = session.scalar(select(TaskRow).where(TaskRow.tenant == tenant, TaskRow.external_id == external_id))
+    return None if row is None else to_domain(row, creations_of(session, task_ids=[row.id])[row.id])
 
 
 def get_row(session: Session, *, task_id: str, tenant: str | None = None) -> TaskRow | None:
@@ -258,7 +296,8 @@ def heartbeat(
     return bool(session.scalar(select(TaskRow.cancel_requested).where(TaskRow.id == task_id)))
 
 
-def finish_success(session: Session, *, task_id: str, attempt: int, creations: Sequence[CreationRow]) -> bool:
+def finish_success(session: Session, *, task_id: str, attempt: int, creations: Sequence[Creation]) -> bool:
+    """Commit an attempt's results: the task succeeds and its creations are recorded, or nothing (fenced)."""
     now = utcnow()
     res = session.execute(
         update(TaskRow)
@@ -274,7 +313,7 @@ def finish_success(session: Session, *, task_id: str, attempt: int, creations: S
     )
     if rows_matched(res) != 1:
         return False
-    session.add_all(creations)
+    session.add_all(CreationRow(task_id=task_id, attempt=attempt, **c.model_dump()) for c in creations)
     session.flush()
     outbox.record(session, task_id=task_id, event=TaskState.SUCCEEDED.value)
     return True

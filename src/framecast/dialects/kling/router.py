@@ -6,6 +6,7 @@ otherwise swallow ``GET /v1/videos/image2video``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -58,10 +59,16 @@ def _routes(endpoint: str) -> None:
         parsed = parse(await read_json(request))
         req = parsed.request
         req = with_idempotency_key(req, request)
-        if ext := parsed.echo.get("external_task_id"):
-            await run_in_threadpool(lookup.ensure_unique, svc, principal, ext)
         task = await run_in_threadpool(
-            svc.submit, principal, req, dialect="kling", echo=parsed.echo, limits=translate.LIMITS
+            functools.partial(
+                svc.submit,
+                principal,
+                req,
+                dialect="kling",
+                echo=parsed.echo,
+                limits=translate.LIMITS,
+                external_id=parsed.echo.get("external_task_id") or None,
+            )
         )
         return translate.envelope(translate.render_created(task), trace_id_of(request))
 
