@@ -375,6 +375,60 @@ def test_request_bodies_and_image_inputs(tmp_path: Path) -> None:
     assert image_to_wire("data:image/png;base64,AAAA") == "data:image/png;base64,AAAA"
 
 
+def test_sync_and_async_send_the_same_options() -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json={"task_id": "1", "state": "created"})
+
+    opts: fc.GenerationOptions = {
+        "duration": 2,
+        "resolution": None,
+        "watermark": False,
+        "callback_url": "https://cb",
+    }
+    with fc.Client("https://fc.example", "k", transport=httpx.MockTransport(handler)) as client:
+        client.create_first_last(b"\x89PNG", b"\xff\xd8", prompt="push in", **opts)
+        client.create_image(b"\x89PNG", model="viduq2", seed=0, **opts)
+        client.create_text("a cat", movement_amplitude="small")
+        with pytest.raises(
+            TypeError, match="create_image\\(\\) got an unexpected keyword argument 'durations'"
+        ):
+            client.create_image(b"\x89PNG", durations=2)  # type: ignore[call-arg]
+
+    async def main() -> None:
+        async with fc.AsyncClient(
+            "https://fc.example", "k", transport=httpx.MockTransport(handler)
+        ) as client:
+            await client.create_first_last(b"\x89PNG", b"\xff\xd8", prompt="push in", **opts)
+            await client.create_image(b"\x89PNG", model="viduq2", seed=0, **opts)
+            await client.create_text("a cat", movement_amplitude="small")
+            with pytest.raises(
+                TypeError, match="create_text\\(\\) got an unexpected keyword argument 'sead'"
+            ):
+                await client.create_text("a cat", sead=1)  # type: ignore[call-arg]
+
+    anyio.run(main)
+    assert sent[:3] == sent[3:]  # a mistyped option sends nothing
+    assert [path for path, _ in sent[:3]] == [
+        "/ent/v2/start-end2video",
+        "/ent/v2/img2video",
+        "/ent/v2/text2video",
+    ]
+    first_last, image, text = (body for _, body in sent[:3])
+    assert {k: v for k, v in first_last.items() if k != "images"} == {
+        "model": "viduq3-pro", "prompt": "push in", "duration": 2, "watermark": False, "callback_url": "https://cb",
+    }  # fmt: skip
+    assert (
+        image["model"] == "viduq2"
+        and image["seed"] == 0
+        and "prompt" not in image
+        and "resolution" not in image
+    )
+    assert text == {"model": "viduq3-pro", "prompt": "a cat", "movement_amplitude": "small"}
+
+
 def test_states_map_from_vidu() -> None:
     def task(state: str, err: str = "") -> fc.Task:
         return fc.Task.from_vidu({"id": "1", "state": state, "err_code": err})

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Generic, Self, TypeVar
+from typing import IO, Any, Generic, Self, TypedDict, TypeVar, Unpack
 
 import anyio
 import httpx
@@ -40,7 +40,7 @@ from framecast.client._exceptions import (
 )
 from framecast.client._models import VIDU_FILTER, Task, TaskEvent, TaskState, Variant
 
-__all__ = ["AsyncClient", "Client", "ImageInput", "ProgressCallback"]
+__all__ = ["AsyncClient", "Client", "GenerationOptions", "ImageInput", "ProgressCallback"]
 
 ImageInput = str | os.PathLike[str] | bytes
 ProgressCallback = Callable[[TaskEvent], None]
@@ -108,9 +108,14 @@ class _Call(Generic[T]):
         return self.parse(_json(response))
 
 
-@dataclass(frozen=True)
-class _Options:
-    """The options every create method takes; those left at None are not sent."""
+class GenerationOptions(TypedDict, total=False):
+    """The options every ``create_*`` method takes, as keyword arguments.
+
+    Those not given (or given as None) are not sent, so the server's model defaults apply;
+    ``model`` defaults to ``viduq3-pro``. ``extra`` adds any other Vidu field
+    (``aspect_ratio``, ``payload``, ``wm_position``, ...). Also a type for callers that
+    build the options up front: ``opts: GenerationOptions = {"duration": 2}``.
+    """
 
     model: str
     duration: int | None
@@ -120,6 +125,17 @@ class _Options:
     watermark: bool | None
     callback_url: str | None
     extra: Mapping[str, Any] | None
+
+
+# the options that go into the body under their own name when given
+_SENT_AS_IS = ("duration", "resolution", "seed", "movement_amplitude", "watermark", "callback_url")
+# what each create_<kind> method posts to
+_ENDPOINTS = {
+    "first_last": "start-end2video",
+    "image": "img2video",
+    "text": "text2video",
+    "reference": "reference2video",
+}
 
 
 @dataclass(frozen=True)
@@ -190,23 +206,20 @@ class _Base:
         return self._http.build_request(method, path, headers={**self._auth, **(headers or {})}, **kw)
 
     def _create_call(
-        self, endpoint: str, images: Sequence[ImageInput], prompt: str | None, opts: _Options
+        self, kind: str, images: Sequence[ImageInput], prompt: str | None, options: GenerationOptions
     ) -> _Call[Task]:
-        body: dict[str, Any] = {"model": opts.model}
+        """``create_<kind>()``'s request: the Vidu body, with only the options that were given."""
+        if unknown := sorted(options.keys() - GenerationOptions.__optional_keys__):
+            # what Python says for a keyword the signature lacks: `**options` alone would not catch it
+            raise TypeError(f"create_{kind}() got an unexpected keyword argument {unknown[0]!r}")
+        given: Mapping[str, Any] = options
+        body: dict[str, Any] = {"model": given.get("model", DEFAULT_MODEL)}
         if images:
             body["images"] = [image_to_wire(i) for i in images]
-        optional = {
-            "prompt": prompt,
-            "duration": opts.duration,
-            "resolution": opts.resolution,
-            "seed": opts.seed,
-            "movement_amplitude": opts.movement_amplitude,
-            "watermark": opts.watermark,
-            "callback_url": opts.callback_url,
-        }
-        body.update({k: v for k, v in optional.items() if v is not None})
-        body.update(opts.extra or {})
-        return _Call(self._build("POST", f"/ent/v2/{endpoint}", json=body), Task.from_vidu)
+        fields = {"prompt": prompt, **{name: given.get(name) for name in _SENT_AS_IS}}
+        body.update({k: v for k, v in fields.items() if v is not None})
+        body.update(given.get("extra") or {})
+        return _Call(self._build("POST", f"/ent/v2/{_ENDPOINTS[kind]}", json=body), Task.from_vidu)
 
     def _get_call(self, task_id: str) -> _Call[Task]:
         return _Call(self._build("GET", f"/ent/v2/tasks/{task_id}/creations"), Task.from_vidu)
@@ -412,7 +425,7 @@ class Client(_Base):
             finally:
                 response.close()
 
-    # --- create ------------------------------------------------------------------------------
+    # --- create: the options are GenerationOptions, keyword arguments -----------------------------
 
     def create_first_last(
         self,
@@ -420,71 +433,26 @@ class Client(_Base):
         last: ImageInput,
         *,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[GenerationOptions],
     ) -> Task:
         """A video from its first and last frame (``/ent/v2/start-end2video``)."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("start-end2video", [first, last], prompt, opts))
+        return self._call(self._create_call("first_last", [first, last], prompt, options))
 
     def create_image(
-        self,
-        image: ImageInput,
-        *,
-        prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, image: ImageInput, *, prompt: str | None = None, **options: Unpack[GenerationOptions]
     ) -> Task:
         """A video that starts from one image (``/ent/v2/img2video``)."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("img2video", [image], prompt, opts))
+        return self._call(self._create_call("image", [image], prompt, options))
 
-    def create_text(
-        self,
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Task:
+    def create_text(self, prompt: str, **options: Unpack[GenerationOptions]) -> Task:
         """A video from a prompt alone (``/ent/v2/text2video``); needs a generative engine."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("text2video", [], prompt, opts))
+        return self._call(self._create_call("text", [], prompt, options))
 
     def create_reference(
-        self,
-        images: Sequence[ImageInput],
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, images: Sequence[ImageInput], prompt: str, **options: Unpack[GenerationOptions]
     ) -> Task:
         """A video with the subjects of 1-7 reference images (``/ent/v2/reference2video``)."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("reference2video", list(images), prompt, opts))
+        return self._call(self._create_call("reference", list(images), prompt, options))
 
     # --- read, wait, cancel, download ---------------------------------------------------------
 
@@ -616,67 +584,22 @@ class AsyncClient(_Base):
         last: ImageInput,
         *,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[GenerationOptions],
     ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("start-end2video", [first, last], prompt, opts))
+        return await self._call(self._create_call("first_last", [first, last], prompt, options))
 
     async def create_image(
-        self,
-        image: ImageInput,
-        *,
-        prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, image: ImageInput, *, prompt: str | None = None, **options: Unpack[GenerationOptions]
     ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("img2video", [image], prompt, opts))
+        return await self._call(self._create_call("image", [image], prompt, options))
 
-    async def create_text(
-        self,
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("text2video", [], prompt, opts))
+    async def create_text(self, prompt: str, **options: Unpack[GenerationOptions]) -> Task:
+        return await self._call(self._create_call("text", [], prompt, options))
 
     async def create_reference(
-        self,
-        images: Sequence[ImageInput],
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, images: Sequence[ImageInput], prompt: str, **options: Unpack[GenerationOptions]
     ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("reference2video", list(images), prompt, opts))
+        return await self._call(self._create_call("reference", list(images), prompt, options))
 
     async def get(self, task_id: str) -> Task:
         return await self._call(self._get_call(task_id))
