@@ -214,6 +214,51 @@ def test_wait_falls_back_to_polling(api_with_workers: Api, pair: list[str], nati
     assert [e.progress for e in seen] == sorted(e.progress for e in seen)
 
 
+def test_polling_rides_out_failures_and_raises_the_rest() -> None:
+    """No event stream, no /v1 routes: wait() polls the Vidu route through a restart and an overload."""
+
+    def scripted(answers: list[httpx.Response | Exception]) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/events"):
+                return httpx.Response(502, text="<html>bad gateway</html>")
+            if request.url.path.startswith("/v1/"):
+                return httpx.Response(404, json={"detail": "Not Found"})
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return httpx.MockTransport(handler)
+
+    def flaky() -> httpx.MockTransport:
+        return scripted([
+            vidu_error(503, "ServiceUnavailable", "restarting"),
+            httpx.ConnectError("refused"),
+            vidu_error(429, "TooManyRequests", "slow down"),
+            httpx.Response(200, json={"id": "7", "state": "processing", "progress": 50}),
+            httpx.Response(200, json={"id": "7", "state": "success", "progress": 100}),
+        ])  # fmt: skip
+
+    seen: list[fc.TaskEvent] = []
+    with fc.Client("https://fc.example", "k", transport=flaky()) as client:
+        assert client.wait("7", on_progress=seen.append, poll_interval=0.001).state is fc.TaskState.SUCCEEDED
+    refusals = [
+        (vidu_error(404, "TaskNotFound", "gone"), fc.NotFoundError),
+        (vidu_error(401, "Unauthorized", "no"), fc.AuthenticationError),
+    ]
+    for refusal, error in refusals:
+        with fc.Client("https://fc.example", "k", transport=scripted([refusal])) as c, pytest.raises(error):
+            c.wait("7", poll_interval=0.001)
+
+    async def main() -> None:
+        async with fc.AsyncClient("https://fc.example", "k", transport=flaky()) as client:
+            task = await client.wait("7", on_progress=seen.append, poll_interval=0.001)
+            assert task.state is fc.TaskState.SUCCEEDED
+
+    anyio.run(main)
+    assert [(e.state.value, e.progress) for e in seen] == [("running", 50), ("succeeded", 100)] * 2
+
+
 # --- a real server: events arrive while the task runs --------------------------------------------
 
 

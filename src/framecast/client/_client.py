@@ -30,6 +30,7 @@ import httpx
 from framecast import __version__
 from framecast.client._exceptions import (
     APIConnectionError,
+    FramecastError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -321,26 +322,29 @@ class _Wait:
         get = self._client._get_call(self.task_id)
         return _Call(get.request, lambda body: TaskEvent.from_task(get.parse(body)))
 
-    def native_missing(self) -> bool:
-        """After a 404: True to try again at once on the Vidu route, False if that was it.
+    def polled(self, outcome: TaskEvent | FramecastError) -> TaskEvent | float:
+        """One poll's outcome, its event or the error it raised: the terminal event once there
+        is one, else the seconds to sleep before the next poll.
 
-        A 404 from ``/v1`` means a server without framecast's native routes; if the task
-        itself is missing, the Vidu route says so.
+        Reads are safe to repeat: connection errors, 5xx and 429 are ridden out (restarts, brief
+        overloads) until another poll would be too late, which raises :class:`TimeoutError`.
+        A 404 from ``/v1`` means a server without framecast's native routes: the next poll goes
+        at once to the Vidu route, whose 404 (the task itself is missing) is raised like any
+        other error.
         """
-        was, self._native = self._native, False
-        return was
-
-    def polled(self, event: TaskEvent | None) -> TaskEvent | None:
-        """One poll's outcome (None: it failed in a way worth retrying); the terminal event
-        once there is one. Raises :class:`TimeoutError` when another poll would be too late."""
-        if event is not None and event != self._polled:
-            self._polled = event
-            self._report(event)
+        if isinstance(outcome, NotFoundError) and self._native:
+            self._native = False
+            return 0.0
+        if isinstance(outcome, FramecastError) and not isinstance(outcome, _RETRYABLE):
+            raise outcome
+        if isinstance(outcome, TaskEvent) and outcome != self._polled:
+            self._polled = outcome
+            self._report(outcome)
         if self._polled is not None and self._polled.state.terminal:
             return self._polled
         if time.monotonic() + self.interval > self.deadline:
             raise self._timed_out()
-        return None
+        return self.interval
 
     # --- the end
 
@@ -499,16 +503,12 @@ class Client(_Base):
     def _follow_polling(self, wait: _Wait) -> TaskEvent:
         while True:
             try:
-                event = self._call(wait.snapshot_call())
-            except _RETRYABLE:
-                event = None  # reads are safe to repeat: ride out restarts and brief overloads
-            except NotFoundError:
-                if wait.native_missing():
-                    continue
-                raise
-            if (last := wait.polled(event)) is not None:
-                return last
-            time.sleep(wait.interval)
+                outcome: TaskEvent | FramecastError = self._call(wait.snapshot_call())
+            except FramecastError as exc:
+                outcome = exc  # wait.polled() decides: poll again, or raise it
+            if isinstance(step := wait.polled(outcome), TaskEvent):
+                return step
+            time.sleep(step)
 
     def download(
         self, task: str | Task, path: str | os.PathLike[str], *, variant: Variant = "video", index: int = 0
@@ -637,16 +637,12 @@ class AsyncClient(_Base):
     async def _follow_polling(self, wait: _Wait) -> TaskEvent:
         while True:
             try:
-                event = await self._call(wait.snapshot_call())
-            except _RETRYABLE:
-                event = None
-            except NotFoundError:
-                if wait.native_missing():
-                    continue
-                raise
-            if (last := wait.polled(event)) is not None:
-                return last
-            await anyio.sleep(wait.interval)
+                outcome: TaskEvent | FramecastError = await self._call(wait.snapshot_call())
+            except FramecastError as exc:
+                outcome = exc  # wait.polled() decides: poll again, or raise it
+            if isinstance(step := wait.polled(outcome), TaskEvent):
+                return step
+            await anyio.sleep(step)
 
     async def download(
         self, task: str | Task, path: str | os.PathLike[str], *, variant: Variant = "video", index: int = 0
