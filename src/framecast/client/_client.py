@@ -1,9 +1,11 @@
 """``Client`` and ``AsyncClient``: the logic lives once, only the I/O differs.
 
-``_Base`` and the helpers next to it build every request (method, path, body, headers)
-and parse every answer into a :class:`Task`, a :class:`TaskEvent` or a typed exception;
-``_Wait`` is ``wait()``'s state machine and ``_Pages`` is ``list()``'s paging. The two
-client classes only send what those build, blocking or awaited, and read streams.
+``_Base`` and the helpers next to it hold the settings and build every request (method,
+path, body, headers) and parse every answer into a :class:`Task`, a :class:`TaskEvent` or a
+typed exception; every ``create_*`` takes the same :class:`GenerationOptions`. ``_Wait`` is
+``wait()``'s state machine (also which failed polls are retried) and ``_Pages`` is
+``list()``'s paging. The two client classes only open their httpx client, send what those
+build, blocking or awaited, sleep and read streams.
 
 Tasks are created, read, listed and cancelled over the Vidu ``/ent/v2`` routes (the
 reference dialect, so the client also reads tasks made by Vidu clients). ``wait()``
@@ -56,6 +58,7 @@ _RETRYABLE = (APIConnectionError, ServerError, RateLimitError)
 _STREAM_BROKEN = (APIConnectionError, json.JSONDecodeError)
 
 T = TypeVar("T")
+_TransportT = TypeVar("_TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
 def image_to_wire(image: ImageInput) -> str:
@@ -188,17 +191,35 @@ class _SSEParser:
         return None
 
 
-class _Base:
+class _Base(Generic[_TransportT]):
+    """What both clients share: the key, the settings and the building of every request.
+
+    ``_TransportT`` is the httpx transport type a subclass takes, so ``Client(transport=...)``
+    is typed for a sync transport and ``AsyncClient(transport=...)`` for an async one.
+    """
+
     _http: httpx.Client | httpx.AsyncClient
 
-    def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: _TransportT | None = None,
+    ) -> None:
         if not api_key:
             raise ValueError("api_key is empty")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         # per request, not client-wide: downloads go to signed links that must not see the key
         self._auth = {"Authorization": f"Token {api_key}"}
-        self._user_agent = {"User-Agent": f"framecast-client/{__version__}"}
+        user_agent = {"User-Agent": f"framecast-client/{__version__}"}
+        self._http = self._open(transport, base_url=self.base_url, timeout=timeout, headers=user_agent)
+
+    def _open(self, transport: _TransportT | None, **settings: Any) -> httpx.Client | httpx.AsyncClient:
+        """The httpx client that does the I/O."""
+        raise NotImplementedError
 
     def _build(
         self, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
@@ -253,7 +274,7 @@ class _Wait:
 
     def __init__(
         self,
-        client: _Base,
+        client: _Base[Any],
         task_id: str,
         timeout: float,
         on_progress: ProgressCallback | None,
@@ -358,7 +379,7 @@ class _Wait:
 class _Pages:
     """``list()``'s paging: the filter, the page token, and which tasks of a page to keep."""
 
-    def __init__(self, client: _Base, states: Iterable[str] | None, page_size: int) -> None:
+    def __init__(self, client: _Base[Any], states: Iterable[str] | None, page_size: int) -> None:
         if not 1 <= page_size <= 100:
             raise ValueError("page_size must be between 1 and 100")
         self._client = client
@@ -383,23 +404,13 @@ class _Pages:
         return [t for t in tasks if not self._wanted or t.state in self._wanted]
 
 
-class Client(_Base):
+class Client(_Base[httpx.BaseTransport]):
     """A blocking client. Use it as a context manager, or call :meth:`close`."""
 
     _http: httpx.Client
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(base_url, api_key, timeout)
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport, headers=self._user_agent
-        )
+    def _open(self, transport: httpx.BaseTransport | None, **settings: Any) -> httpx.Client:
+        return httpx.Client(transport=transport, **settings)
 
     def close(self) -> None:
         self._http.close()
@@ -531,23 +542,13 @@ class Client(_Base):
             yield from self._call(call)
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base[httpx.AsyncBaseTransport]):
     """The same as :class:`Client`, with ``await`` (asyncio or trio)."""
 
     _http: httpx.AsyncClient
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(base_url, api_key, timeout)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, headers=self._user_agent
-        )
+    def _open(self, transport: httpx.AsyncBaseTransport | None, **settings: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, **settings)
 
     async def aclose(self) -> None:
         await self._http.aclose()
