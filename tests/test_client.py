@@ -214,6 +214,51 @@ def test_wait_falls_back_to_polling(api_with_workers: Api, pair: list[str], nati
     assert [e.progress for e in seen] == sorted(e.progress for e in seen)
 
 
+def test_polling_rides_out_failures_and_raises_the_rest() -> None:
+    """No event stream, no /v1 routes: wait() polls the Vidu route through a restart and an overload."""
+
+    def scripted(answers: list[httpx.Response | Exception]) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/events"):
+                return httpx.Response(502, text="<html>bad gateway</html>")
+            if request.url.path.startswith("/v1/"):
+                return httpx.Response(404, json={"detail": "Not Found"})
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return httpx.MockTransport(handler)
+
+    def flaky() -> httpx.MockTransport:
+        return scripted([
+            vidu_error(503, "ServiceUnavailable", "restarting"),
+            httpx.ConnectError("refused"),
+            vidu_error(429, "TooManyRequests", "slow down"),
+            httpx.Response(200, json={"id": "7", "state": "processing", "progress": 50}),
+            httpx.Response(200, json={"id": "7", "state": "success", "progress": 100}),
+        ])  # fmt: skip
+
+    seen: list[fc.TaskEvent] = []
+    with fc.Client("https://fc.example", "k", transport=flaky()) as client:
+        assert client.wait("7", on_progress=seen.append, poll_interval=0.001).state is fc.TaskState.SUCCEEDED
+    refusals = [
+        (vidu_error(404, "TaskNotFound", "gone"), fc.NotFoundError),
+        (vidu_error(401, "Unauthorized", "no"), fc.AuthenticationError),
+    ]
+    for refusal, error in refusals:
+        with fc.Client("https://fc.example", "k", transport=scripted([refusal])) as c, pytest.raises(error):
+            c.wait("7", poll_interval=0.001)
+
+    async def main() -> None:
+        async with fc.AsyncClient("https://fc.example", "k", transport=flaky()) as client:
+            task = await client.wait("7", on_progress=seen.append, poll_interval=0.001)
+            assert task.state is fc.TaskState.SUCCEEDED
+
+    anyio.run(main)
+    assert [(e.state.value, e.progress) for e in seen] == [("running", 50), ("succeeded", 100)] * 2
+
+
 # --- a real server: events arrive while the task runs --------------------------------------------
 
 
@@ -373,6 +418,60 @@ def test_request_bodies_and_image_inputs(tmp_path: Path) -> None:
     }  # fmt: skip
     assert "duration" not in body  # unset options are left to the server's defaults
     assert image_to_wire("data:image/png;base64,AAAA") == "data:image/png;base64,AAAA"
+
+
+def test_sync_and_async_send_the_same_options() -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json={"task_id": "1", "state": "created"})
+
+    opts: fc.GenerationOptions = {
+        "duration": 2,
+        "resolution": None,
+        "watermark": False,
+        "callback_url": "https://cb",
+    }
+    with fc.Client("https://fc.example", "k", transport=httpx.MockTransport(handler)) as client:
+        client.create_first_last(b"\x89PNG", b"\xff\xd8", prompt="push in", **opts)
+        client.create_image(b"\x89PNG", model="viduq2", seed=0, **opts)
+        client.create_text("a cat", movement_amplitude="small")
+        with pytest.raises(
+            TypeError, match="create_image\\(\\) got an unexpected keyword argument 'durations'"
+        ):
+            client.create_image(b"\x89PNG", durations=2)  # type: ignore[call-arg]
+
+    async def main() -> None:
+        async with fc.AsyncClient(
+            "https://fc.example", "k", transport=httpx.MockTransport(handler)
+        ) as client:
+            await client.create_first_last(b"\x89PNG", b"\xff\xd8", prompt="push in", **opts)
+            await client.create_image(b"\x89PNG", model="viduq2", seed=0, **opts)
+            await client.create_text("a cat", movement_amplitude="small")
+            with pytest.raises(
+                TypeError, match="create_text\\(\\) got an unexpected keyword argument 'sead'"
+            ):
+                await client.create_text("a cat", sead=1)  # type: ignore[call-arg]
+
+    anyio.run(main)
+    assert sent[:3] == sent[3:]  # a mistyped option sends nothing
+    assert [path for path, _ in sent[:3]] == [
+        "/ent/v2/start-end2video",
+        "/ent/v2/img2video",
+        "/ent/v2/text2video",
+    ]
+    first_last, image, text = (body for _, body in sent[:3])
+    assert {k: v for k, v in first_last.items() if k != "images"} == {
+        "model": "viduq3-pro", "prompt": "push in", "duration": 2, "watermark": False, "callback_url": "https://cb",
+    }  # fmt: skip
+    assert (
+        image["model"] == "viduq2"
+        and image["seed"] == 0
+        and "prompt" not in image
+        and "resolution" not in image
+    )
+    assert text == {"model": "viduq3-pro", "prompt": "a cat", "movement_amplitude": "small"}
 
 
 def test_states_map_from_vidu() -> None:

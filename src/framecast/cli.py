@@ -446,22 +446,21 @@ def submit(
     timeout: Annotated[float, typer.Option(help="seconds --wait waits before giving up")] = 1800.0,
 ) -> None:
     """Submit a task to a server (over the Vidu API); optionally wait and download the video."""
-    from framecast.client import TaskEvent
+    from framecast.client import GenerationOptions, TaskEvent
 
     with _client(server, key) as client:
-        options: dict[str, Any] = {
-            "prompt": prompt, "model": model, "duration": duration, "resolution": resolution, "seed": seed,
+        options: GenerationOptions = {
+            "model": model, "duration": duration, "resolution": resolution, "seed": seed,
         }  # fmt: skip
         if first and last:
-            task = client.create_first_last(_image_arg(first), _image_arg(last), **options)
+            task = client.create_first_last(_image_arg(first), _image_arg(last), prompt=prompt, **options)
         elif first:
-            task = client.create_image(_image_arg(first), **options)
+            task = client.create_image(_image_arg(first), prompt=prompt, **options)
         elif last:
             raise typer.BadParameter("--last needs --first")
         else:
             if not prompt:
                 raise typer.BadParameter("give --first (and --last) or a --prompt")
-            options.pop("prompt")
             task = client.create_text(prompt, **options)
         console.print(f"task {task.id} {task.state.value}", highlight=False)
         if not (wait or output):

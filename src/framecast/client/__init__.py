@@ -10,7 +10,7 @@ with Client("http://127.0.0.1:8000", api_key) as fc:
 
 from __future__ import annotations
 
-from framecast.client._client import AsyncClient, Client, ImageInput, ProgressCallback
+from framecast.client._client import AsyncClient, Client, GenerationOptions, ImageInput, ProgressCallback
 from framecast.client._exceptions import (
     APIConnectionError,
     APIError,
@@ -38,6 +38,7 @@ __all__ = [
     "ConflictError",
     "Creation",
     "FramecastError",
+    "GenerationOptions",
     "ImageInput",
     "InvalidRequestError",
     "NotFoundError",

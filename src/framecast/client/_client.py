@@ -1,9 +1,11 @@
 """``Client`` and ``AsyncClient``: the logic lives once, only the I/O differs.
 
-``_Base`` and the helpers next to it build every request (method, path, body, headers)
-and parse every answer into a :class:`Task`, a :class:`TaskEvent` or a typed exception;
-``_Wait`` is ``wait()``'s state machine and ``_Pages`` is ``list()``'s paging. The two
-client classes only send what those build, blocking or awaited, and read streams.
+``_Base`` and the helpers next to it hold the settings and build every request (method,
+path, body, headers) and parse every answer into a :class:`Task`, a :class:`TaskEvent` or a
+typed exception; every ``create_*`` takes the same :class:`GenerationOptions`. ``_Wait`` is
+``wait()``'s state machine (also which failed polls are retried) and ``_Pages`` is
+``list()``'s paging. The two client classes only open their httpx client, send what those
+build, blocking or awaited, sleep and read streams.
 
 Tasks are created, read, listed and cancelled over the Vidu ``/ent/v2`` routes (the
 reference dialect, so the client also reads tasks made by Vidu clients). ``wait()``
@@ -22,7 +24,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Generic, Self, TypeVar
+from typing import IO, Any, Generic, Self, TypedDict, TypeVar, Unpack
 
 import anyio
 import httpx
@@ -30,6 +32,7 @@ import httpx
 from framecast import __version__
 from framecast.client._exceptions import (
     APIConnectionError,
+    FramecastError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -40,7 +43,7 @@ from framecast.client._exceptions import (
 )
 from framecast.client._models import VIDU_FILTER, Task, TaskEvent, TaskState, Variant
 
-__all__ = ["AsyncClient", "Client", "ImageInput", "ProgressCallback"]
+__all__ = ["AsyncClient", "Client", "GenerationOptions", "ImageInput", "ProgressCallback"]
 
 ImageInput = str | os.PathLike[str] | bytes
 ProgressCallback = Callable[[TaskEvent], None]
@@ -55,6 +58,7 @@ _RETRYABLE = (APIConnectionError, ServerError, RateLimitError)
 _STREAM_BROKEN = (APIConnectionError, json.JSONDecodeError)
 
 T = TypeVar("T")
+_TransportT = TypeVar("_TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
 def image_to_wire(image: ImageInput) -> str:
@@ -108,9 +112,14 @@ class _Call(Generic[T]):
         return self.parse(_json(response))
 
 
-@dataclass(frozen=True)
-class _Options:
-    """The options every create method takes; those left at None are not sent."""
+class GenerationOptions(TypedDict, total=False):
+    """The options every ``create_*`` method takes, as keyword arguments.
+
+    Those not given (or given as None) are not sent, so the server's model defaults apply;
+    ``model`` defaults to ``viduq3-pro``. ``extra`` adds any other Vidu field
+    (``aspect_ratio``, ``payload``, ``wm_position``, ...). Also a type for callers that
+    build the options up front: ``opts: GenerationOptions = {"duration": 2}``.
+    """
 
     model: str
     duration: int | None
@@ -120,6 +129,17 @@ class _Options:
     watermark: bool | None
     callback_url: str | None
     extra: Mapping[str, Any] | None
+
+
+# the options that go into the body under their own name when given
+_SENT_AS_IS = ("duration", "resolution", "seed", "movement_amplitude", "watermark", "callback_url")
+# what each create_<kind> method posts to
+_ENDPOINTS = {
+    "first_last": "start-end2video",
+    "image": "img2video",
+    "text": "text2video",
+    "reference": "reference2video",
+}
 
 
 @dataclass(frozen=True)
@@ -171,17 +191,35 @@ class _SSEParser:
         return None
 
 
-class _Base:
+class _Base(Generic[_TransportT]):
+    """What both clients share: the key, the settings and the building of every request.
+
+    ``_TransportT`` is the httpx transport type a subclass takes, so ``Client(transport=...)``
+    is typed for a sync transport and ``AsyncClient(transport=...)`` for an async one.
+    """
+
     _http: httpx.Client | httpx.AsyncClient
 
-    def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: _TransportT | None = None,
+    ) -> None:
         if not api_key:
             raise ValueError("api_key is empty")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         # per request, not client-wide: downloads go to signed links that must not see the key
         self._auth = {"Authorization": f"Token {api_key}"}
-        self._user_agent = {"User-Agent": f"framecast-client/{__version__}"}
+        user_agent = {"User-Agent": f"framecast-client/{__version__}"}
+        self._http = self._open(transport, base_url=self.base_url, timeout=timeout, headers=user_agent)
+
+    def _open(self, transport: _TransportT | None, **settings: Any) -> httpx.Client | httpx.AsyncClient:
+        """The httpx client that does the I/O."""
+        raise NotImplementedError
 
     def _build(
         self, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
@@ -190,23 +228,20 @@ class _Base:
         return self._http.build_request(method, path, headers={**self._auth, **(headers or {})}, **kw)
 
     def _create_call(
-        self, endpoint: str, images: Sequence[ImageInput], prompt: str | None, opts: _Options
+        self, kind: str, images: Sequence[ImageInput], prompt: str | None, options: GenerationOptions
     ) -> _Call[Task]:
-        body: dict[str, Any] = {"model": opts.model}
+        """``create_<kind>()``'s request: the Vidu body, with only the options that were given."""
+        if unknown := sorted(options.keys() - GenerationOptions.__optional_keys__):
+            # what Python says for a keyword the signature lacks: `**options` alone would not catch it
+            raise TypeError(f"create_{kind}() got an unexpected keyword argument {unknown[0]!r}")
+        given: Mapping[str, Any] = options
+        body: dict[str, Any] = {"model": given.get("model", DEFAULT_MODEL)}
         if images:
             body["images"] = [image_to_wire(i) for i in images]
-        optional = {
-            "prompt": prompt,
-            "duration": opts.duration,
-            "resolution": opts.resolution,
-            "seed": opts.seed,
-            "movement_amplitude": opts.movement_amplitude,
-            "watermark": opts.watermark,
-            "callback_url": opts.callback_url,
-        }
-        body.update({k: v for k, v in optional.items() if v is not None})
-        body.update(opts.extra or {})
-        return _Call(self._build("POST", f"/ent/v2/{endpoint}", json=body), Task.from_vidu)
+        fields = {"prompt": prompt, **{name: given.get(name) for name in _SENT_AS_IS}}
+        body.update({k: v for k, v in fields.items() if v is not None})
+        body.update(given.get("extra") or {})
+        return _Call(self._build("POST", f"/ent/v2/{_ENDPOINTS[kind]}", json=body), Task.from_vidu)
 
     def _get_call(self, task_id: str) -> _Call[Task]:
         return _Call(self._build("GET", f"/ent/v2/tasks/{task_id}/creations"), Task.from_vidu)
@@ -239,7 +274,7 @@ class _Wait:
 
     def __init__(
         self,
-        client: _Base,
+        client: _Base[Any],
         task_id: str,
         timeout: float,
         on_progress: ProgressCallback | None,
@@ -308,26 +343,29 @@ class _Wait:
         get = self._client._get_call(self.task_id)
         return _Call(get.request, lambda body: TaskEvent.from_task(get.parse(body)))
 
-    def native_missing(self) -> bool:
-        """After a 404: True to try again at once on the Vidu route, False if that was it.
+    def polled(self, outcome: TaskEvent | FramecastError) -> TaskEvent | float:
+        """One poll's outcome, its event or the error it raised: the terminal event once there
+        is one, else the seconds to sleep before the next poll.
 
-        A 404 from ``/v1`` means a server without framecast's native routes; if the task
-        itself is missing, the Vidu route says so.
+        Reads are safe to repeat: connection errors, 5xx and 429 are ridden out (restarts, brief
+        overloads) until another poll would be too late, which raises :class:`TimeoutError`.
+        A 404 from ``/v1`` means a server without framecast's native routes: the next poll goes
+        at once to the Vidu route, whose 404 (the task itself is missing) is raised like any
+        other error.
         """
-        was, self._native = self._native, False
-        return was
-
-    def polled(self, event: TaskEvent | None) -> TaskEvent | None:
-        """One poll's outcome (None: it failed in a way worth retrying); the terminal event
-        once there is one. Raises :class:`TimeoutError` when another poll would be too late."""
-        if event is not None and event != self._polled:
-            self._polled = event
-            self._report(event)
+        if isinstance(outcome, NotFoundError) and self._native:
+            self._native = False
+            return 0.0
+        if isinstance(outcome, FramecastError) and not isinstance(outcome, _RETRYABLE):
+            raise outcome
+        if isinstance(outcome, TaskEvent) and outcome != self._polled:
+            self._polled = outcome
+            self._report(outcome)
         if self._polled is not None and self._polled.state.terminal:
             return self._polled
         if time.monotonic() + self.interval > self.deadline:
             raise self._timed_out()
-        return None
+        return self.interval
 
     # --- the end
 
@@ -341,7 +379,7 @@ class _Wait:
 class _Pages:
     """``list()``'s paging: the filter, the page token, and which tasks of a page to keep."""
 
-    def __init__(self, client: _Base, states: Iterable[str] | None, page_size: int) -> None:
+    def __init__(self, client: _Base[Any], states: Iterable[str] | None, page_size: int) -> None:
         if not 1 <= page_size <= 100:
             raise ValueError("page_size must be between 1 and 100")
         self._client = client
@@ -366,23 +404,13 @@ class _Pages:
         return [t for t in tasks if not self._wanted or t.state in self._wanted]
 
 
-class Client(_Base):
+class Client(_Base[httpx.BaseTransport]):
     """A blocking client. Use it as a context manager, or call :meth:`close`."""
 
     _http: httpx.Client
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(base_url, api_key, timeout)
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport, headers=self._user_agent
-        )
+    def _open(self, transport: httpx.BaseTransport | None, **settings: Any) -> httpx.Client:
+        return httpx.Client(transport=transport, **settings)
 
     def close(self) -> None:
         self._http.close()
@@ -412,7 +440,7 @@ class Client(_Base):
             finally:
                 response.close()
 
-    # --- create ------------------------------------------------------------------------------
+    # --- create: the options are GenerationOptions, keyword arguments -----------------------------
 
     def create_first_last(
         self,
@@ -420,71 +448,26 @@ class Client(_Base):
         last: ImageInput,
         *,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[GenerationOptions],
     ) -> Task:
         """A video from its first and last frame (``/ent/v2/start-end2video``)."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("start-end2video", [first, last], prompt, opts))
+        return self._call(self._create_call("first_last", [first, last], prompt, options))
 
     def create_image(
-        self,
-        image: ImageInput,
-        *,
-        prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, image: ImageInput, *, prompt: str | None = None, **options: Unpack[GenerationOptions]
     ) -> Task:
         """A video that starts from one image (``/ent/v2/img2video``)."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("img2video", [image], prompt, opts))
+        return self._call(self._create_call("image", [image], prompt, options))
 
-    def create_text(
-        self,
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Task:
+    def create_text(self, prompt: str, **options: Unpack[GenerationOptions]) -> Task:
         """A video from a prompt alone (``/ent/v2/text2video``); needs a generative engine."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("text2video", [], prompt, opts))
+        return self._call(self._create_call("text", [], prompt, options))
 
     def create_reference(
-        self,
-        images: Sequence[ImageInput],
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, images: Sequence[ImageInput], prompt: str, **options: Unpack[GenerationOptions]
     ) -> Task:
         """A video with the subjects of 1-7 reference images (``/ent/v2/reference2video``)."""
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return self._call(self._create_call("reference2video", list(images), prompt, opts))
+        return self._call(self._create_call("reference", list(images), prompt, options))
 
     # --- read, wait, cancel, download ---------------------------------------------------------
 
@@ -531,16 +514,12 @@ class Client(_Base):
     def _follow_polling(self, wait: _Wait) -> TaskEvent:
         while True:
             try:
-                event = self._call(wait.snapshot_call())
-            except _RETRYABLE:
-                event = None  # reads are safe to repeat: ride out restarts and brief overloads
-            except NotFoundError:
-                if wait.native_missing():
-                    continue
-                raise
-            if (last := wait.polled(event)) is not None:
-                return last
-            time.sleep(wait.interval)
+                outcome: TaskEvent | FramecastError = self._call(wait.snapshot_call())
+            except FramecastError as exc:
+                outcome = exc  # wait.polled() decides: poll again, or raise it
+            if isinstance(step := wait.polled(outcome), TaskEvent):
+                return step
+            time.sleep(step)
 
     def download(
         self, task: str | Task, path: str | os.PathLike[str], *, variant: Variant = "video", index: int = 0
@@ -563,23 +542,13 @@ class Client(_Base):
             yield from self._call(call)
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base[httpx.AsyncBaseTransport]):
     """The same as :class:`Client`, with ``await`` (asyncio or trio)."""
 
     _http: httpx.AsyncClient
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(base_url, api_key, timeout)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, headers=self._user_agent
-        )
+    def _open(self, transport: httpx.AsyncBaseTransport | None, **settings: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, **settings)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -616,67 +585,22 @@ class AsyncClient(_Base):
         last: ImageInput,
         *,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[GenerationOptions],
     ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("start-end2video", [first, last], prompt, opts))
+        return await self._call(self._create_call("first_last", [first, last], prompt, options))
 
     async def create_image(
-        self,
-        image: ImageInput,
-        *,
-        prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, image: ImageInput, *, prompt: str | None = None, **options: Unpack[GenerationOptions]
     ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("img2video", [image], prompt, opts))
+        return await self._call(self._create_call("image", [image], prompt, options))
 
-    async def create_text(
-        self,
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("text2video", [], prompt, opts))
+    async def create_text(self, prompt: str, **options: Unpack[GenerationOptions]) -> Task:
+        return await self._call(self._create_call("text", [], prompt, options))
 
     async def create_reference(
-        self,
-        images: Sequence[ImageInput],
-        prompt: str,
-        *,
-        model: str = DEFAULT_MODEL,
-        duration: int | None = None,
-        resolution: str | None = None,
-        seed: int | None = None,
-        movement_amplitude: str | None = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, images: Sequence[ImageInput], prompt: str, **options: Unpack[GenerationOptions]
     ) -> Task:
-        opts = _Options(model, duration, resolution, seed, movement_amplitude, watermark, callback_url, extra)
-        return await self._call(self._create_call("reference2video", list(images), prompt, opts))
+        return await self._call(self._create_call("reference", list(images), prompt, options))
 
     async def get(self, task_id: str) -> Task:
         return await self._call(self._get_call(task_id))
@@ -714,16 +638,12 @@ class AsyncClient(_Base):
     async def _follow_polling(self, wait: _Wait) -> TaskEvent:
         while True:
             try:
-                event = await self._call(wait.snapshot_call())
-            except _RETRYABLE:
-                event = None
-            except NotFoundError:
-                if wait.native_missing():
-                    continue
-                raise
-            if (last := wait.polled(event)) is not None:
-                return last
-            await anyio.sleep(wait.interval)
+                outcome: TaskEvent | FramecastError = await self._call(wait.snapshot_call())
+            except FramecastError as exc:
+                outcome = exc  # wait.polled() decides: poll again, or raise it
+            if isinstance(step := wait.polled(outcome), TaskEvent):
+                return step
+            await anyio.sleep(step)
 
     async def download(
         self, task: str | Task, path: str | os.PathLike[str], *, variant: Variant = "video", index: int = 0
