@@ -5,19 +5,21 @@ from __future__ import annotations
 import base64
 import io
 import os
-import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from framecast.app import create_app
 from framecast.config import Settings
 from framecast.store.keys import create_key
+from tests.waiting import wait_until
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -49,13 +51,11 @@ class Api:
         return Api(self.client, token, row.tenant)
 
     def wait(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def finished() -> dict[str, Any] | None:
             body: dict[str, Any] = self.get(f"/ent/v2/tasks/{task_id}/creations").json()
-            if body.get("state") in ("success", "failed"):
-                return body
-            time.sleep(0.05)
-        raise AssertionError(f"task {task_id} did not finish in {timeout}s")
+            return body if body.get("state") in ("success", "failed") else None
+
+        return wait_until(finished, timeout, what=f"task {task_id} to finish")
 
 
 # (method, route template, status) of every request the tests made; see pytest_sessionfinish
@@ -133,6 +133,14 @@ def image_bytes(
 
 def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Coordinates]:
+    """The wall clock, under the test's control: ``clock.shift(timedelta(hours=2))`` moves every
+    ``datetime.now()`` (the store's timestamps, windows, expiries) forward without waiting."""
+    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -56,9 +57,5 @@ class Receiver:
             self._server.server_close()
 
     def wait_for(self, predicate: Any, timeout: float = 30.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self.received):
-                return list(self.received)
-            time.sleep(0.05)
-        raise AssertionError(f"receiver got {[r.json().get('state') for r in self.received]}")
+        wait_until(lambda: predicate(self.received), timeout, what="callbacks to arrive")
+        return list(self.received)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import time_machine
 from sqlalchemy import func, select
 
 from framecast.domain import ErrorCode, TaskState
@@ -71,10 +71,12 @@ def test_concurrent_duplicates_make_one_task(api: Api, pair: list[str]) -> None:
     assert [p.name for p in inputs.iterdir()] == list(ids)  # the losers' blobs were removed
 
 
-def test_expired_key_can_be_reused(make_api: Callable[..., Api], pair: list[str]) -> None:
-    api = make_api(idempotency_hours=0.0001)
+def test_expired_key_can_be_reused(
+    make_api: Callable[..., Api], pair: list[str], clock: time_machine.Coordinates
+) -> None:
+    api = make_api(idempotency_hours=1)
     first = api.post("/ent/v2/start-end2video", body(pair, client_request_id="old")).json()["task_id"]
-    time.sleep(0.5)
+    clock.shift(timedelta(hours=1, minutes=1))
     second = api.post("/ent/v2/start-end2video", body(pair, client_request_id="old", prompt="new")).json()
     assert second["task_id"] != first
 
@@ -205,12 +207,17 @@ def test_one_worker_runs_in_priority_order(make_api: Callable[..., Api], pair: l
     assert started[high] < started[low]
 
 
-def test_off_peak_expires_with_refund(make_api: Callable[..., Api], pair: list[str]) -> None:
-    api = make_api(off_peak_window_hours=0.0001)
+def test_off_peak_expires_with_refund(
+    make_api: Callable[..., Api], pair: list[str], clock: time_machine.Coordinates
+) -> None:
+    api = make_api(off_peak_window_hours=48)
     paying = metered(api, credits=100)
     task_id = paying.post("/ent/v2/start-end2video", body(pair, off_peak=True)).json()["task_id"]
     assert balance(paying) == 95
-    time.sleep(0.5)
+    clock.shift(timedelta(hours=47))
+    api.client.app.state.runner.reap()  # type: ignore[attr-defined]
+    assert paying.get(f"/ent/v2/tasks/{task_id}/creations").json()["state"] == "queueing"
+    clock.shift(timedelta(hours=1, minutes=1))
     api.client.app.state.runner.reap()  # type: ignore[attr-defined]
     got = paying.get(f"/ent/v2/tasks/{task_id}/creations").json()
     assert got["state"] == "failed" and got["err_code"] == "OffPeakExpired"
@@ -345,15 +352,18 @@ def test_a_full_tenants_backlog_does_not_block_others(api: Api, pair: list[str])
     assert got is not None and got[0] == other
 
 
-def test_reaper_forgets_expired_idempotency_keys(make_api: Callable[..., Api], pair: list[str]) -> None:
+def test_reaper_forgets_expired_idempotency_keys(
+    make_api: Callable[..., Api], pair: list[str], clock: time_machine.Coordinates
+) -> None:
     from framecast.store.tables import IdempotencyRow
 
-    api = make_api(idempotency_hours=0.0001)
+    api = make_api(idempotency_hours=24)
     api.post("/ent/v2/start-end2video", body(pair, client_request_id="short-lived"))
     db = api.client.app.state.db  # type: ignore[attr-defined]
+    api.client.app.state.runner.reap()  # type: ignore[attr-defined]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(IdempotencyRow)) == 1
-    time.sleep(0.5)
+    clock.shift(timedelta(hours=24, minutes=1))
     api.client.app.state.runner.reap()  # type: ignore[attr-defined]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(IdempotencyRow)) == 0

@@ -18,6 +18,7 @@ from framecast.callbacks import standard_webhook_headers, vidu_signing_string
 from framecast.store import outbox
 from tests.conftest import Api, _api, data_uri, image_bytes, make_settings
 from tests.receiver import Received, Receiver
+from tests.waiting import wait_until
 
 
 def independent_vidu_verify(req: Received, method: str, url: str, token: str) -> bool:
@@ -68,13 +69,24 @@ FAST = {"allow_private_urls": True, "callback_backoff_seconds": 0.2, "workers": 
 def settled_history(api: Api, task_id: str, timeout: float = 10.0) -> list[tuple[Any, list[Any]]]:
     """The task's outbox rows and attempts once none is mid-send: the receiver sees a request before
     the sender has recorded its answer."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def settled() -> list[tuple[Any, list[Any]]] | None:
         with api.client.app.state.db.session() as s:  # type: ignore[attr-defined]
             history = outbox.history(s, task_id=task_id)
-        if all(row.status != "sending" for row, _ in history) or time.monotonic() > deadline:
-            return history
-        time.sleep(0.02)
+        return history if all(row.status != "sending" for row, _ in history) else None
+
+    return wait_until(settled, timeout, what="the callbacks to settle", poll=0.02)
+
+
+def finished_delivering(api: Api, task_id: str, events: int, timeout: float = 30.0) -> None:
+    """Wait until ``events`` callbacks of the task are delivered or given up: nothing more will be sent."""
+
+    def done() -> bool:
+        with api.client.app.state.db.session() as s:  # type: ignore[attr-defined]
+            history = outbox.history(s, task_id=task_id)
+        return len(history) == events and all(row.status in ("delivered", "dead") for row, _ in history)
+
+    wait_until(done, timeout, what=f"{events} callbacks to be delivered or given up")
 
 
 def create(api: Api, pair: list[str], **extra: Any) -> str:
@@ -92,8 +104,7 @@ def test_vidu_callbacks_signed_and_retried(
     api = make_api(**FAST)
     receiver.fail_first = 3  # the processing event fails twice (its limit), then success fails once
     task_id = create(api, pair, callback_url=receiver.url, payload="ref-1")
-    got = receiver.wait_for(lambda rs: len(rs) >= 4)
-    time.sleep(0.5)  # nothing more may arrive
+    finished_delivering(api, task_id, events=2)  # running and succeeded: nothing more will be sent
     got = list(receiver.received)
     states = [r.json()["state"] for r in got]
     # the first three requests fail: processing is tried twice and given up, success once then delivered

@@ -29,6 +29,7 @@ from framecast.app import create_app
 from framecast.client._client import image_to_wire
 from framecast.store.keys import create_key
 from tests.conftest import Api, image_bytes, make_settings
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -50,10 +51,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.01)
+    wait_until(lambda: server.started or not thread.is_alive(), 10, what="the server to start", poll=0.01)
+    assert server.started, "server did not start"
     with app.state.db.session() as s:
         _, token = create_key(s, name="live")
     yield Live(f"http://127.0.0.1:{port}", token, app)

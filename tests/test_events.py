@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,14 +73,14 @@ def test_cancelled_task_ends_the_stream_with_keepalives_between(api: Api, pair: 
     app.state.events.keepalive_seconds = 0.05  # type: ignore[attr-defined]
     task_id = submit(api, pair)  # no workers: it stays queued until cancelled
 
-    def cancel_later() -> None:
-        time.sleep(0.4)
-        api.post(f"/ent/v2/tasks/{task_id}/cancel", {})
-
-    canceller = threading.Thread(target=cancel_later)
-    canceller.start()
-    text = api.get(f"/v1/tasks/{task_id}/events").text
-    canceller.join()  # its response must be read before the fixture closes the client
+    lines: list[str] = []
+    with api.client.stream("GET", f"/v1/tasks/{task_id}/events", headers=api.headers("Bearer")) as resp:
+        for line in resp.iter_lines():
+            lines.append(line)
+            if line.startswith(": keep-alive") and lines.count(line) == 2:
+                # two keep-alives seen while queued: now cancel, and the stream must end on its own
+                assert api.post(f"/ent/v2/tasks/{task_id}/cancel", {}).status_code == 200
+    text = "\n".join(lines) + "\n"
     assert ": keep-alive" in text
     evs = parse_sse(text)
     assert [d["state"] for _, d in evs] == ["queued", "cancelled"]

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import data_uri, image_bytes
+from tests.waiting import wait_until
 
 BIN = Path(sys.executable).parent / "framecast"
 
@@ -108,23 +109,27 @@ def test_kill_9_and_restart_finishes_every_task_once(server: Server) -> None:
             for i in ids
         ]
 
-    deadline = time.monotonic() + 60
-    while "processing" not in states():
-        assert time.monotonic() < deadline, "no task started"
-        time.sleep(0.05)
-    time.sleep(0.3)  # let it make some progress
+    wait_until(lambda: "processing" in states(), 60, what="a task to start")
+    running = ids[states().index("processing")]
+
+    def progress(task_id: str) -> int:
+        return int(
+            httpx.get(f"{server.url}/v1/tasks/{task_id}", headers=headers, timeout=10).json()["progress"]
+        )
+
+    # killed mid-render, not before the first frame
+    wait_until(lambda: progress(running) > 0, 60, what="the running task to make progress")
     before = states()
     assert "processing" in before and before.count("queueing") >= 1
     server.kill()
 
     server.start()
-    deadline = time.monotonic() + 240
-    while True:
+
+    def all_finished() -> list[str] | None:
         current = states()
-        if all(s in ("success", "failed") for s in current):
-            break
-        assert time.monotonic() < deadline, f"tasks did not finish: {current}"
-        time.sleep(0.2)
+        return current if all(s in ("success", "failed") for s in current) else None
+
+    current = wait_until(all_finished, 240, what="every task to finish", poll=0.2)
     assert current == ["success"] * 3
     blobs = Path(server.env["FRAMECAST_DATA_DIR"]) / "blobs" / "tasks"
     for task_id in ids:

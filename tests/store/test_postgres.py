@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import glob
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from framecast.store import tasks as task_store
 from tests.conftest import Api, _api, make_settings
+from tests.waiting import wait_until
 
 ADMIN_URL = os.environ.get("FRAMECAST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -45,9 +46,8 @@ def _start_postgres() -> None:
 def pg_url() -> Iterator[str]:
     if not _reachable():
         _start_postgres()
-        deadline = time.monotonic() + 20
-        while not _reachable() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        with contextlib.suppress(AssertionError):
+            wait_until(_reachable, 20, what="PostgreSQL to accept connections", poll=0.5)
     if not _reachable():
         pytest.skip("no PostgreSQL server reachable")
     name = f"framecast_test_{secrets.token_hex(4)}"
