@@ -39,14 +39,15 @@ class LtxEngine(DiffusersEngine):
         import torch
 
         vae = diffusers.AutoencoderKLLTXVideo.from_pretrained(
-            folder, subfolder="vae", torch_dtype=torch.float32, local_files_only=True
+            folder, subfolder="vae", dtype=torch.float32, local_files_only=True
         )
         return diffusers.LTXConditionPipeline.from_pretrained(
-            folder, torch_dtype=dtype, local_files_only=True, vae=vae
+            folder, dtype=dtype, local_files_only=True, vae=vae
         )
 
     def spatial_multiple(self) -> int:
-        return int(self.pipe.vae_spatial_compression_ratio * self.pipe.transformer_spatial_patch_size)
+        # the condition pipeline checks for 32 whatever the VAE's own factor
+        return max(32, int(self.pipe.vae_spatial_compression_ratio * self.pipe.transformer_spatial_patch_size))
 
     def temporal_multiple(self) -> int:
         return int(self.pipe.vae_temporal_compression_ratio * self.pipe.transformer_temporal_patch_size)

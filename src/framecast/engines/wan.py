@@ -59,17 +59,17 @@ class WanEngine(DiffusersEngine):
         extra: dict[str, Any] = {}
         vae_cls = getattr(diffusers, str(index["vae"][1]))
         extra["vae"] = vae_cls.from_pretrained(
-            folder, subfolder="vae", torch_dtype=torch.float32, local_files_only=True
+            folder, subfolder="vae", dtype=torch.float32, local_files_only=True
         )
         encoder = index.get("image_encoder")
         if isinstance(encoder, list) and encoder[0] is not None:
             import transformers
 
             extra["image_encoder"] = getattr(transformers, str(encoder[1])).from_pretrained(
-                folder, subfolder="image_encoder", torch_dtype=torch.float32, local_files_only=True
+                folder, subfolder="image_encoder", dtype=torch.float32, local_files_only=True
             )
         cls = getattr(diffusers, str(index["_class_name"]))
-        return cls.from_pretrained(folder, torch_dtype=dtype, local_files_only=True, **extra)
+        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True, **extra)
 
     def spatial_multiple(self) -> int:
         return int(self.pipe.vae_scale_factor_spatial * self.pipe.transformer.config.patch_size[1])
