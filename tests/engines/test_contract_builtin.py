@@ -26,9 +26,15 @@ class TestBuiltinFirstLast(EngineContract):
 
     def make_job(self, **overrides: Any) -> GenerationJob:
         values: dict[str, Any] = dict(
-            kind=TaskKind.FIRST_LAST, width=64, height=48, num_frames=5, fps=24, seed=1,
-            first=_textured(0), last=_textured(0, shift=6),
-        )  # fmt: skip
+            kind=TaskKind.FIRST_LAST,
+            width=64,
+            height=48,
+            num_frames=5,
+            fps=24,
+            seed=1,
+            first=_textured(0),
+            last=_textured(0, shift=6),
+        )
         values.update(overrides)
         return GenerationJob(**values)
 

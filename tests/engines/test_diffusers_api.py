@@ -74,11 +74,15 @@ def vidu(api: Api, route: str, body: dict[str, Any]) -> tuple[int, float, int, i
 
 
 def openai(api: Api, body: dict[str, Any]) -> tuple[int, float, int, int]:
-    resp = api.post("/v1/videos", {"model": "tiny", "prompt": "a cat walking", "seconds": "1", **body}, "Bearer")
+    resp = api.post(
+        "/v1/videos", {"model": "tiny", "prompt": "a cat walking", "seconds": "1", **body}, "Bearer"
+    )
     assert resp.status_code == 200, resp.text
     vid = resp.json()["id"]
     done = wait_until(
-        lambda: (b := api.get(f"/v1/videos/{vid}", "Bearer").json())["status"] in ("completed", "failed") and b,
+        lambda: (
+            (b := api.get(f"/v1/videos/{vid}", "Bearer").json())["status"] in ("completed", "failed") and b
+        ),
         120,
         f"video {vid}",
     )
@@ -132,7 +136,9 @@ def test_missing_weights_are_refused_at_submit_naming_the_folder(
 ) -> None:
     gone = tmp_path / "weights" / "wan2.1-flf2v"
     api = make_api(workers=1, catalog_file=catalog(tmp_path, {"tiny": ("wan", {"weights": str(gone)})}))
-    resp = api.post("/ent/v2/start-end2video", {"model": "tiny", "images": pair, "prompt": "p", "duration": 1})
+    resp = api.post(
+        "/ent/v2/start-end2video", {"model": "tiny", "images": pair, "prompt": "p", "duration": 1}
+    )
     assert resp.status_code == 400, resp.text
     body = resp.json()
     assert body["reason"] == "ModelUnavailable" and str(gone) in body["message"]

@@ -33,8 +33,14 @@ def solid(color: tuple[int, int, int], w: int = 64, h: int = 48) -> Any:
 
 def job_for(kind: TaskKind, **overrides: Any) -> GenerationJob:
     values: dict[str, Any] = dict(
-        kind=kind, width=64, height=48, num_frames=6, fps=8, seed=3, prompt="a cat walking on the beach",
-    )  # fmt: skip
+        kind=kind,
+        width=64,
+        height=48,
+        num_frames=6,
+        fps=8,
+        seed=3,
+        prompt="a cat walking on the beach",
+    )
     if kind in (TaskKind.IMAGE, TaskKind.FIRST_LAST):
         values["first"] = solid(RED)
     if kind is TaskKind.FIRST_LAST:
@@ -123,7 +129,7 @@ def test_wan_flf2v_gets_first_as_image_and_last_as_last_image(tiny_weights: Any,
     assert (kw["num_frames"] - 1) % 4 == 0 and kw["num_inference_steps"] == 2
     assert len(frames) == 9 and frames[0].shape == (48, 64, 3)
     # the image encoder and the VAE stay fp32 whatever the dtype (diffusers' advice for Wan i2v)
-    pipe: Any = getattr(engine, "pipe")
+    pipe: Any = engine.pipe
     import torch
 
     assert pipe.vae.dtype == torch.float32 and pipe.image_encoder.dtype == torch.float32
@@ -153,14 +159,14 @@ def test_wan22_ti2v_text_and_image_share_one_model(tiny_weights: Any, calls: lis
     (t_cls, t_kw), (i_cls, i_kw) = calls
     assert (t_cls, i_cls) == ("WanPipeline", "WanImageToVideoPipeline")
     assert "image" not in t_kw and near(mean_rgb(i_kw["image"]), RED)
-    pipe: Any = getattr(engine, "pipe")
+    pipe: Any = engine.pipe
     variant = engine.pipeline_for(job_for(TaskKind.IMAGE))  # type: ignore[attr-defined]
     assert variant.transformer is pipe.transformer and variant.config.expand_timesteps
 
 
 def test_wan22_a14b_two_experts_first_last(tiny_weights: Any, calls: list[Any]) -> None:
     engine = load(tiny_weights, "wan22_a14b_i2v", guidance_2=2.0)
-    pipe: Any = getattr(engine, "pipe")
+    pipe: Any = engine.pipe
     assert pipe.transformer_2 is not None and pipe.config.boundary_ratio == 0.875
     frames = run(engine, job_for(TaskKind.FIRST_LAST))
     ((_, kw),) = calls
@@ -199,7 +205,7 @@ def test_cancel_mid_denoise_stops_within_one_step_and_skips_decoding(
     tiny_weights: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = load(tiny_weights, "wan_flf2v", steps=4)
-    pipe: Any = getattr(engine, "pipe")
+    pipe: Any = engine.pipe
     forward, decode = pipe.transformer.forward, pipe.vae.decode
     counts = {"forward": 0, "decode": 0}
 
@@ -254,7 +260,9 @@ def test_wrong_family_and_missing_component_are_named(tiny_weights: Any, tmp_pat
     assert reason is not None and "transformer/" in reason and str(partial) in reason
 
 
-def test_broken_weights_fail_the_load_and_mark_the_model_unavailable(tiny_weights: Any, tmp_path: Path) -> None:
+def test_broken_weights_fail_the_load_and_mark_the_model_unavailable(
+    tiny_weights: Any, tmp_path: Path
+) -> None:
     import shutil
 
     broken = tmp_path / "broken"
@@ -271,7 +279,7 @@ def test_broken_weights_fail_the_load_and_mark_the_model_unavailable(tiny_weight
 
 
 def test_unknown_option_is_a_clear_load_failure(tiny_weights: Any) -> None:
-    with pytest.raises(ClientError, match="unknown option.*stepz"):
+    with pytest.raises(ClientError, match=r"unknown option.*stepz"):
         EngineRegistry().get("wan", {"weights": str(tiny_weights("wan_vace")), "stepz": 4})
 
 
@@ -303,7 +311,7 @@ def test_switches_are_applied(tiny_weights: Any) -> None:
         flow_shift=3.0,
         interpolate="blend",
     )
-    pipe: Any = getattr(engine, "pipe")
+    pipe: Any = engine.pipe
     assert pipe.vae.use_tiling and pipe.vae.use_slicing
     assert pipe.scheduler.config.shift == 3.0
     assert pipe.transformer.is_cache_enabled

@@ -133,7 +133,9 @@ def read_model_index(options: Mapping[str, Any], classes: tuple[str, ...]) -> tu
             continue
         sub = folder / name
         if not sub.is_dir() or not any(sub.iterdir()):
-            raise WeightsError(f"weights folder {folder} lacks the {name}/ component its model_index.json lists")
+            raise WeightsError(
+                f"weights folder {folder} lacks the {name}/ component its model_index.json lists"
+            )
     return folder, index
 
 
@@ -172,7 +174,7 @@ def retime(native: list[Frame], count: int, how: str) -> Iterator[Frame]:
     cache: dict[int, Interpolator] = {}
     for i in range(count):
         pos = i * (n - 1) / (count - 1) if count > 1 else 0.0
-        a = min(int(math.floor(pos + 1e-9)), n - 1)
+        a = min(math.floor(pos + 1e-9), n - 1)
         t = pos - a
         if t < 1e-6 or a == n - 1:
             yield native[a].copy()
@@ -258,7 +260,9 @@ class DiffusersEngine:
         try:
             pipe = self._from_pretrained(folder, index, dtype)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise WeightsError(f"weights folder {folder} could not be loaded: {type(exc).__name__}: {exc}") from exc
+            raise WeightsError(
+                f"weights folder {folder} could not be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
         pipe.set_progress_bar_config(disable=True)
         self._apply_switches(pipe, device)
         self.pipe = pipe
@@ -362,7 +366,10 @@ class DiffusersEngine:
 
         o = self.options
         width, height = render_size(
-            job.width, job.height, o.render_short_side or self.default_render_short_side, self.spatial_multiple()
+            job.width,
+            job.height,
+            o.render_short_side or self.default_render_short_side,
+            self.spatial_multiple(),
         )
         native_fps = o.native_fps or self.default_native_fps
         count = frame_count(job.num_frames, job.fps, native_fps, self.temporal_multiple())

@@ -47,7 +47,9 @@ class LtxEngine(DiffusersEngine):
 
     def spatial_multiple(self) -> int:
         # the condition pipeline checks for 32 whatever the VAE's own factor
-        return max(32, int(self.pipe.vae_spatial_compression_ratio * self.pipe.transformer_spatial_patch_size))
+        return max(
+            32, int(self.pipe.vae_spatial_compression_ratio * self.pipe.transformer_spatial_patch_size)
+        )
 
     def temporal_multiple(self) -> int:
         return int(self.pipe.vae_temporal_compression_ratio * self.pipe.transformer_temporal_patch_size)
@@ -62,7 +64,9 @@ class LtxEngine(DiffusersEngine):
             conditions.append(LTXVideoCondition(image=pil(job.first, width, height), frame_index=0))
         if job.kind is TaskKind.FIRST_LAST:
             assert job.last is not None
-            conditions.append(LTXVideoCondition(image=pil(job.last, width, height), frame_index=num_frames - 1))
+            conditions.append(
+                LTXVideoCondition(image=pil(job.last, width, height), frame_index=num_frames - 1)
+            )
         if conditions:
             kw["conditions"] = conditions
         return kw
