@@ -343,3 +343,5 @@ def test_retime_keeps_native_frames_and_fills_between() -> None:
     out = list(retime(native, 5, "nearest"))
     assert [int(f[0, 0, 0]) for f in out] == [0, 100, 100, 200, 200]
     assert [int(f[0, 0, 0]) for f in retime(native, 3, "flow")] == [0, 100, 200]
+    # at the fps ratio (native 16 fps lifted to 32): every other frame is a model frame
+    assert [int(f[0, 0, 0]) for f in retime(native, 4, "blend", step=0.5)] == [0, 50, 100, 150]

@@ -165,15 +165,20 @@ def resize(frame: Frame, width: int, height: int) -> Frame:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
-def retime(native: list[Frame], count: int, how: str) -> Iterator[Frame]:
-    """``count`` frames spanning the same time as ``native``: exact where a native frame falls, in-between
-    frames from the flow in-betweener (or a cross-fade, or the nearest frame) elsewhere."""
+def retime(native: list[Frame], count: int, how: str, step: float | None = None) -> Iterator[Frame]:
+    """``count`` frames from ``native``: frame ``i`` sits at native position ``i * step`` (the fps ratio),
+    or, without ``step``, the frames span the same time as ``native`` (first and last frames kept).
+    Exact where a native frame falls; in-between frames from the flow in-betweener (or a cross-fade, or
+    the nearest frame) elsewhere."""
     from framecast.engines.flow import Interpolator
 
     n = len(native)
     cache: dict[int, Interpolator] = {}
     for i in range(count):
-        pos = i * (n - 1) / (count - 1) if count > 1 else 0.0
+        if step is not None:
+            pos = min(i * step, n - 1.0)
+        else:
+            pos = i * (n - 1) / (count - 1) if count > 1 else 0.0
         a = min(math.floor(pos + 1e-9), n - 1)
         t = pos - a
         if t < 1e-6 or a == n - 1:
@@ -356,7 +361,11 @@ class DiffusersEngine:
         native = self.render_native(job, cancelled, progress)
         frames = [resize(f, job.width, job.height) for f in native]
         del native
-        yield from retime(frames, job.num_frames, self.options.interpolate)
+        # first/last: stretch so the last frame is the last keyframe; otherwise keep the model's timing
+        # (at the native fps every output frame is a model frame, nothing is drawn)
+        native_fps = self.options.native_fps or self.default_native_fps
+        step = None if job.kind is TaskKind.FIRST_LAST else native_fps / job.fps
+        yield from retime(frames, job.num_frames, self.options.interpolate, step)
 
     def render_native(
         self, job: GenerationJob, cancelled: Callable[[], bool], progress: StepProgress | None
