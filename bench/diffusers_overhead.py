@@ -49,6 +49,7 @@ def main() -> None:
 
     import torch
     from fastapi.testclient import TestClient
+    from tests.engines import tiny
 
     from framecast.app import create_app
     from framecast.config import Settings
@@ -57,7 +58,6 @@ def main() -> None:
     from framecast.engines.registry import EngineRegistry
     from framecast.media.render import render_outputs
     from framecast.store.keys import create_key
-    from tests.engines import tiny
 
     torch.set_num_threads(2)
     work = Path(tempfile.mkdtemp(prefix="fc-overhead-"))
@@ -99,7 +99,9 @@ def main() -> None:
         return time.perf_counter() - t, frames
 
     # 2. a whole task through the API: a catalog entry on the same weights, one worker thread
-    inline = ", ".join(f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in options.items())
+    inline = ", ".join(
+        f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in options.items()
+    )
     catalog = work / "catalog.toml"
     catalog.write_text(
         f'[models."tiny"]\nengine = "wan"\nfps = {FPS}\nmin_duration = 1\nmax_duration = 2\n'
@@ -150,7 +152,8 @@ def main() -> None:
     print(f"tiny Wan2.1 FLF2V pipeline, {SIZE}x{SIZE}, {captured['num_frames']} frames, {STEPS} steps, CPU")
     print(f"median of {args.reps}: direct pipeline call {med['direct'] * 1000:.0f} ms")
     print(f"  engine.generate (call + uint8 + {num_frames}-frame retime): {med['engine'] * 1000:.0f} ms")
-    print(f"  whole task through /v1/videos: {med['task'] * 1000:.0f} ms, of which encode {med['encode'] * 1000:.0f} ms")
+    task_ms, encode_ms = med["task"] * 1000, med["encode"] * 1000
+    print(f"  whole task through /v1/videos: {task_ms:.0f} ms, of which encode {encode_ms:.0f} ms")
     print(f"overhead of the engine over the direct call: {over_engine:+.1%}")
     print(f"overhead of the task (encode excluded) over the direct call: {over_task:+.1%}")
 

@@ -126,7 +126,9 @@ def test_readme_opening_says_what_runs_out_of_the_box() -> None:
     """The opening names exactly the kinds the built-in engine makes, the kinds the diffusers engines add
     with weights, and says the rest need an engine that framecast does not ship."""
     shipped = {ep.name for ep in entry_points(group="framecast.engines")}
-    assert shipped <= {"builtin", "wan", "ltx"}, f"an engine ships now ({shipped}): say what it does in the README"
+    assert shipped <= {"builtin", "wan", "ltx"}, (
+        f"an engine ships now ({shipped}): say what it does in the README"
+    )
     diffusion = set(WanEngine.kinds_for({"_class_name": "WanVACEPipeline"})) | set(LtxEngine.kinds_for({}))
     opening = " ".join(README.read_text(encoding="utf-8").split("```")[0].split())
     sentences = re.split(r"(?<=\.)\s+", opening)

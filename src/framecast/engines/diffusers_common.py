@@ -175,10 +175,8 @@ def retime(native: list[Frame], count: int, how: str, step: float | None = None)
     n = len(native)
     cache: dict[int, Interpolator] = {}
     for i in range(count):
-        if step is not None:
-            pos = min(i * step, n - 1.0)
-        else:
-            pos = i * (n - 1) / (count - 1) if count > 1 else 0.0
+        stretched = i * (n - 1) / (count - 1) if count > 1 else 0.0
+        pos = min(i * step, n - 1.0) if step is not None else stretched
         a = min(math.floor(pos + 1e-9), n - 1)
         t = pos - a
         if t < 1e-6 or a == n - 1:
