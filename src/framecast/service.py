@@ -130,6 +130,8 @@ def _check_limits(spec: ModelSpec, caps: Capabilities, req: GenerationRequest) -
             param="size" if req.size is not None else "resolution",
         )
     duration = req.duration if req.duration is not None else float(spec.default_duration)
+    if req.frames is None and duration == int(duration):
+        spec.check_duration(int(duration))  # a duration the model refuses anyway is reported as such
     frames = req.frames or round(duration * (req.fps or spec.fps))
     if frames > caps.max_frames:
         raise ClientError(
