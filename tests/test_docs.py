@@ -18,6 +18,8 @@ from framecast.cli import app as cli_app
 from framecast.config import Settings
 from framecast.domain import GenerationRequest, ImageRef, ImageRole, TaskKind
 from framecast.engines.builtin import BuiltinEngine
+from framecast.engines.ltx import LtxEngine
+from framecast.engines.wan import WanEngine
 from framecast.jobs.runner import job_from_bytes
 from framecast.metrics import route_candidates
 from tests.conftest import make_settings
@@ -141,18 +143,23 @@ KIND_WORDS = {
 
 
 def test_readme_opening_says_what_runs_out_of_the_box() -> None:
-    """The opening names exactly the kinds the shipped engine makes, and says the others need an engine
-    that framecast does not ship."""
+    """The opening names exactly the kinds the built-in engine makes, the kinds the diffusers engines add
+    with weights, and says the rest need an engine that framecast does not ship."""
     shipped = {ep.name for ep in entry_points(group="framecast.engines")}
-    assert shipped <= {"builtin"}, f"an engine ships now ({shipped}): say what it does in the README"
+    assert shipped <= {"builtin", "wan", "ltx"}, (
+        f"an engine ships now ({shipped}): say what it does in the README"
+    )
+    diffusion = set(WanEngine.kinds_for({"_class_name": "WanVACEPipeline"})) | set(LtxEngine.kinds_for({}))
     opening = " ".join(README.read_text(encoding="utf-8").split("```")[0].split())
-    assert "with a diffusion model" not in opening
     sentences = re.split(r"(?<=\.)\s+", opening)
     in_the_box = next(s for s in sentences if "out of the box" in s)
+    with_weights = next(s for s in sentences if "framecast[diffusers]" in s)
     not_shipped = next(s for s in sentences if "does not ship" in s)
     for kind, words in KIND_WORDS.items():
         if kind in BuiltinEngine.task_kinds:
             assert words in in_the_box.split(":", 1)[1], f"{kind}: {in_the_box}"
+        elif kind in diffusion:
+            assert words in with_weights and words not in in_the_box, f"{kind}: {with_weights}"
         else:
             assert words in not_shipped and words not in in_the_box, f"{kind}: {not_shipped}"
 

@@ -279,14 +279,25 @@ def callbacks(task_id: Annotated[str, typer.Argument(help="a task id")]) -> None
 
 @app.command()
 def models() -> None:
-    """List the model names this server answers to, and their engine."""
+    """List the model names this server answers to: engine, kinds, weights found, durations, resolutions."""
+    from framecast.engines.registry import EngineRegistry, describe_model
+
     settings = Settings()
     catalog = Catalog.load(settings.catalog_file)
-    table = Table("model", "engine", "durations (s)", "resolutions")
+    registry = EngineRegistry()
+    table = Table("model", "engine", "kinds", "weights", "durations (s)", "resolutions")
     for name in catalog.names():
         m = catalog.require(name)
+        info = describe_model(m, registry)
         durations = ",".join(map(str, m.durations)) if m.durations else f"{m.min_duration}-{m.max_duration}"
-        table.add_row(name, m.engine, durations, ",".join(m.resolutions))
+        if not info["installed"]:
+            weights = "engine not installed"
+        elif not info["needs_weights"]:
+            weights = "none needed"
+        else:
+            weights = f"{'found' if info['weights_found'] else 'NOT FOUND'}: {info['weights']}"
+        kinds = ",".join(info["kinds"]) or "-"
+        table.add_row(name, m.engine, kinds, weights, durations, ",".join(m.resolutions))
     _print_table(table)
 
 

@@ -31,12 +31,14 @@ from framecast.domain import (
     TaskKind,
     TaskState,
 )
+from framecast.engines.base import Capabilities
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
 from framecast.media import preview
 from framecast.media.fetch import FetchPolicy, check_destination
 from framecast.media.images import (
     PAIR_RATIO,
+    RESOLUTION_SHORT_SIDES,
     CheckedImage,
     ImageLimits,
     check_image,
@@ -84,6 +86,12 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
             ErrorCode.MODEL_UNAVAILABLE,
             f"model {spec.name} is mapped to engine {spec.engine!r}, which is not installed on this server",
         )
+    reason = engines.unavailable(spec.engine, spec.options)
+    if reason is not None:
+        raise ClientError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"model {spec.name} is unavailable on this server: {reason}",
+        )
     caps = engines.capabilities(spec.engine, spec.options)
     if req.kind not in caps.kinds:
         raise ClientError(
@@ -94,6 +102,7 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
             "The operator maps model names to engines in the catalog (FRAMECAST_CATALOG_FILE); "
             "see docs/engines.md.",
         )
+    _check_limits(spec, caps, req)
     for flag, wanted in (("audio", req.audio), ("bgm", req.bgm)):
         if wanted and not caps.audio:
             raise ClientError(
@@ -103,6 +112,33 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
                 param=flag,
             )
     return spec
+
+
+def _check_limits(spec: ModelSpec, caps: Capabilities, req: GenerationRequest) -> None:
+    """Refuse sizes and lengths beyond what the model's engine renders."""
+    short: int | None = None
+    if req.size is not None:
+        short = min(req.size)
+    elif req.resolution:
+        short = RESOLUTION_SHORT_SIDES.get(req.resolution.strip().lower())
+    if short is not None and short > caps.max_short_side:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"model {spec.name} renders at most {caps.max_short_side}p (short side); "
+            f"{short} px was asked for",
+            param="size" if req.size is not None else "resolution",
+        )
+    duration = req.duration if req.duration is not None else float(spec.default_duration)
+    if req.frames is None and duration == int(duration):
+        spec.check_duration(int(duration))  # a duration the model refuses anyway is reported as such
+    frames = req.frames or round(duration * (req.fps or spec.fps))
+    if frames > caps.max_frames:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"model {spec.name} makes at most {caps.max_frames} frames per video; {frames} were asked for "
+            "(shorten the duration or lower the fps)",
+            param="duration",
+        )
 
 
 def normalise(req: GenerationRequest, spec: ModelSpec) -> GenerationRequest:

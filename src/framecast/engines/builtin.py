@@ -173,9 +173,19 @@ class BuiltinEngine:
 
     name = "builtin"
     task_kinds = frozenset({TaskKind.FIRST_LAST, TaskKind.IMAGE})
+    # flow and camera moves have no size or length of their own: the dialects' limits (sides up to
+    # 3840 px, 16 s at up to 60 fps) are the only ones
+    max_short_side = 3840
+    max_frames = 60 * 16
+    needs_weights = False
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(kinds=self.task_kinds)
+        return Capabilities(
+            kinds=self.task_kinds,
+            max_frames=self.max_frames,
+            max_short_side=self.max_short_side,
+            needs_weights=self.needs_weights,
+        )
 
     def check_inputs(self, job: GenerationJob) -> None:
         if job.kind not in self.task_kinds:

@@ -55,7 +55,7 @@ _DATA_URI_MIMES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp
 _DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<payload>.*)$", re.S | re.I)
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_RESOLUTIONS = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
+RESOLUTION_SHORT_SIDES = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
 
 
 @dataclass(frozen=True)
@@ -294,11 +294,11 @@ def _even(x: float) -> int:
 def output_size(width: int, height: int, resolution: str) -> tuple[int, int]:
     """Output frame size: the short side from ``resolution`` ("360p" .. "1080p"), the aspect of
     ``width``x``height``, both sides even (libx264 yuv420p needs that)."""
-    short = _RESOLUTIONS.get(resolution.strip().lower())
+    short = RESOLUTION_SHORT_SIDES.get(resolution.strip().lower())
     if short is None:
         raise ClientError(
             ErrorCode.INVALID_FIELD,
-            f"resolution {resolution!r} is not supported; use one of {', '.join(_RESOLUTIONS)}",
+            f"resolution {resolution!r} is not supported; use one of {', '.join(RESOLUTION_SHORT_SIDES)}",
             param="resolution",
         )
     if width <= 0 or height <= 0:

@@ -1,0 +1,162 @@
+"""What framecast adds around a diffusers pipeline: the same tiny pipeline called directly, through the
+engine, and as a whole task through the HTTP API (OpenAI dialect, a worker thread, SQLite, MP4 out).
+
+Everything runs in this one process on the CPU, so the three figures are measured in the same run and
+their ratio is what matters. The task's encode time is measured on its own (the same frames through
+the same encoder) and taken out, so "overhead" is the service around the model: request checks, the
+queue, the lease, decoding and fitting the inputs, the engine's uint8 conversion and frame-rate lift,
+progress writes and storing the result.
+
+    .venv/bin/python bench/diffusers_overhead.py [--reps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SIZE = 128  # render and output size (square)
+FPS = 16  # output fps = Wan's native fps: no lifting beyond the 4k+1 frame count
+STEPS = 4
+
+
+def png_uri(color: tuple[int, int, int]) -> str:
+    a = np.zeros((SIZE, SIZE, 3), np.uint8)
+    a[...] = color
+    a[SIZE // 4 : SIZE // 2, SIZE // 4 : SIZE // 2] = 255
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args()
+
+    import torch
+    from fastapi.testclient import TestClient
+    from tests.engines import tiny
+
+    from framecast.app import create_app
+    from framecast.config import Settings
+    from framecast.domain import TaskKind
+    from framecast.engines.base import GenerationJob
+    from framecast.engines.registry import EngineRegistry
+    from framecast.media.render import render_outputs
+    from framecast.store.keys import create_key
+
+    torch.set_num_threads(2)
+    work = Path(tempfile.mkdtemp(prefix="fc-overhead-"))
+    weights = tiny.save("wan_flf2v", work / "weights")
+    options = tiny.options(
+        "wan_flf2v", weights, steps=STEPS, native_fps=FPS, render_short_side=SIZE, interpolate="flow"
+    )
+    seconds = 1
+    num_frames = seconds * FPS
+
+    # 1. the engine, loaded as a worker loads it; the direct call uses its pipeline and its arguments
+    engine: Any = EngineRegistry().get("wan", options)
+    first = np.asarray(Image.open(io.BytesIO(base64.b64decode(png_uri((200, 30, 30)).split(",")[1]))))
+    last = np.asarray(Image.open(io.BytesIO(base64.b64decode(png_uri((30, 30, 200)).split(",")[1]))))
+    job = GenerationJob(
+        kind=TaskKind.FIRST_LAST, width=SIZE, height=SIZE, num_frames=num_frames, fps=FPS, seed=1,
+        prompt="a cat walking on the beach", first=first, last=last,
+    )  # fmt: skip
+    captured: dict[str, Any] = {}
+    original = type(engine.pipe).__call__
+
+    def capture(self: Any, *a: Any, **kw: Any) -> Any:
+        captured.update(kw)
+        return original(self, *a, **kw)
+
+    type(engine.pipe).__call__ = capture
+    list(engine.generate(job, lambda: False))  # warm-up, and the arguments the engine passes
+    type(engine.pipe).__call__ = original
+    direct_kw = {k: v for k, v in captured.items() if k not in ("generator", "callback_on_step_end")}
+
+    def direct() -> float:
+        t = time.perf_counter()
+        engine.pipe(**direct_kw, generator=torch.Generator("cpu").manual_seed(1))
+        return time.perf_counter() - t
+
+    def through_engine() -> tuple[float, list[Any]]:
+        t = time.perf_counter()
+        frames = list(engine.generate(job, lambda: False, lambda f, p=None: None))
+        return time.perf_counter() - t, frames
+
+    # 2. a whole task through the API: a catalog entry on the same weights, one worker thread
+    inline = ", ".join(
+        f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in options.items()
+    )
+    catalog = work / "catalog.toml"
+    catalog.write_text(
+        f'[models."tiny"]\nengine = "wan"\nfps = {FPS}\nmin_duration = 1\nmax_duration = 2\n'
+        f'resolutions = ["{SIZE}x{SIZE}"]\ndefault_resolution = "{SIZE}x{SIZE}"\noptions = {{ {inline} }}\n'
+    )
+    settings = Settings(data_dir=work / "data", workers=1, catalog_file=catalog)
+    body = {
+        "model": "tiny",
+        "prompt": "a cat walking on the beach",
+        "seconds": str(seconds),
+        "size": f"{SIZE}x{SIZE}",
+        "seed": 1,
+        "input_reference": {"image_url": png_uri((200, 30, 30))},
+        "last_frame": {"image_url": png_uri((30, 30, 200))},
+    }
+
+    with TestClient(create_app(settings)) as client:
+        with client.app.state.db.session() as s:  # type: ignore[attr-defined]
+            _, token = create_key(s, name="bench")
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def task() -> float:
+            t = time.perf_counter()
+            vid = client.post("/v1/videos", json=body, headers=headers).json()["id"]
+            while True:
+                status = client.get(f"/v1/videos/{vid}", headers=headers).json()["status"]
+                if status in ("completed", "failed"):
+                    break
+                time.sleep(0.005)
+            assert status == "completed", status
+            return time.perf_counter() - t
+
+        task()  # the worker loads the model on its first task
+        results: dict[str, list[float]] = {"direct": [], "engine": [], "task": [], "encode": []}
+        for _ in range(args.reps):
+            results["direct"].append(direct())
+            took, frames = through_engine()
+            results["engine"].append(took)
+            results["task"].append(task())
+            t = time.perf_counter()
+            with tempfile.TemporaryDirectory() as tmp:
+                render_outputs(iter(frames), out_dir=Path(tmp), width=SIZE, height=SIZE, fps=FPS, label="")
+            results["encode"].append(time.perf_counter() - t)
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    over_engine = med["engine"] / med["direct"] - 1
+    over_task = (med["task"] - med["encode"]) / med["direct"] - 1
+    print(f"tiny Wan2.1 FLF2V pipeline, {SIZE}x{SIZE}, {captured['num_frames']} frames, {STEPS} steps, CPU")
+    print(f"median of {args.reps}: direct pipeline call {med['direct'] * 1000:.0f} ms")
+    print(f"  engine.generate (call + uint8 + {num_frames}-frame retime): {med['engine'] * 1000:.0f} ms")
+    task_ms, encode_ms = med["task"] * 1000, med["encode"] * 1000
+    print(f"  whole task through /v1/videos: {task_ms:.0f} ms, of which encode {encode_ms:.0f} ms")
+    print(f"overhead of the engine over the direct call: {over_engine:+.1%}")
+    print(f"overhead of the task (encode excluded) over the direct call: {over_task:+.1%}")
+
+
+if __name__ == "__main__":
+    main()
