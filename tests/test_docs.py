@@ -136,7 +136,7 @@ DEFAULT_BASE = "http://127.0.0.1:8000"
 KIND_WORDS = {
     TaskKind.FIRST_LAST: "first/last-frame",
     TaskKind.IMAGE: "image-to-video",
-    TaskKind.TEXT: "Text-",
+    TaskKind.TEXT: "text-",
     TaskKind.REFERENCE: "reference-",
     TaskKind.VIDEO: "video-to-video",
 }

@@ -24,6 +24,7 @@ def server_with_engines(tmp_path: Path, catalog: str, lease: float) -> Server:
     site = install(tmp_path / "site")
     (tmp_path / "catalog.toml").write_text(catalog)
     srv = Server(tmp_path / "data")
+    srv.log_level = "info"  # a failure shows what each server did: claims, requeues, abandonment
     srv.env.update(
         {
             "PYTHONPATH": os.pathsep.join([str(site), str(REPO)]),
@@ -73,7 +74,12 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_max_attempts(crashi
     while True:
         assert server.proc is not None
         # the engine kills the server as soon as it claims the task; a new one reaps the lapsed lease
-        wait_until(lambda: server.proc.poll() is not None, timeout=60, what="the engine to kill the server")
+        try:
+            wait_until(
+                lambda: server.proc.poll() is not None, timeout=120, what="the engine to kill the server"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; after {deaths} deaths; server log:\n{server.log_tail()}") from None
         deaths += 1
         assert deaths <= MAX_ATTEMPTS, "the task was retried past its attempts"
         server.start(may_die=deaths < MAX_ATTEMPTS)

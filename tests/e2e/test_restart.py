@@ -38,6 +38,7 @@ class Server:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / "server.log"
+        self.log_level = "warning"
 
     @property
     def url(self) -> str:
@@ -47,7 +48,7 @@ class Server:
         """Start and wait until healthy; with ``may_die``, a process that exits meanwhile is fine too."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN), "serve", "--port", str(self.port), "--log-level", "warning"],
+                [str(BIN), "serve", "--port", str(self.port), "--log-level", self.log_level],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -63,6 +64,9 @@ class Server:
                 pass
             time.sleep(0.1)
         raise AssertionError("server did not start: " + self.log.read_text()[-2000:])
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
 
     def kill(self) -> None:
         assert self.proc is not None
