@@ -270,6 +270,7 @@ def image_server(tmp_path: Path) -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 def test_private_url_refused_by_default(api: Api, image_server: str) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -54,18 +56,24 @@ _DATA_MIMES = {"image/png", "image/jpeg", "image/jpg", "image/webp"}
 # --- request bodies ----------------------------------------------------------------------------------
 
 
-async def read_form(request: Request) -> FormData:
+@contextlib.asynccontextmanager
+async def read_form(request: Request) -> AsyncIterator[FormData]:
     """Parse a multipart (or urlencoded) body read under the same size bound as JSON bodies.
 
     The body limit middleware only sees Content-Length; reading here first also
-    bounds chunked uploads, then the bytes are replayed to Starlette's parser.
+    bounds chunked uploads, then the bytes are replayed to Starlette's parser. The
+    uploaded parts' spooled temporary files are closed on the way out.
     """
     body = await read_body(request)
 
     async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return await Request(request.scope, replay).form(max_files=16, max_fields=64)
+    form = await Request(request.scope, replay).form(max_files=16, max_fields=64)
+    try:
+        yield form
+    finally:
+        await form.close()
 
 
 def _is_form(request: Request) -> bool:
@@ -122,7 +130,8 @@ async def fold_form(form: FormData) -> dict[str, Any]:
 
 async def _create_body(request: Request) -> dict[str, Any]:
     if _is_form(request):
-        return await fold_form(await read_form(request))
+        async with read_form(request) as form:
+            return await fold_form(form)
     return await read_json(request)
 
 
@@ -257,19 +266,19 @@ async def upload_file(request: Request, principal: PrincipalDep, svc: ServiceDep
         raise ClientError(
             ErrorCode.INVALID_FIELD, "upload the file as multipart/form-data with a 'file' part", param="file"
         )
-    form = await read_form(request)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise ClientError(ErrorCode.MISSING_FIELD, "missing required parameter: 'file'", param="file")
-    purpose = form.get("purpose")
-    purpose = purpose if isinstance(purpose, str) and purpose else "vision"
-    if purpose not in FILE_PURPOSES:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD,
-            f"purpose must be one of {', '.join(sorted(FILE_PURPOSES))}",
-            param="purpose",
-        )
-    data = await upload.read()
+    async with read_form(request) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ClientError(ErrorCode.MISSING_FIELD, "missing required parameter: 'file'", param="file")
+        purpose = form.get("purpose")
+        purpose = purpose if isinstance(purpose, str) and purpose else "vision"
+        if purpose not in FILE_PURPOSES:
+            raise ClientError(
+                ErrorCode.INVALID_FIELD,
+                f"purpose must be one of {', '.join(sorted(FILE_PURPOSES))}",
+                param="purpose",
+            )
+        data = await upload.read()
     stored = await run_in_threadpool(_store, svc, principal, data)
     return {
         "id": stored.id,
