@@ -193,7 +193,7 @@ def warp(frame: Frame, out_to_src: F64) -> Frame:
     m = out_to_src / out_to_src[2, 2]
     if _axis_aligned(m):
         out: Frame = np.empty_like(frame)
-        _kernels.zoom(np.ascontiguousarray(frame), out, h, w, float(m[0, 2]), float(m[1, 2]), float(m[0, 0]))
+        _kernels.zoom(np.ascontiguousarray(frame), out, float(m[0, 2]), float(m[1, 2]), float(m[0, 0]))
         return out
     res = _cv.warpPerspective(
         frame, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
@@ -496,13 +496,31 @@ class CameraInterpolator:
         """The in-between at ``t`` in (0, 1); a copy of the keyframe at ``t <= 0`` or ``t >= 1``."""
         if t <= 0.0 or t >= 1.0:
             return (first if t <= 0.0 else last).copy()
+        ht_inv = self.path.inverse_at(t)
+        # How far inside each keyframe's view the point lies, in that keyframe's pixels; the feather is
+        # in output pixels, so it is scaled to each keyframe's pixels by the path's zoom.
+        zoom0 = math.sqrt(abs(np.linalg.det(ht_inv[:2, :2])))
+        zoom1 = math.sqrt(abs(np.linalg.det(self.h_full[:2, :2]))) * zoom0
+        if self.residual is None:
+            m0, m1 = ht_inv / ht_inv[2, 2], self.h_full @ ht_inv
+            m1 = m1 / m1[2, 2]
+            if _axis_aligned(m0) and _axis_aligned(m1):
+                # Pans, tilts and zooms: both windows, the soft edges and the blend in one C pass.
+                out: Frame = np.empty_like(first)
+                _kernels.camera(
+                    out,
+                    np.ascontiguousarray(first),
+                    np.ascontiguousarray(last),
+                    (float(m0[0, 2]), float(m0[1, 2]), float(m0[0, 0])),
+                    (float(m1[0, 2]), float(m1[1, 2]), float(m1[0, 0])),
+                    t,
+                    FEATHER * zoom0,
+                    FEATHER * zoom1,
+                )
+                return out
         w, h = self.size
         lw, lh = self.low
         x0, x1 = self._positions(t)
-        # How far inside each keyframe's view the point lies, in that keyframe's pixels; the feather is
-        # in output pixels, so it is scaled to each keyframe's pixels by the path's zoom.
-        zoom0 = math.sqrt(abs(np.linalg.det(self.path.inverse_at(t)[:2, :2])))
-        zoom1 = math.sqrt(abs(np.linalg.det(self.h_full[:2, :2]))) * zoom0
         weights = []
         for x, share, z in ((x0, 1.0 - t, zoom0), (x1, t, zoom1)):
             fx = _edge_ramp(x[:, 0].astype(np.float32), w, FEATHER * z)
@@ -510,7 +528,6 @@ class CameraInterpolator:
             # A floor keeps the sum positive where neither keyframe sees the point (clamped edge pixels).
             weights.append(self._full(((fx * fy + 1e-3) * share).reshape(lh, lw)))
         if self.residual is None:
-            ht_inv = self.path.inverse_at(t)
             a, b = warp(first, ht_inv), warp(last, self.h_full @ ht_inv)
         else:
             a, b = self._sample(first, x0), self._sample(last, x1)
