@@ -28,13 +28,14 @@ lint: $(STAMP)
 
 # The C kernels built once more with AddressSanitizer and UndefinedBehaviorSanitizer, into a copy of the
 # package under build/sanitize (the installed build is untouched), and the engine tests run against it.
-# Any out-of-bounds access or undefined behaviour fails the run. Needs gcc (its libasan is preloaded, as
-# the Python interpreter itself is not instrumented); leaks are not checked (CPython keeps its own).
+# Any out-of-bounds access or undefined behaviour fails the run. Needs gcc: the interpreter is not
+# instrumented, so gcc's libasan is preloaded, with libstdc++ (ASan's C++-exception interceptor needs it
+# loaded before OpenCV throws); leaks are not checked (CPython keeps its own).
 SAN_CC ?= gcc
 SAN_DIR := build/sanitize
 SAN_FLAGS := -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-ffp-contract=off -fno-math-errno -Wall -Wextra -Werror
-SAN_ENV := LD_PRELOAD="$$($(SAN_CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
+SAN_ENV := LD_PRELOAD="$$($(SAN_CC) -print-file-name=libasan.so) libstdc++.so.6" ASAN_OPTIONS=detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1 PYTHONPATH=$(SAN_DIR)/src
 
 sanitize: $(STAMP)
