@@ -439,14 +439,14 @@ static inline float ramp(double p, int n, float inv_feather) {
     return r > 0.0f ? (r < 1.0f ? r : 1.0f) : 0.0f;
 }
 
-/* The share of the last keyframe (0..256) of each output byte of a row whose vertical ramps are ry0, ry1:
- * the blend weights are (1 - t)(ramp0 + 0.001) and t (ramp1 + 0.001), normalised. */
+/* The share of the last keyframe (in 1/65536) of each output byte of a row whose vertical ramps are ry0,
+ * ry1: the blend weights are (1 - t)(ramp0 + 0.001) and t (ramp1 + 0.001), normalised. */
 static void camera_shares(uint32_t *share, const float *rx0, const float *rx1, int w, float ry0, float ry1,
                           float t) {
     const float w0 = 1.0f - t, w1 = t;
     for (int x = 0; x < w; x++) {
         float a = w0 * (rx0[x] * ry0 + 1e-3f), b = w1 * (rx1[x] * ry1 + 1e-3f);
-        uint32_t c = (uint32_t)lrintf(256.0f * b / (a + b));
+        uint32_t c = (uint32_t)lrintf(65536.0f * b / (a + b));
         share[3 * x] = share[3 * x + 1] = share[3 * x + 2] = c;
     }
 }
@@ -477,9 +477,12 @@ static void camera_rows(const Sampler *s0, const Sampler *s1, uint8_t *out, Py_s
         sampler_row(s1, y);
         const uint32_t *a = s0->acc, *b = s1->acc;
         uint8_t *o = out + (Py_ssize_t)y * out_stride;
-        /* value * 65536 * 256 < 2^32 */
-        for (Py_ssize_t k = 0; k < n; k++)
-            o[k] = (uint8_t)((a[k] * (256u - sh[k]) + b[k] * sh[k] + (1u << 23)) >> 24);
+        /* Each sample rounded to a grey level, then blended with ties rounded down: the arithmetic of
+         * cv2.blendLinear on two warped frames, which the camera path's quality was measured with. */
+        for (Py_ssize_t k = 0; k < n; k++) {
+            uint32_t a8 = (a[k] + 32768u) >> 16, b8 = (b[k] + 32768u) >> 16;
+            o[k] = (uint8_t)((a8 * (65536u - sh[k]) + b8 * sh[k] + 32767u) >> 16);
+        }
     }
 }
 
