@@ -30,7 +30,8 @@ lint: $(STAMP)
 # package under build/sanitize (the installed build is untouched), and the engine tests run against it.
 # Any out-of-bounds access or undefined behaviour fails the run. Needs gcc: the interpreter is not
 # instrumented, so gcc's libasan is preloaded, with libstdc++ (ASan's C++-exception interceptor needs it
-# loaded before OpenCV throws); leaks are not checked (CPython keeps its own).
+# loaded before OpenCV throws); leaks are not checked (CPython keeps its own). gcc brings both runtimes:
+# on Debian 12, gcc-12 depends on libgcc-12-dev (libasan8, libubsan1) and on libstdc++6.
 SAN_CC ?= gcc
 SAN_DIR := build/sanitize
 SAN_FLAGS := -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
