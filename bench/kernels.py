@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import keyframes
+from engine import keyframes, load
 from framecast.engines import _kernels
 from framecast.engines.base import Frame
 from framecast.engines.builtin import inbetweener
@@ -103,8 +103,9 @@ def main() -> None:
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     print(
-        f"Per-frame cost at 1280x720, one core, ms: median / minimum of {n} calls. SIMD: {_kernels.simd()}.\n"
+        f"Per-frame cost at 1280x720, one core, ms: median / minimum of {n} calls. SIMD: {_kernels.simd()}."
     )
+    print(f"Load average at the start: {load()}.\n")
     print("| work | kernel | portable C | OpenCV equivalent |")
     print("| --- | ---: | ---: | ---: |")
 
