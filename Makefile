@@ -32,6 +32,8 @@ lint: $(STAMP)
 # instrumented, so gcc's libasan is preloaded, with libstdc++ (ASan's C++-exception interceptor needs it
 # loaded before OpenCV throws); leaks are not checked (CPython keeps its own). gcc brings both runtimes:
 # on Debian 12, gcc-12 depends on libgcc-12-dev (libasan8, libubsan1) and on libstdc++6.
+# --capture=sys leaves file descriptor 2 alone, so a sanitizer's report reaches the log when it aborts the
+# run (checked once with a deliberate out-of-bounds read: ASan named the line).
 SAN_CC ?= gcc
 SAN_DIR := build/sanitize
 SAN_FLAGS := -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -49,7 +51,7 @@ sanitize: $(STAMP)
 		-o $(SAN_DIR)/src/framecast/engines/_kernels$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 	$(SAN_ENV) $(BIN)/python -c 'from framecast.engines import _kernels as k; \
 		assert "$(SAN_DIR)" in k.__file__, f"not the sanitized build: {k.__file__}"'
-	$(SAN_ENV) $(BIN)/pytest -q -p no:cacheprovider tests/engines
+	$(SAN_ENV) $(BIN)/pytest -q -p no:cacheprovider --capture=sys tests/engines
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
