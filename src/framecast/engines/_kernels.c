@@ -3,7 +3,11 @@
  *
  * - inbetween: the per-frame half of first/last in-betweening, fused into one pass (below);
  * - upsample2: the exact 2x cubic upsampling small-motion pairs are sampled from;
- * - zoom: the camera moves, a bilinear resampling of an axis-aligned window of the frame.
+ * - zoom: the camera moves, a bilinear resampling of an axis-aligned window of the frame;
+ * - camera: a pan, tilt or zoom between two keyframes (camera.py), both windows and their blend.
+ *
+ * Every array argument's shape and row stride are read from its buffer (Py_buffer); pixels are
+ * contiguous within a row.
  *
  * inbetween, the per-frame half of the first/last in-betweening:
  *
