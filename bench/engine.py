@@ -2,6 +2,7 @@
 
     python bench/engine.py            # 720p 5 s 24 fps, plus 1080p 10 s peak memory
     python bench/engine.py --quick --rounds 3   # only the first/last pairs, 3 rounds each
+    python bench/engine.py --against OLD --pairs pan --rounds 5   # this tree and checkout OLD, alternating
 
 Each measurement runs in its own subprocess so ``ru_maxrss`` is that measurement's peak (native memory
 included). The machine is shared, so the bare encode and the render are measured back to back in each
@@ -16,7 +17,9 @@ keyframe pairs: Big Buck Bunny frames 20 and 60 (large motion, the engine's fast
 from __future__ import annotations
 
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,10 +154,41 @@ def measure(mode: str, width: int, height: int, n: int, pair: str) -> dict[str, 
     return {"wall_s": wall, "peak_mb": peak_mb}
 
 
-def run(mode: str, width: int, height: int, n: int, pair: str = "large") -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--one", mode, str(width), str(height), str(n), pair]
-    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+def run(
+    mode: str, width: int, height: int, n: int, pair: str = "large", tree: Path | None = None
+) -> dict[str, float]:
+    """One measurement in a subprocess: of this checkout, or of the checkout at ``tree`` (its src/ and
+    its bench/engine.py, the kernel built in place there)."""
+    script, env = __file__, None
+    if tree is not None:
+        script, env = str(tree / "bench" / "engine.py"), {**os.environ, "PYTHONPATH": str(tree / "src")}
+    cmd = [sys.executable, script, "--one", mode, str(width), str(height), str(n), pair]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def compare(against: Path, pairs: list[str], n_rounds: int, n: int) -> None:
+    """This checkout and the one at ``against`` alternating within each round, each a bare encode then
+    a render; the ratio is taken within the pair of runs."""
+    print(f"## This checkout against {against.name}, alternating, 720p {n} frames\n")
+    print("| pair | round | code | load avg | bare encode s | builtin + render_outputs s | ratio | peak MB |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    ratios: dict[tuple[str, str], list[float]] = {}
+    for pair in pairs:
+        for r in range(n_rounds):
+            for code, tree in (("this", None), ("against", against)):
+                avg = load()
+                bare, rend = run("bare", 1280, 720, n, pair, tree), run("render", 1280, 720, n, pair, tree)
+                ratio = rend["wall_s"] / bare["wall_s"]
+                ratios.setdefault((pair, code), []).append(ratio)
+                print(
+                    f"| {pair} | {r + 1} | {code} | {avg} | {bare['wall_s']:.2f} | {rend['wall_s']:.2f} | "
+                    f"{ratio:.2f}x | {rend['peak_mb']:.0f} |",
+                    flush=True,
+                )
+    print()
+    for (pair, code), rs in ratios.items():
+        print(f"- {pair}, {code}: median {statistics.median(rs):.2f}x ({', '.join(f'{x:.2f}' for x in rs)})")
 
 
 def load() -> str:
@@ -170,6 +204,10 @@ def main() -> None:
     quick = "--quick" in sys.argv  # only the first/last pairs: no camera-move jobs, minterpolate, 1080p
     n_rounds = int(rounds_arg)
     n = 5 * 24
+    if "--against" in sys.argv:
+        pairs = sys.argv[sys.argv.index("--pairs") + 1].split(",") if "--pairs" in sys.argv else list(PAIRS)
+        compare(Path(sys.argv[sys.argv.index("--against") + 1]).resolve(), pairs, n_rounds, n)
+        return
     print("Per-pair analysis (all that is done once per pair, camera stage included), 720p, median of 3:\n")
     for pair in PAIRS:
         a, b = keyframes(1280, 720, pair)

@@ -309,9 +309,9 @@ def test_zoom_kernel_checks_its_buffers() -> None:
 
     img = np.zeros((10, 12, 3), np.uint8)
     with pytest.raises(ValueError, match="dst"):
-        _kernels.zoom(img, np.empty((9, 12, 3), np.uint8), 10, 12, 0.0, 0.0, 0.5)
+        _kernels.zoom(img, np.empty((9, 12, 3), np.uint8), 0.0, 0.0, 0.5)
     with pytest.raises(ValueError, match="window"):
-        _kernels.zoom(img, np.empty_like(img), 10, 12, float("nan"), 0.0, 0.5)
+        _kernels.zoom(img, np.empty_like(img), float("nan"), 0.0, 0.5)
     out = np.empty_like(img)
-    _kernels.zoom(img + 7, out, 10, 12, -1e9, 1e9, 3.0)  # far outside: clamped to the edge pixels
+    _kernels.zoom(img + 7, out, -1e9, 1e9, 3.0)  # far outside: clamped to the edge pixels
     assert np.all(out == 7)

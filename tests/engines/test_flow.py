@@ -92,29 +92,17 @@ def kernel_args(rng: np.random.Generator | None, h: int, w: int, scale: int) -> 
             np.float32
         )
 
-    src0, fade0 = u8(sh + 1, sw + 2, 3), u8(h + 1, w + 2, 3)
     return {
         "out": np.empty((h, w, 3), np.uint8),
-        "src0": src0,
+        "src0": u8(sh + 1, sw + 2, 3),
         "src1": u8(sh + 1, sw + 2, 3),
-        "stride": src0.strides[0],
-        "fade0": fade0,
+        "fade0": u8(h + 1, w + 2, 3),
         "fade1": u8(h + 1, w + 2, 3),
-        "fade_stride": fade0.strides[0],
-        "xmax": sw - 1,
-        "ymax": sh - 1,
-        "scale": scale,
         "f01": flow(),
         "f10": flow(),
         "lam": u8(h, w),
-        "width": w,
-        "y0": 0,
-        "y1": h,
-        "a0": -0.21,
-        "b0": 0.09,
-        "a1": 0.49,
-        "b1": -0.21,
-        "t256": 77,
+        "t": 0.3,
+        "scale": scale,
     }
 
 
@@ -136,31 +124,54 @@ def test_simd_and_portable_paths_give_identical_bytes() -> None:
             assert np.array_equal(outs[0], outs[1]), (h, w, scale, lam is None)
 
 
+def test_kernel_reads_sources_through_their_row_strides() -> None:
+    """Sources and fades may be views into wider arrays: the same bytes as from compact copies."""
+    rng = np.random.default_rng(9)
+    args = kernel_args(rng, 12, 17, 1)
+    wide = {k: rng.integers(0, 256, (13, 25, 3), np.uint8) for k in ("src0", "src1", "fade0", "fade1")}
+    views = {k: wide[k][:, :19] for k in wide}
+    compact = {k: np.ascontiguousarray(v) for k, v in views.items()}
+    outs = []
+    for sources in (views, compact):
+        out = np.empty((12, 17, 3), np.uint8)
+        _kernels.inbetween(**{**args, **sources, "out": out})
+        outs.append(out)
+    assert np.array_equal(outs[0], outs[1])
+
+
 def test_kernel_refuses_buffers_smaller_than_it_would_touch() -> None:
     h, w = 10, 16
     good = kernel_args(None, h, w, 1)
     _kernels.inbetween(**good)
     out, src, flow = good["out"], good["src0"], good["f01"]
     bad: list[dict[str, Any]] = [
-        {"out": out[:-1].copy()},
-        {"src1": src[:-1].copy()},
-        {"fade0": src[:-2].copy()},  # one row short of the output
+        {"out": out[:-1].copy()},  # flows and confidence no longer match the output
+        {"src1": src[:-1].copy()},  # src0 and src1 differ
+        {"src0": src[:, :-1].copy(), "src1": src[:, :-1].copy()},  # no room for the 8-byte reads
+        {"src0": src[:-1].copy(), "src1": src[:-1].copy()},  # no padding row
+        {"fade0": src[:-2].copy(), "fade1": src[:-2].copy()},  # one row short of the output
+        {"fade0": src[:, :-1].copy(), "fade1": src[:, :-1].copy()},  # one column short of the 16-byte reads
         {"f10": flow[:-1].copy()},
         {"lam": np.zeros((h - 1, w), np.uint8)},
-        {"stride": w * 3},  # rows too short for the 8-byte reads at the right edge
-        {"xmax": w - 2},  # the output is wider than the source
-        {"ymax": h + 5},  # rows below the end of the source
+        {"lam": np.zeros((h, w), np.float32)},
+        {"f01": flow.astype(np.float64)},
+        {"src0": src[..., :2].copy()},
         {"scale": 3},
-        {"t256": 300},
-        {"y0": 5, "y1": 4},
+        {"scale": 2},  # 1x sources are too small for the 2x path
+        {"t": 1.5},
+        {"t": float("nan")},
     ]
     for change in bad:
         with pytest.raises(ValueError):
             _kernels.inbetween(**{**good, **change})
-    with pytest.raises(TypeError):  # read-only output
-        _kernels.inbetween(**{**good, "out": bytes(h * w * 3)})
+    read_only = out.copy()
+    read_only.flags.writeable = False
+    with pytest.raises((ValueError, BufferError)):
+        _kernels.inbetween(**{**good, "out": read_only})
     with pytest.raises(ValueError, match="contiguous"):
         _kernels.inbetween(**{**good, "f01": np.zeros((h, w, 4), np.float32)[..., :2]})
+    with pytest.raises(ValueError, match="contiguous"):
+        _kernels.inbetween(**{**good, "src0": src[:, ::-1], "src1": src[:, ::-1]})
 
 
 def test_frames_from_several_threads_are_the_same_frames() -> None:

@@ -3,7 +3,11 @@
  *
  * - inbetween: the per-frame half of first/last in-betweening, fused into one pass (below);
  * - upsample2: the exact 2x cubic upsampling small-motion pairs are sampled from;
- * - zoom: the camera moves, a bilinear resampling of an axis-aligned window of the frame.
+ * - zoom: the camera moves, a bilinear resampling of an axis-aligned window of the frame;
+ * - camera: a pan, tilt or zoom between two keyframes (camera.py), both windows and their blend.
+ *
+ * Every array argument's shape and row stride are read from its buffer (Py_buffer); pixels are
+ * contiguous within a row.
  *
  * inbetween, the per-frame half of the first/last in-betweening:
  *
@@ -330,195 +334,430 @@ static void upsample2_rows(const uint8_t *img, int h, int w, uint8_t *dst, uint8
     }
     memcpy(dst + (Py_ssize_t)(2 * h - 1) * row, dst + (Py_ssize_t)(2 * h - 2) * row, (size_t)row);
 }
+/* ---- Axis-aligned windows: zoom (image-to-video moves) and camera (first/last pans and zooms) ----
+ *
+ * A window maps output pixel (x, y) to source position (x0 + x step, y0 + y step), clamped to the
+ * frame. Bilinear sampling of such a window is separable: one pair of rows and one weight per output
+ * row, one pair of columns and one weight per output column (computed once per call). Each output row
+ * is a vertical blend of its two source rows (contiguous bytes, vectorised by the compiler) then a
+ * horizontal one; where consecutive output columns read consecutive source columns with one weight (a
+ * pan: step 1), the horizontal blend also runs over contiguous bytes with constant weights. Weights in
+ * 1/256: within a grey level of OpenCV's warpAffine. */
 
+typedef struct {
+    double x0, y0, step;
+} Window;
 
-/* The camera moves: out(x, y) = bilinear(src, x0 + x step, y0 + y step), positions clamped to the frame.
- * The window is axis-aligned, so the sampling is separable: one pair of rows and one weight per output
- * row, one pair of columns and one weight per output column (computed once). Each output row is a
- * vertical blend of its two source rows (contiguous bytes, vectorised by the compiler) then a
- * horizontal one. Weights in 1/256: within a grey level of OpenCV's warpAffine, at a third of its cost
- * on RGB. ``cols`` is scratch space for w ints, ``blend`` for 3 (w + 1) uint16. */
-static void zoom_rows(const uint8_t *src, uint8_t *dst, int h, int w, double x0, double y0, double step,
-                      int32_t *cols, uint16_t *blend) {
-    const Py_ssize_t n = (Py_ssize_t)w * 3;
-    for (int x = 0; x < w; x++) {
-        double p = x0 + x * step;
-        p = p > 0.0 ? p : 0.0;
-        p = p < w - 1 ? p : w - 1;
-        int32_t q = (int32_t)(p * 256.0 + 0.5);
-        cols[x] = q; /* column * 256 + weight of the right-hand column */
+typedef struct {
+    const uint8_t *src; /* (h, w, 3), rows src_stride bytes apart */
+    Py_ssize_t src_stride;
+    int h, w, out_w;
+    Window win;
+    int32_t *cols;          /* out_w: clamped source column * 256 + weight of the right-hand column */
+    int run_begin, run_end; /* output columns [run_begin, run_end) read source column x + run_shift ... */
+    int32_t run_shift, run_fx; /* ... with right-hand weight run_fx (empty unless worth a loop of its own) */
+    uint16_t *blend;        /* 3 (w + 1): the current row's vertical blend, value * 256 */
+    uint32_t *acc;          /* 3 out_w: the current output row, value * 65536 */
+} Sampler;
+
+static inline int32_t fixed256(double p, int n) {
+    p = p > 0.0 ? p : 0.0;
+    p = p < n - 1 ? p : n - 1;
+    return (int32_t)(p * 256.0 + 0.5);
+}
+
+static int sampler_init(Sampler *s, const uint8_t *src, Py_ssize_t stride, int h, int w, int out_w, Window win) {
+    s->src = src;
+    s->src_stride = stride;
+    s->h = h;
+    s->w = w;
+    s->out_w = out_w;
+    s->win = win;
+    s->cols = PyMem_RawMalloc(sizeof(int32_t) * (size_t)out_w);
+    s->blend = PyMem_RawMalloc(sizeof(uint16_t) * 3 * ((size_t)w + 1));
+    s->acc = PyMem_RawMalloc(sizeof(uint32_t) * 3 * (size_t)out_w);
+    if (s->cols == NULL || s->blend == NULL || s->acc == NULL)
+        return 0;
+    int best_b = 0, best_e = 0, b = 0;
+    for (int x = 0; x < out_w; x++) {
+        s->cols[x] = fixed256(win.x0 + x * win.step, w);
+        if (x > 0 && s->cols[x] - s->cols[x - 1] != 256)
+            b = x;
+        if (x + 1 - b > best_e - best_b) {
+            best_b = b;
+            best_e = x + 1;
+        }
     }
+    if (best_e - best_b < 16)
+        best_b = best_e = 0;
+    s->run_begin = best_b;
+    s->run_end = best_e;
+    s->run_shift = best_e > best_b ? (s->cols[best_b] >> 8) - best_b : 0;
+    s->run_fx = best_e > best_b ? (s->cols[best_b] & 255) : 0;
+    return 1;
+}
+
+static void sampler_free(Sampler *s) {
+    PyMem_RawFree(s->cols);
+    PyMem_RawFree(s->blend);
+    PyMem_RawFree(s->acc);
+}
+
+static inline void columns_generic(const Sampler *s, int x_begin, int x_end) {
+    for (int x = x_begin; x < x_end; x++) {
+        int32_t xi = s->cols[x] >> 8, fx = s->cols[x] & 255;
+        const uint16_t *b = s->blend + 3 * (Py_ssize_t)xi;
+        for (int k = 0; k < 3; k++)
+            s->acc[3 * x + k] = (uint32_t)b[k] * (uint32_t)(256 - fx) + (uint32_t)b[k + 3] * (uint32_t)fx;
+    }
+}
+
+/* Output row y of the window into s->acc, value * 65536 per channel. */
+static void sampler_row(const Sampler *s, int y) {
+    const Py_ssize_t n = (Py_ssize_t)s->w * 3;
+    const int32_t q = fixed256(s->win.y0 + y * s->win.step, s->h), yi = q >> 8, fy = q & 255;
+    const uint8_t *top = s->src + (Py_ssize_t)yi * s->src_stride;
+    const uint8_t *bot = yi + 1 < s->h ? top + s->src_stride : top;
+    uint16_t *blend = s->blend;
+    for (Py_ssize_t k = 0; k < n; k++)
+        blend[k] = (uint16_t)(top[k] * (256 - fy) + bot[k] * fy);
+    for (int k = 0; k < 3; k++) /* one pixel past the edge: read with weight 0 at the last column */
+        blend[n + k] = blend[n - 3 + k];
+    columns_generic(s, 0, s->run_begin);
+    if (s->run_end > s->run_begin) {
+        const uint16_t *b = blend + 3 * ((Py_ssize_t)s->run_begin + s->run_shift);
+        uint32_t *a = s->acc + 3 * (Py_ssize_t)s->run_begin;
+        const uint32_t wl = (uint32_t)(256 - s->run_fx), wr = (uint32_t)s->run_fx;
+        const Py_ssize_t m = 3 * (Py_ssize_t)(s->run_end - s->run_begin);
+        for (Py_ssize_t k = 0; k < m; k++)
+            a[k] = b[k] * wl + b[k + 3] * wr;
+    }
+    columns_generic(s, s->run_end, s->out_w);
+}
+
+/* How far inside [0, n - 1] position p lies, as a weight: 1 beyond ``feather`` from both ends, falling
+ * linearly to 1 / feather at the ends and to 0 one pixel outside (camera.py's _edge_ramp). */
+static inline float ramp(double p, int n, float inv_feather) {
+    double d = p < (n - 1) - p ? p : (n - 1) - p;
+    float r = (float)d * inv_feather + inv_feather;
+    return r > 0.0f ? (r < 1.0f ? r : 1.0f) : 0.0f;
+}
+
+/* The share of the last keyframe (in 1/65536) of each output byte of a row whose vertical ramps are ry0,
+ * ry1: the blend weights are (1 - t)(ramp0 + 0.001) and t (ramp1 + 0.001), normalised. */
+static void camera_shares(uint32_t *share, const float *rx0, const float *rx1, int w, float ry0, float ry1,
+                          float t) {
+    const float w0 = 1.0f - t, w1 = t;
+    for (int x = 0; x < w; x++) {
+        float a = w0 * (rx0[x] * ry0 + 1e-3f), b = w1 * (rx1[x] * ry1 + 1e-3f);
+        uint32_t c = (uint32_t)lrintf(65536.0f * b / (a + b));
+        share[3 * x] = share[3 * x + 1] = share[3 * x + 2] = c;
+    }
+}
+
+/* The camera path's in-between (camera.py): both keyframes sampled through their windows and blended by
+ * their shares. ``scratch`` holds 2 w floats and 6 w uint32. */
+static void camera_rows(const Sampler *s0, const Sampler *s1, uint8_t *out, Py_ssize_t out_stride, int h,
+                        float t, float feather0, float feather1, float *rx, uint32_t *shares) {
+    const int w = s0->out_w;
+    float *rx0 = rx, *rx1 = rx + w;
+    uint32_t *inner = shares, *edge = shares + 3 * (size_t)w;
+    const float i0 = 1.0f / feather0, i1 = 1.0f / feather1;
+    for (int x = 0; x < w; x++) {
+        rx0[x] = ramp(s0->win.x0 + x * s0->win.step, s0->w, i0);
+        rx1[x] = ramp(s1->win.x0 + x * s1->win.step, s1->w, i1);
+    }
+    camera_shares(inner, rx0, rx1, w, 1.0f, 1.0f, t); /* rows both keyframes see in full height */
+    const Py_ssize_t n = 3 * (Py_ssize_t)w;
     for (int y = 0; y < h; y++) {
-        double p = y0 + y * step;
-        p = p > 0.0 ? p : 0.0;
-        p = p < h - 1 ? p : h - 1;
-        int32_t q = (int32_t)(p * 256.0 + 0.5), yi = q >> 8, fy = q & 255;
-        const uint8_t *top = src + (Py_ssize_t)yi * n;
-        const uint8_t *bot = yi + 1 < h ? top + n : top;
-        for (Py_ssize_t k = 0; k < n; k++)
-            blend[k] = (uint16_t)(top[k] * (256 - fy) + bot[k] * fy);
-        for (int k = 0; k < 3; k++) /* one pixel past the edge: read with weight 0 at the last column */
-            blend[n + k] = blend[n - 3 + k];
-        uint8_t *out = dst + (Py_ssize_t)y * n;
-        for (int x = 0; x < w; x++) {
-            int32_t xi = cols[x] >> 8, fx = cols[x] & 255;
-            const uint16_t *b = blend + 3 * xi;
-            for (int k = 0; k < 3; k++)
-                out[3 * x + k] = (uint8_t)(((uint32_t)b[k] * (256 - fx) + (uint32_t)b[k + 3] * fx + 32768) >> 16);
+        const float ry0 = ramp(s0->win.y0 + y * s0->win.step, s0->h, i0);
+        const float ry1 = ramp(s1->win.y0 + y * s1->win.step, s1->h, i1);
+        const uint32_t *sh = inner;
+        if (ry0 != 1.0f || ry1 != 1.0f) {
+            camera_shares(edge, rx0, rx1, w, ry0, ry1, t);
+            sh = edge;
+        }
+        sampler_row(s0, y);
+        sampler_row(s1, y);
+        const uint32_t *a = s0->acc, *b = s1->acc;
+        uint8_t *o = out + (Py_ssize_t)y * out_stride;
+        /* Each sample rounded to a grey level, then blended with ties rounded down: the arithmetic of
+         * cv2.blendLinear on two warped frames, which the camera path's quality was measured with. */
+        for (Py_ssize_t k = 0; k < n; k++) {
+            uint32_t a8 = (a[k] + 32768u) >> 16, b8 = (b[k] + 32768u) >> 16;
+            o[k] = (uint8_t)((a8 * (65536u - sh[k]) + b8 * sh[k] + 32767u) >> 16);
         }
     }
 }
 
-static int need(Py_buffer *b, Py_ssize_t bytes, const char *what) {
-    if (b->len < bytes) {
-        PyErr_Format(PyExc_ValueError, "%s: buffer of %zd bytes, need at least %zd", what, b->len, bytes);
+/* ---- argument handling ---- */
+
+/* An array argument with its shape and row stride read from its buffer. */
+typedef struct {
+    Py_buffer b;
+    int held;
+    int h, w;
+    Py_ssize_t stride; /* bytes from one row to the next */
+} Arr;
+
+static void release(Arr *a) {
+    if (a->held)
+        PyBuffer_Release(&a->b);
+    a->held = 0;
+}
+
+/* ``obj`` as an (h, w, channels) array, or (h, w) with channels 0, of ``fmt`` items ('B': uint8, 'f':
+ * float32). Pixels are contiguous within a row; rows may be padded unless ``dense``. */
+static int get_arr(PyObject *obj, const char *name, char fmt, int channels, int writable, int dense, Arr *a) {
+    if (PyObject_GetBuffer(obj, &a->b, PyBUF_RECORDS_RO | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return 0;
+    a->held = 1;
+    const Py_ssize_t item = fmt == 'B' ? 1 : 4, pixel = item * (channels ? channels : 1);
+    const char *f = a->b.format ? a->b.format : "B";
+    if (*f == '@' || *f == '=')
+        f++;
+    if (a->b.ndim != (channels ? 3 : 2) || f[0] != fmt || f[1] != 0 || a->b.itemsize != item ||
+        (channels && a->b.shape[2] != channels)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected an (h, w%s) %s array", name,
+                     channels == 3 ? ", 3" : channels == 2 ? ", 2" : "", fmt == 'B' ? "uint8" : "float32");
+        return 0;
+    }
+    const Py_ssize_t *shape = a->b.shape, *strides = a->b.strides;
+    if (shape[0] < 1 || shape[1] < 1 || shape[0] > (1 << 15) || shape[1] > (1 << 15)) {
+        PyErr_Format(PyExc_ValueError, "%s: empty, or larger than 32768 pixels a side", name);
+        return 0;
+    }
+    const Py_ssize_t row = shape[1] * pixel;
+    a->stride = shape[0] > 1 ? strides[0] : row; /* numpy may report any stride for a length-1 axis */
+    if ((channels && strides[2] != item) || (shape[1] > 1 && strides[1] != pixel) || a->stride < row ||
+        (dense && a->stride != row)) {
+        PyErr_Format(PyExc_ValueError, "%s: pixels must be contiguous%s", name,
+                     dense ? " (C-contiguous array)" : " within each row");
+        return 0;
+    }
+    a->h = (int)shape[0];
+    a->w = (int)shape[1];
+    return 1;
+}
+
+static int same_layout(const Arr *a, const Arr *b, const char *what) {
+    if (a->h != b->h || a->w != b->w || a->stride != b->stride) {
+        PyErr_Format(PyExc_ValueError, "%s: both must have the same shape and row stride", what);
         return 0;
     }
     return 1;
 }
 
 PyDoc_STRVAR(inbetween_doc,
-             "inbetween(out, src0, src1, stride, fade0, fade1, fade_stride, xmax, ymax, scale, f01, f10, lam,\n"
-             "          width, y0, y1, a0, b0, a1, b1, t256, portable=False)\n\n"
-             "Rows [y0, y1) of one in-between into out (h, w, 3 uint8); see framecast.engines.flow.\n"
-             "Every buffer's size is checked against what the kernel reads or writes. The GIL is\n"
-             "released while it runs. portable=True forces the scalar path (tests compare the two).");
+             "inbetween(out, src0, src1, fade0, fade1, f01, f10, lam, t, scale, portable=False)\n\n"
+             "The in-between at t into out (h, w, 3 uint8); see framecast.engines.flow. src0/src1 are the\n"
+             "sampled keyframes (scale 1) or their 2x upsampling (scale 2), with one replicated row below\n"
+             "and two columns right; fade0/fade1 the keyframes, padded alike; f01/f10 (h, w, 2 float32)\n"
+             "the flows in source pixels; lam (h, w uint8) the warp's share, or None for all warp.\n"
+             "Shapes and strides come from the buffers and are checked against what the kernel reads\n"
+             "or writes. The GIL is released while it runs. portable=True forces the scalar path.");
 
 static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"out",   "src0", "src1", "stride", "fade0", "fade1", "fade_stride", "xmax",
-                             "ymax",  "scale", "f01", "f10",    "lam",   "width", "y0",          "y1",
-                             "a0",    "b0",   "a1",  "b1",     "t256",  "portable", NULL};
-    Py_buffer out = {0}, src0 = {0}, src1 = {0}, fade0 = {0}, fade1 = {0}, f01 = {0}, f10 = {0}, lam = {0};
-    PyObject *lam_obj = NULL;
-    Py_ssize_t stride, fade_stride;
-    int xmax, ymax, scale, width, y0, y1, t256, portable = 0;
-    float a0, b0, a1, b1;
+    static char *kwlist[] = {"out", "src0", "src1", "fade0", "fade1", "f01",      "f10",
+                             "lam", "t",    "scale", "portable", NULL};
+    PyObject *o_out, *o_src0, *o_src1, *o_fade0, *o_fade1, *o_f01, *o_f10, *o_lam;
+    double t;
+    int scale, portable = 0;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "w*y*y*ny*y*niiiy*y*Oiiiffffi|p", kwlist, &out, &src0,
-                                     &src1, &stride, &fade0, &fade1, &fade_stride, &xmax, &ymax, &scale, &f01,
-                                     &f10, &lam_obj, &width, &y0, &y1, &a0, &b0, &a1, &b1, &t256, &portable))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOdi|$p", kwlist, &o_out, &o_src0, &o_src1, &o_fade0,
+                                     &o_fade1, &o_f01, &o_f10, &o_lam, &t, &scale, &portable))
         return NULL;
+    Arr out = {0}, src0 = {0}, src1 = {0}, fade0 = {0}, fade1 = {0}, f01 = {0}, f10 = {0}, lam = {0};
     PyObject *result = NULL;
-    int have_lam = lam_obj != Py_None;
-    if (have_lam && PyObject_GetBuffer(lam_obj, &lam, PyBUF_SIMPLE) < 0) {
-        have_lam = 0;
+    if (!get_arr(o_out, "out", 'B', 3, 1, 1, &out) || !get_arr(o_src0, "src0", 'B', 3, 0, 0, &src0) ||
+        !get_arr(o_src1, "src1", 'B', 3, 0, 0, &src1) || !get_arr(o_fade0, "fade0", 'B', 3, 0, 0, &fade0) ||
+        !get_arr(o_fade1, "fade1", 'B', 3, 0, 0, &fade1) || !get_arr(o_f01, "f01", 'f', 2, 0, 1, &f01) ||
+        !get_arr(o_f10, "f10", 'f', 2, 0, 1, &f10) ||
+        (o_lam != Py_None && !get_arr(o_lam, "lam", 'B', 0, 0, 1, &lam)))
+        goto done;
+    if (!same_layout(&src0, &src1, "src0, src1") || !same_layout(&fade0, &fade1, "fade0, fade1"))
+        goto done;
+    const int h = out.h, w = out.w;
+    if (f01.h != h || f01.w != w || f10.h != h || f10.w != w || (lam.held && (lam.h != h || lam.w != w))) {
+        PyErr_SetString(PyExc_ValueError, "inbetween: f01, f10 and lam must match out's (h, w)");
         goto done;
     }
-    if (width < 1 || y0 < 0 || y1 < y0 || (scale != 1 && scale != 2) || xmax < 0 || ymax < 0 ||
-        t256 < 0 || t256 > 256 || xmax > (1 << 20) || ymax > (1 << 20)) {
-        PyErr_SetString(PyExc_ValueError, "inbetween: bad geometry or t");
+    if ((scale != 1 && scale != 2) || !(t >= 0.0 && t <= 1.0)) {
+        PyErr_SetString(PyExc_ValueError, "inbetween: scale must be 1 or 2 and t in [0, 1]");
         goto done;
     }
-    /* Every read stays inside the buffers: positions are clamped to [0, xmax] x [0, ymax], a sample
-     * reads 8 bytes at (x, y) and at (x, y + 1); the fade reads 16 bytes from pixel x of row y. */
-    if ((Py_ssize_t)(xmax + 3) * 3 > stride || (Py_ssize_t)scale * (width - 1) > xmax ||
-        (y1 > 0 && (Py_ssize_t)scale * (y1 - 1) > ymax) || fade_stride < (Py_ssize_t)(width + 2) * 3) {
+    /* The sources carry one padding row and two padding columns: positions are clamped to [0, xmax] x
+     * [0, ymax], a sample reads 8 bytes at (x, y) and at (x, y + 1); the fade reads 16 bytes from
+     * pixel x of row y (at most up to pixel w + 1). */
+    const int xmax = src0.w - 3, ymax = src0.h - 2;
+    if (xmax < scale * (w - 1) || ymax < scale * (h - 1) || fade0.h < h || fade0.w < w + 2) {
         PyErr_SetString(PyExc_ValueError, "inbetween: the sources are smaller than the output needs");
         goto done;
     }
-    Py_ssize_t src_bytes = (Py_ssize_t)(ymax + 2) * stride, fade_bytes = (Py_ssize_t)y1 * fade_stride;
-    Py_ssize_t px = (Py_ssize_t)y1 * width;
-    if (!need(&src0, src_bytes, "src0") || !need(&src1, src_bytes, "src1") || !need(&out, px * 3, "out") ||
-        !need(&fade0, fade_bytes, "fade0") || !need(&fade1, fade_bytes, "fade1") ||
-        !need(&f01, px * 8, "f01") || !need(&f10, px * 8, "f10") || (have_lam && !need(&lam, px, "lam")))
-        goto done;
-
+    /* The flows from t back to each keyframe are (a f01 + b f10): the linear-motion approximation. */
+    const double a0 = -(1.0 - t) * t, b0 = t * t, a1 = (1.0 - t) * (1.0 - t), b1 = -t * (1.0 - t);
     Job j = {
-        .src0 = src0.buf, .src1 = src1.buf, .stride = stride,
-        .fade0 = fade0.buf, .fade1 = fade1.buf, .fade_stride = fade_stride,
+        .src0 = src0.b.buf, .src1 = src1.b.buf, .stride = src0.stride,
+        .fade0 = fade0.b.buf, .fade1 = fade1.b.buf, .fade_stride = fade0.stride,
         .xmax64 = 64.0f * (float)xmax, .ymax64 = 64.0f * (float)ymax, .scale = scale,
-        .f01 = f01.buf, .f10 = f10.buf, .lam = have_lam ? lam.buf : NULL, .out = out.buf, .width = width,
-        .a0 = 64.0f * a0, .b0 = 64.0f * b0, .a1 = 64.0f * a1, .b1 = 64.0f * b1, .t256 = t256,
+        .f01 = f01.b.buf, .f10 = f10.b.buf, .lam = lam.held ? lam.b.buf : NULL, .out = out.b.buf, .width = w,
+        .a0 = 64.0f * (float)a0, .b0 = 64.0f * (float)b0, .a1 = 64.0f * (float)a1, .b1 = 64.0f * (float)b1,
+        .t256 = (int32_t)nearbyint(256.0 * t), /* round half to even, as Python's round() */
     };
     Py_BEGIN_ALLOW_THREADS
-    run_rows(&j, y0, y1, !portable);
+    run_rows(&j, 0, h, !portable);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&src0);
-    PyBuffer_Release(&src1);
-    PyBuffer_Release(&fade0);
-    PyBuffer_Release(&fade1);
-    PyBuffer_Release(&f01);
-    PyBuffer_Release(&f10);
-    if (have_lam)
-        PyBuffer_Release(&lam);
+    release(&out);
+    release(&src0);
+    release(&src1);
+    release(&fade0);
+    release(&fade1);
+    release(&f01);
+    release(&f10);
+    release(&lam);
     return result;
 }
 
 PyDoc_STRVAR(upsample2_doc,
-             "upsample2(img, h, w, dst)\n\n"
+             "upsample2(img, dst)\n\n"
              "The exact 2x cubic upsampling of img (h, w, 3 uint8) into dst (2h, 2w + 1, 3 uint8): even\n"
              "pixels are img itself, odd ones cubic (a = -0.75) half-way values, and the last row and\n"
-             "two columns replicate the edge for inbetween's 2x2 reads.");
+             "two columns replicate the edge for inbetween's 2x2 reads. Both C-contiguous.");
 
 static PyObject *upsample2(PyObject *self, PyObject *args) {
-    Py_buffer img = {0}, dst = {0};
-    int h, w;
+    PyObject *o_img, *o_dst;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*iiw*", &img, &h, &w, &dst))
+    if (!PyArg_ParseTuple(args, "OO", &o_img, &o_dst))
         return NULL;
+    Arr img = {0}, dst = {0};
     PyObject *result = NULL;
-    if (h < 1 || w < 1 || h > (1 << 15) || w > (1 << 15)) {
-        PyErr_SetString(PyExc_ValueError, "upsample2: bad size");
+    if (!get_arr(o_img, "img", 'B', 3, 0, 1, &img) || !get_arr(o_dst, "dst", 'B', 3, 1, 1, &dst))
+        goto done;
+    if (dst.h != 2 * img.h || dst.w != 2 * img.w + 1) {
+        PyErr_SetString(PyExc_ValueError, "upsample2: dst must be (2h, 2w + 1, 3) for an (h, w, 3) img");
         goto done;
     }
-    if (!need(&img, (Py_ssize_t)h * w * 3, "img") || !need(&dst, (Py_ssize_t)(2 * h) * (2 * w + 1) * 3, "dst"))
-        goto done;
-    uint8_t *mid = PyMem_RawMalloc((size_t)w * 3);
+    uint8_t *mid = PyMem_RawMalloc((size_t)img.w * 3);
     if (mid == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    upsample2_rows(img.buf, h, w, dst.buf, mid);
+    upsample2_rows(img.b.buf, img.h, img.w, dst.b.buf, mid);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(mid);
     result = Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&img);
-    PyBuffer_Release(&dst);
+    release(&img);
+    release(&dst);
     return result;
 }
 
+static int finite_window(const Window *w, const char *what) {
+    if (!isfinite(w->x0) || !isfinite(w->y0) || !isfinite(w->step)) {
+        PyErr_Format(PyExc_ValueError, "%s: the window must be finite", what);
+        return 0;
+    }
+    return 1;
+}
+
 PyDoc_STRVAR(zoom_doc,
-             "zoom(src, dst, h, w, x0, y0, step)\n\n"
+             "zoom(src, dst, x0, y0, step)\n\n"
              "dst(x, y) = bilinear(src, x0 + x step, y0 + y step), both (h, w, 3 uint8), positions clamped to\n"
              "the frame: a camera move's window, resampled to the full frame.");
 
 static PyObject *zoom(PyObject *self, PyObject *args) {
-    Py_buffer src = {0}, dst = {0};
-    int h, w;
-    double x0, y0, step;
+    PyObject *o_src, *o_dst;
+    Window win;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*w*iiddd", &src, &dst, &h, &w, &x0, &y0, &step))
+    if (!PyArg_ParseTuple(args, "OOddd", &o_src, &o_dst, &win.x0, &win.y0, &win.step))
         return NULL;
+    Arr src = {0}, dst = {0};
+    Sampler s = {0};
     PyObject *result = NULL;
-    if (h < 1 || w < 1 || h > (1 << 15) || w > (1 << 15) || !isfinite(x0) || !isfinite(y0) || !isfinite(step)) {
-        PyErr_SetString(PyExc_ValueError, "zoom: bad size or window");
+    if (!get_arr(o_src, "src", 'B', 3, 0, 0, &src) || !get_arr(o_dst, "dst", 'B', 3, 1, 0, &dst) ||
+        !finite_window(&win, "zoom"))
+        goto done;
+    if (src.h != dst.h || src.w != dst.w) {
+        PyErr_SetString(PyExc_ValueError, "zoom: src and dst must have the same shape");
         goto done;
     }
-    Py_ssize_t bytes = (Py_ssize_t)h * w * 3;
-    if (!need(&src, bytes, "src") || !need(&dst, bytes, "dst"))
-        goto done;
-    int32_t *cols = PyMem_RawMalloc(sizeof(int32_t) * (size_t)w);
-    uint16_t *blend = PyMem_RawMalloc(sizeof(uint16_t) * 3 * ((size_t)w + 1));
-    if (cols == NULL || blend == NULL) {
-        PyMem_RawFree(cols);
-        PyMem_RawFree(blend);
+    if (!sampler_init(&s, src.b.buf, src.stride, src.h, src.w, dst.w, win)) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    zoom_rows(src.buf, dst.buf, h, w, x0, y0, step, cols, blend);
+    const Py_ssize_t n = 3 * (Py_ssize_t)dst.w;
+    for (int y = 0; y < dst.h; y++) {
+        sampler_row(&s, y);
+        uint8_t *o = (uint8_t *)dst.b.buf + (Py_ssize_t)y * dst.stride;
+        for (Py_ssize_t k = 0; k < n; k++)
+            o[k] = (uint8_t)((s.acc[k] + 32768u) >> 16);
+    }
     Py_END_ALLOW_THREADS
-    PyMem_RawFree(cols);
-    PyMem_RawFree(blend);
     result = Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&src);
-    PyBuffer_Release(&dst);
+    sampler_free(&s);
+    release(&src);
+    release(&dst);
+    return result;
+}
+
+PyDoc_STRVAR(camera_doc,
+             "camera(out, first, last, window0, window1, t, feather0, feather1)\n\n"
+             "The camera path's in-between at t of a pan or zoom (framecast.engines.camera): first and last\n"
+             "(h, w, 3 uint8, as out) are sampled bilinearly through their windows, (x0, y0, step) each:\n"
+             "output pixel (x, y) reads (x0 + x step, y0 + y step), clamped to the frame. They are blended\n"
+             "with weights (1 - t)(e0 + 0.001) and t (e1 + 0.001), normalised, where e is 1 inside a\n"
+             "keyframe's view further than its feather (source pixels) from the edge, falling linearly to 0\n"
+             "one pixel outside it.");
+
+static PyObject *camera(PyObject *self, PyObject *args) {
+    PyObject *o_out, *o_first, *o_last;
+    Window w0, w1;
+    double t, feather0, feather1;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOO(ddd)(ddd)ddd", &o_out, &o_first, &o_last, &w0.x0, &w0.y0, &w0.step, &w1.x0,
+                          &w1.y0, &w1.step, &t, &feather0, &feather1))
+        return NULL;
+    Arr out = {0}, first = {0}, last = {0};
+    Sampler s0 = {0}, s1 = {0};
+    float *rx = NULL;
+    uint32_t *shares = NULL;
+    PyObject *result = NULL;
+    if (!get_arr(o_out, "out", 'B', 3, 1, 0, &out) || !get_arr(o_first, "first", 'B', 3, 0, 0, &first) ||
+        !get_arr(o_last, "last", 'B', 3, 0, 0, &last) || !finite_window(&w0, "camera") ||
+        !finite_window(&w1, "camera"))
+        goto done;
+    if (first.h != out.h || first.w != out.w || last.h != out.h || last.w != out.w) {
+        PyErr_SetString(PyExc_ValueError, "camera: first, last and out must have the same shape");
+        goto done;
+    }
+    if (!(t >= 0.0 && t <= 1.0) || !(feather0 >= 1e-3 && feather0 <= 1e6) || !(feather1 >= 1e-3 && feather1 <= 1e6)) {
+        PyErr_SetString(PyExc_ValueError, "camera: t must be in [0, 1] and the feathers in [0.001, 1e6]");
+        goto done;
+    }
+    rx = PyMem_RawMalloc(sizeof(float) * 2 * (size_t)out.w);
+    shares = PyMem_RawMalloc(sizeof(uint32_t) * 6 * (size_t)out.w);
+    if (rx == NULL || shares == NULL || !sampler_init(&s0, first.b.buf, first.stride, first.h, first.w, out.w, w0) ||
+        !sampler_init(&s1, last.b.buf, last.stride, last.h, last.w, out.w, w1)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    camera_rows(&s0, &s1, out.b.buf, out.stride, out.h, (float)t, (float)feather0, (float)feather1, rx, shares);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    sampler_free(&s0);
+    sampler_free(&s1);
+    PyMem_RawFree(rx);
+    PyMem_RawFree(shares);
+    release(&out);
+    release(&first);
+    release(&last);
     return result;
 }
 
@@ -532,6 +771,7 @@ static PyMethodDef methods[] = {
     {"inbetween", (PyCFunction)(void (*)(void))inbetween, METH_VARARGS | METH_KEYWORDS, inbetween_doc},
     {"upsample2", upsample2, METH_VARARGS, upsample2_doc},
     {"zoom", zoom, METH_VARARGS, zoom_doc},
+    {"camera", camera, METH_VARARGS, camera_doc},
     {"simd", simd, METH_NOARGS, "The instruction set the kernel runs with: 'sse4.1' or 'portable'."},
     {NULL, NULL, 0, NULL},
 };

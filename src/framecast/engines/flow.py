@@ -154,30 +154,10 @@ class Interpolator:
             return np.asarray(cv2.addWeighted(first, 1 - t, last, t, 0.0), np.uint8)
         w, h = self.size
         out: U8 = np.empty((h, w, 3), np.uint8)
-        # Flow from t back to frame 0 and to frame 1: the linear-motion approximation of _flows_to_t.
-        a0, b0, a1, b1 = -(1 - t) * t, t * t, (1 - t) * (1 - t), -t * (1 - t)
+        # Shapes and strides come from the arrays; the flows from t back to each keyframe are the
+        # linear-motion approximation of _flows_to_t, formed inside the kernel.
         _kernels.inbetween(
-            out=out,
-            src0=self.src0,
-            src1=self.src1,
-            stride=self.src0.strides[0],
-            fade0=self.fade0,
-            fade1=self.fade1,
-            fade_stride=self.fade0.strides[0],
-            xmax=self.xmax,
-            ymax=self.ymax,
-            scale=self.scale,
-            f01=self.f01,
-            f10=self.f10,
-            lam=self.lam8,
-            width=w,
-            y0=0,
-            y1=h,
-            a0=a0,
-            b0=b0,
-            a1=a1,
-            b1=b1,
-            t256=round(256 * t),
+            out, self.src0, self.src1, self.fade0, self.fade1, self.f01, self.f10, self.lam8, t, self.scale
         )
         return out
 
@@ -207,7 +187,7 @@ def _upsample2(img: U8) -> U8:
     """
     h, w = img.shape[:2]
     out: U8 = np.empty((2 * h, 2 * w + 1, 3), np.uint8)
-    _kernels.upsample2(np.ascontiguousarray(img), h, w, out)
+    _kernels.upsample2(np.ascontiguousarray(img), out)
     return out
 
 
