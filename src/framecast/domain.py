@@ -2,15 +2,28 @@
 
 Dialects parse their wire format into a :class:`GenerationRequest` and render a
 :class:`Task` back; engines only ever see a :class:`GenerationJob` built from it.
+
+The rules that hold for a request whatever dialect it came in are validators
+here (seed range, watermark position, number of videos, fps, payload size,
+``meta_data`` JSON, movement amplitude, pixel size). They raise ``ClientError``
+(``INVALID_FIELD`` with ``param``), which pydantic passes through unchanged, so
+a dialect that builds a request with a bad value answers with the canonical
+error; ``dialects._base.build_request`` renames the field to the dialect's
+spelling. Rules that need the model catalog (duration, resolution) are in
+``service.normalise``.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from framecast.errors import ClientError
 
 
 class TaskState(enum.StrEnum):
@@ -78,6 +91,22 @@ class ErrorCode(enum.StrEnum):
     INTERNAL = "internal"
 
 
+# the canonical limits every dialect shares; a vendor's tighter limit stays in its dialect
+MAX_SEED = 2**63 - 1
+MAX_VIDEOS = 4  # n
+MAX_FPS = 60
+MAX_PAYLOAD = 1_048_576  # characters of the opaque payload echoed back
+MAX_REFERENCE_IMAGES = 7  # reference-to-video (Vidu reference2video)
+MIN_SIDE, MAX_SIDE = 128, 3840  # an explicit WxH: even sides within these bounds
+WATERMARK_POSITIONS = (1, 2, 3, 4)
+
+
+def _invalid(param: str, message: str) -> ClientError:
+    from framecast.errors import ClientError  # errors imports ErrorCode from here
+
+    return ClientError(ErrorCode.INVALID_FIELD, message, param=param)
+
+
 class ImageRef(BaseModel):
     """An input image as the client named it: an http(s) URL, a data URI, bare base64 or a stored upload."""
 
@@ -114,6 +143,13 @@ class Watermark(BaseModel):
     position: int = 3  # 1 top-left, 2 top-right, 3 bottom-right, 4 bottom-left (Vidu order)
     image_url: str = ""
 
+    @field_validator("position")
+    @classmethod
+    def _position(cls, value: int) -> int:
+        if value not in WATERMARK_POSITIONS:
+            raise _invalid("wm_position", "wm_position must be 1, 2, 3 or 4")
+        return value
+
 
 class GenerationRequest(BaseModel):
     """What a client asked for, in canonical terms. Dialect-only fields never reach the engine."""
@@ -142,6 +178,69 @@ class GenerationRequest(BaseModel):
     off_peak: bool = False
     priority: int = 0
     client_request_id: str = ""
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= MAX_SEED:
+            raise _invalid("seed", "seed must be a non-negative integer")
+        return value
+
+    @field_validator("n")
+    @classmethod
+    def _n(cls, value: int) -> int:
+        if not 1 <= value <= MAX_VIDEOS:
+            raise _invalid("n", f"n must be between 1 and {MAX_VIDEOS}")
+        return value
+
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_FPS:
+            raise _invalid("fps", f"fps must be between 1 and {MAX_FPS}")
+        return value
+
+    @field_validator("payload")
+    @classmethod
+    def _payload(cls, value: str) -> str:
+        if len(value) > MAX_PAYLOAD:
+            raise _invalid("payload", f"payload is {len(value)} characters; the limit is {MAX_PAYLOAD}")
+        return value
+
+    @field_validator("meta_data")
+    @classmethod
+    def _meta_data(cls, value: str) -> str:
+        if value:
+            try:
+                json.loads(value)
+            except json.JSONDecodeError:
+                raise _invalid("meta_data", "meta_data must be a JSON string") from None
+        return value
+
+    @field_validator("movement_amplitude", mode="before")
+    @classmethod
+    def _amplitude(cls, value: object) -> object:
+        """Any case of auto, small, medium or large."""
+        if isinstance(value, str) and not isinstance(value, MovementAmplitude):
+            value = value.lower()
+            if value not in {m.value for m in MovementAmplitude}:
+                raise _invalid(
+                    "movement_amplitude", "movement_amplitude must be auto, small, medium or large"
+                )
+        return value
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None:
+            w, h = value
+            if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE) or w % 2 or h % 2:
+                raise _invalid(
+                    "size",
+                    f"size {w}x{h} is not supported: each side must be an even number of pixels "
+                    f"between {MIN_SIDE} and {MAX_SIDE}",
+                )
+        return value
 
 
 class TaskError(BaseModel):

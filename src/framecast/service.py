@@ -65,16 +65,19 @@ def new_task_id() -> str:
     return str((ms << 22) | secrets.randbits(22))
 
 
+MAX_PROMPT_CHARS = 5000  # Vidu's limit, framecast's default for every dialect that documents none
+
+
 def new_seed() -> int:
     return secrets.randbelow(2**31 - 2) + 1
 
 
 @dataclass(frozen=True)
 class SubmitLimits:
-    """Input limits a dialect enforces on top of the canonical checks (they differ per vendor)."""
+    """Input limits checked at submit; the defaults are framecast's, a dialect overrides its vendor's own."""
 
     images: ImageLimits = field(default_factory=ImageLimits)
-    max_prompt_chars: int = 5000
+    max_prompt_chars: int = MAX_PROMPT_CHARS
     pair_ratio: tuple[float, float] | None = PAIR_RATIO  # first/last pixel-count ratio; None = no check
 
 
@@ -142,7 +145,11 @@ def _check_limits(spec: ModelSpec, caps: Capabilities, req: GenerationRequest) -
 
 
 def normalise(req: GenerationRequest, spec: ModelSpec) -> GenerationRequest:
-    """Fill model defaults and check ranges; returns the request as it will be stored."""
+    """Fill the model's defaults and check duration and resolution against the model.
+
+    The one home of the rules that need the catalog; the rest are on the model (domain.py).
+    Returns the request as it will be stored.
+    """
     duration = req.duration if req.duration is not None else float(spec.default_duration)
     if req.frames is None:
         if duration != int(duration):
@@ -153,14 +160,10 @@ def normalise(req: GenerationRequest, spec: ModelSpec) -> GenerationRequest:
     resolution = req.resolution or spec.default_resolution
     if req.size is None:
         spec.check_resolution(resolution, int(duration))
-    if not 1 <= req.n <= 4:
-        raise ClientError(ErrorCode.INVALID_FIELD, "number of videos must be between 1 and 4", param="n")
-    fps = req.fps or spec.fps
-    if not 1 <= fps <= 60:
-        raise ClientError(ErrorCode.INVALID_FIELD, "fps must be between 1 and 60", param="fps")
-    if req.watermark.enabled and not 1 <= req.watermark.position <= 4:
-        raise ClientError(ErrorCode.INVALID_FIELD, "wm_position must be 1, 2, 3 or 4", param="wm_position")
-    return req.model_copy(update={"duration": duration, "resolution": resolution, "fps": fps})
+    # n, fps, seed, watermark position, ... were checked when the request was built (domain.py);
+    # model_validate (not model_copy) so the catalog's fps default passes the same rule
+    update = {"duration": duration, "resolution": resolution, "fps": req.fps or spec.fps}
+    return GenerationRequest.model_validate({**dict(req), **update})
 
 
 WAKE = Callable[[], None]

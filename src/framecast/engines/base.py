@@ -11,12 +11,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
 from framecast.domain import MovementAmplitude, TaskKind
+from framecast.frames import Frame
 
-Frame = npt.NDArray[np.uint8]
+__all__ = [
+    "Capabilities",
+    "Engine",
+    "EngineCancelled",
+    "Frame",  # re-exported: it lives in framecast.frames, which media reads without importing engines
+    "GenerationJob",
+    "LoadsWeights",
+    "StepProgress",
+]
 
 
 @dataclass(frozen=True)

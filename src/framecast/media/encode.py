@@ -18,7 +18,7 @@ from av.container import OutputContainer
 from av.video.frame import PictureType
 from av.video.reformatter import ColorRange, Colorspace
 
-from framecast.engines.base import Frame
+from framecast.frames import Frame
 from framecast.media.labels import COMMENT_KEY, LABEL_KEY
 
 # crf 17 keeps the first and last frames (the client's keyframes) at or above ~40 dB PSNR on real

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from framecast.engines.base import Frame
+from framecast.frames import Frame
 from framecast.media.encode import H264Writer
 from framecast.media.watermark import Watermarker, WatermarkSpec
 

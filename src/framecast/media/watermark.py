@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-from framecast.engines.base import Frame
+from framecast.frames import Frame
 
 DEFAULT_TEXT = "AI generated"
 # Share of the frame width the mark spans, and the corner margin as a share of the short side.

@@ -1,19 +1,20 @@
 """Baicai request bodies, in the vendor docs' field order.
 
 Docs: docs.baicainfer.com "首尾帧生视频" (flf2video, seed page 003) and the
-wan2.2 video02 page (i2v knobs, multi-reference). Unknown fields are ignored.
+wan2.2 video02 page (i2v knobs, multi-reference). Unknown fields are accepted and
+logged (``_base.WireModel``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from framecast.dialects._base import WireModel
 
 
-class BaicaiInput(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class BaicaiInput(WireModel):
     image: str | None = None
     last_image: str | None = None
     prompt: str | None = None
@@ -30,8 +31,8 @@ class BaicaiInput(BaseModel):
     mutil_reference: list[Any] | None = None
 
 
-class BaicaiCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class BaicaiCreate(WireModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     selected_model: str | None = None
     task_type: str | None = None

@@ -6,93 +6,76 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
+from framecast.dialects._base import build_request, invalid, missing, validate
 from framecast.dialects.baicai.models import BaicaiCreate, BaicaiInput
-from framecast.dialects.common import Links, validation_message
+from framecast.dialects.common import Links
 from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
 from framecast.errors import ClientError
-from framecast.media.images import PAIR_RATIO, ImageLimits
+from framecast.media.images import ImageLimits
 from framecast.service import SubmitLimits
 
-# The flf2video model is Vidu-backed, so Vidu's prompt and first/last pixel-ratio rules apply;
-# Baicai's page names png and jpg only.
-LIMITS = SubmitLimits(
-    images=ImageLimits(formats=frozenset({"png", "jpeg"})), max_prompt_chars=5000, pair_ratio=PAIR_RATIO
-)
+# The flf2video model is Vidu-backed, so Vidu's prompt and first/last pixel-ratio rules (framecast's
+# defaults) apply; Baicai's page names png and jpg only.
+LIMITS = SubmitLimits(images=ImageLimits(formats=frozenset({"png", "jpeg"})))
 TASK_KINDS = {"flf2video": TaskKind.FIRST_LAST, "i2v": TaskKind.IMAGE, "t2v": TaskKind.TEXT}
 
 Resolver = Callable[[ImageRole, str], ImageRef]
 
 
-def _missing(field: str) -> ClientError:
-    return ClientError(ErrorCode.MISSING_FIELD, f"{field} is required", param=field)
-
-
-def _invalid(message: str, param: str) -> ClientError:
-    return ClientError(ErrorCode.INVALID_FIELD, message, param=param)
-
-
 def _kind(body: BaicaiCreate, inp: BaicaiInput) -> TaskKind:
     task_type = (body.task_type or "").strip()
     if not task_type:
-        raise _missing("task_type")
+        raise missing("task_type")
     if inp.mutil_reference:
         # multi-reference subjects need a generative engine; the service refuses REFERENCE on builtin
         return TaskKind.REFERENCE
     kind = TASK_KINDS.get(task_type)
     if kind is None:
-        raise _invalid(f"unknown task_type {task_type!r}; one of: {', '.join(TASK_KINDS)}", "task_type")
+        raise invalid("task_type", f"unknown task_type {task_type!r}; one of: {', '.join(TASK_KINDS)}")
     return kind
 
 
 def _check_knobs(inp: BaicaiInput) -> int | None:
     """Range-check the i2v knobs; framecast has no use for the diffusion ones, so they are refused."""
     if inp.num_inference_steps is not None and not 1 <= inp.num_inference_steps <= 50:
-        raise _invalid("input.num_inference_steps must be between 1 and 50", "input.num_inference_steps")
+        raise invalid("input.num_inference_steps", "input.num_inference_steps must be between 1 and 50")
     if inp.true_cfg_scale is not None and not 0 <= inp.true_cfg_scale <= 20:
-        raise _invalid("input.true_cfg_scale must be between 0 and 20", "input.true_cfg_scale")
+        raise invalid("input.true_cfg_scale", "input.true_cfg_scale must be between 0 and 20")
     for name in ("num_inference_steps", "true_cfg_scale"):
         if getattr(inp, name) is not None:
             message = f"input.{name} is not supported by framecast's engines; remove it"
-            raise _invalid(message, f"input.{name}")
+            raise invalid(f"input.{name}", message)
     if inp.seed is not None and not -1 <= inp.seed <= 4_294_967_295:
-        raise _invalid("input.seed must be between -1 and 4294967295", "input.seed")
+        raise invalid("input.seed", "input.seed must be between -1 and 4294967295")
     return None if inp.seed in (None, -1, 0) else inp.seed
 
 
 def parse(raw: dict[str, Any], resolve: Resolver) -> tuple[GenerationRequest, dict[str, Any]]:
-    try:
-        body = BaicaiCreate.model_validate(raw)
-    except ValidationError as exc:
-        message, param = validation_message(list(exc.errors()))
-        raise ClientError(ErrorCode.INVALID_FIELD, message, param=param) from exc
+    body = validate(BaicaiCreate, raw)
     if not (body.selected_model or "").strip():
-        raise _missing("selected_model")
+        raise missing("selected_model")
     if body.input is None:
-        raise _missing("input")
+        raise missing("input")
     inp = body.input
     kind = _kind(body, inp)
     if not body.async_:
-        raise _invalid("only asynchronous tasks are supported; leave async at its default (true)", "async")
+        raise invalid("async", "only asynchronous tasks are supported; leave async at its default (true)")
     if body.need_expand_prompt:
-        raise _invalid(
+        raise invalid(
+            "need_expand_prompt",
             "need_expand_prompt is not available on this server (it has no prompt-writing model); "
             "send false or leave it out",
-            "need_expand_prompt",
         )
     seed = _check_knobs(inp)
     if not (inp.prompt or "").strip():
-        raise _missing("input.prompt")
+        raise missing("input.prompt")
     if kind is TaskKind.FIRST_LAST:
         for field in ("resolution", "duration"):
             if getattr(inp, field) in (None, ""):
-                raise _missing(f"input.{field}")
-    n = 1 if inp.number_of_videos is None else inp.number_of_videos
-    if not 1 <= n <= 4:
-        raise _invalid("input.number_of_videos must be between 1 and 4", "input.number_of_videos")
+                raise missing(f"input.{field}")
     images = _images(kind, inp, resolve)
-    req = GenerationRequest(
+    req = build_request(
+        names={"n": "input.number_of_videos"},
         kind=kind,
         model=(body.selected_model or "").strip(),
         prompt=inp.prompt or "",
@@ -103,7 +86,7 @@ def parse(raw: dict[str, Any], resolve: Resolver) -> tuple[GenerationRequest, di
         # aspect_ratio is documented as "no need to set: the first frame's ratio is used", so a
         # value sent out of habit is ignored rather than refused, exactly as the vendor does
         seed=seed,
-        n=n,
+        n=1 if inp.number_of_videos is None else inp.number_of_videos,
     )
     return req, {"task_type": body.task_type}
 
@@ -113,13 +96,13 @@ def _images(kind: TaskKind, inp: BaicaiInput, resolve: Resolver) -> list[ImageRe
     last = (inp.last_image or "").strip()
     if kind is TaskKind.FIRST_LAST:
         if not image:
-            raise _missing("input.image")
+            raise missing("input.image")
         if not last:
-            raise _missing("input.last_image")
+            raise missing("input.last_image")
         return [resolve(ImageRole.FIRST, image), resolve(ImageRole.LAST, last)]
     if kind is TaskKind.IMAGE:
         if not image:
-            raise _missing("input.image")
+            raise missing("input.image")
         if last:
             raise ClientError(
                 ErrorCode.UNWANTED_FIELD, "i2v takes no last_image; use flf2video", param="input.last_image"

@@ -1,26 +1,23 @@
 """Kling request bodies, in the vendor docs' field order.
 
 Docs: the Kling apiReference pages (image-to-video, text-to-video, omni-video).
-Unknown fields are ignored, not fatal. ``duration`` is a string on the wire
-("5"); an int is accepted too because resellers send both.
+Unknown fields are accepted and logged, not fatal (``_base.WireModel``).
+``duration`` is a string on the wire ("5"); an int is accepted too because
+resellers send both.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from framecast.dialects._base import WireModel
 
 
-class WatermarkInfo(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class WatermarkInfo(WireModel):
     enabled: bool = False
 
 
-class KlingCommon(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class KlingCommon(WireModel):
     model_name: str | None = None
     model: str | None = None  # the pre-rename field; still honoured by the vendor
     prompt: str | None = None
@@ -46,22 +43,16 @@ class Text2Video(KlingCommon):
     aspect_ratio: str | None = None
 
 
-class OmniImage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class OmniImage(WireModel):
     image_url: str | None = None
     type: str | None = None  # first_frame | end_frame | absent (a reference image)
 
 
-class OmniElement(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class OmniElement(WireModel):
     element_id: int | str | None = None
 
 
-class OmniVideo(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class OmniVideo(WireModel):
     video_url: str | None = None
     refer_type: str | None = None  # feature | base
     keep_original_sound: str | None = None  # yes | no

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from framecast.dialects.common import Links, validation_message
+from framecast.dialects._base import build_request, invalid, missing, validate, whole_seconds
+from framecast.dialects.common import Links
 from framecast.dialects.kling.models import Image2Video, KlingCommon, Omni, Text2Video
 from framecast.domain import (
     ErrorCode,
@@ -52,21 +51,6 @@ class Parsed:
     echo: dict[str, Any]
 
 
-def _invalid(message: str, param: str) -> ClientError:
-    return ClientError(ErrorCode.INVALID_FIELD, message, param=param)
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _validate(model: type[M], raw: dict[str, Any]) -> M:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        message, param = validation_message(list(exc.errors()))
-        raise ClientError(ErrorCode.INVALID_FIELD, message, param=param) from exc
-
-
 def image_ref(role: ImageRole, source: str) -> ImageRef:
     """Bare base64 is marked as such so the stored task never echoes megabytes of it."""
     src = source.strip()
@@ -75,42 +59,31 @@ def image_ref(role: ImageRole, source: str) -> ImageRef:
     return ImageRef(role=role, source=src, kind=kind)
 
 
-def parse_duration(value: str | int | None) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    text = value.strip()
-    if not text.isdigit():
-        raise _invalid(f'duration must be a whole number of seconds like "5"; got {value!r}', "duration")
-    return int(text)
-
-
 def _common(body: KlingCommon, *, endpoint: str, model: str | None) -> dict[str, Any]:
     """The fields every Kling endpoint shares, checked and in canonical terms."""
     name = (model or body.model_name or body.model or DEFAULT_MODEL[endpoint]).strip()
     if body.negative_prompt and len(body.negative_prompt) > MAX_PROMPT:
-        raise _invalid(
-            f"negative_prompt is {len(body.negative_prompt)} characters; the limit is {MAX_PROMPT}",
+        raise invalid(
             "negative_prompt",
+            f"negative_prompt is {len(body.negative_prompt)} characters; the limit is {MAX_PROMPT}",
         )
     if body.cfg_scale is not None and not 0 <= body.cfg_scale <= 1:
-        raise _invalid("cfg_scale must be between 0 and 1", "cfg_scale")
+        raise invalid("cfg_scale", "cfg_scale must be between 0 and 1")
     mode = body.mode or "std"
     if mode not in MODE_RESOLUTION:
-        raise _invalid("mode must be std or pro", "mode")
+        raise invalid("mode", "mode must be std or pro")
     sound = body.sound or "off"
     if sound not in ("on", "off"):
-        raise _invalid("sound must be on or off", "sound")
+        raise invalid("sound", "sound must be on or off")
     if body.camera_control:
-        raise _invalid("camera_control is not supported by framecast's engines; remove it", "camera_control")
+        raise invalid("camera_control", "camera_control is not supported by framecast's engines; remove it")
     if body.external_task_id is not None and len(body.external_task_id) > 256:
-        raise _invalid("external_task_id is longer than 256 characters", "external_task_id")
+        raise invalid("external_task_id", "external_task_id is longer than 256 characters")
     return {
         "model": name,
         "prompt": body.prompt or "",
         "negative_prompt": body.negative_prompt or "",
-        "duration": parse_duration(body.duration),
+        "duration": whole_seconds(body.duration, "duration"),
         "resolution": MODE_RESOLUTION[mode],
         "audio": sound == "on",
         "watermark": Watermark(enabled=bool(body.watermark_info and body.watermark_info.enabled)),
@@ -129,21 +102,21 @@ def _echo(body: KlingCommon, endpoint: str) -> dict[str, Any]:
 
 
 def parse_image2video(raw: dict[str, Any], *, model: str | None = None) -> Parsed:
-    body = _validate(Image2Video, raw)
+    body = validate(Image2Video, raw)
     image = (body.image or "").strip()
     tail = (body.image_tail or "").strip()
     has_masks = bool(body.static_mask or body.dynamic_masks)
     # the vendor's own rule comes first, so the message names the conflict, not the unsupported feature
     if tail and (has_masks or body.camera_control):
-        raise _invalid(
-            "image_tail cannot be combined with static_mask, dynamic_masks or camera_control", "image_tail"
+        raise invalid(
+            "image_tail", "image_tail cannot be combined with static_mask, dynamic_masks or camera_control"
         )
     fields = _common(body, endpoint="image2video", model=model)
     if has_masks:
         param = "static_mask" if body.static_mask else "dynamic_masks"
-        raise _invalid(f"{param} (motion brush) is not supported by framecast's engines; remove it", param)
+        raise invalid(param, f"{param} (motion brush) is not supported by framecast's engines; remove it")
     if not image and not tail:
-        raise ClientError(ErrorCode.MISSING_FIELD, "image or image_tail is required", param="image")
+        raise missing("image", "image or image_tail is required")
     if not image:
         raise ClientError(
             ErrorCode.MISSING_FIELD,
@@ -154,23 +127,23 @@ def parse_image2video(raw: dict[str, Any], *, model: str | None = None) -> Parse
     images = [image_ref(ImageRole.FIRST, image)]
     if tail:
         images.append(image_ref(ImageRole.LAST, tail))
-    req = GenerationRequest(kind=TaskKind.FIRST_LAST if tail else TaskKind.IMAGE, images=images, **fields)
+    req = build_request(kind=TaskKind.FIRST_LAST if tail else TaskKind.IMAGE, images=images, **fields)
     return Parsed(req, _echo(body, "image2video"))
 
 
 def _check_prompt_and_aspect(prompt: str, aspect_ratio: str | None) -> None:
     """What text-to-video and omni-video both require: a prompt, and one of Kling's aspect ratios."""
     if not prompt.strip():
-        raise ClientError(ErrorCode.MISSING_FIELD, "prompt is required", param="prompt")
+        raise missing("prompt")
     if aspect_ratio is not None and aspect_ratio not in ASPECTS:
-        raise _invalid("aspect_ratio must be 16:9, 9:16 or 1:1", "aspect_ratio")
+        raise invalid("aspect_ratio", "aspect_ratio must be 16:9, 9:16 or 1:1")
 
 
 def parse_text2video(raw: dict[str, Any], *, model: str | None = None) -> Parsed:
-    body = _validate(Text2Video, raw)
+    body = validate(Text2Video, raw)
     fields = _common(body, endpoint="text2video", model=model)
     _check_prompt_and_aspect(fields["prompt"], body.aspect_ratio)
-    req = GenerationRequest(kind=TaskKind.TEXT, aspect_ratio=body.aspect_ratio or "16:9", **fields)
+    req = build_request(kind=TaskKind.TEXT, aspect_ratio=body.aspect_ratio or "16:9", **fields)
     return Parsed(req, _echo(body, "text2video"))
 
 
@@ -186,7 +159,7 @@ def _omni_images(body: Omni) -> list[ImageRef]:
             item.type or None
         )
         if role is None:
-            raise _invalid(f"image_list[{i}].type must be first_frame or end_frame", "image_list")
+            raise invalid("image_list", f"image_list[{i}].type must be first_frame or end_frame")
         refs.append(image_ref(role, url))
     roles = [r.role for r in refs]
     if roles.count(ImageRole.FIRST) > 1 or roles.count(ImageRole.LAST) > 1:
@@ -210,9 +183,9 @@ def _omni_videos(body: Omni) -> list[VideoRef]:
                 ErrorCode.MISSING_FIELD, f"video_list[{i}].video_url is required", param="video_list"
             )
         if item.refer_type not in (None, "feature", "base"):
-            raise _invalid(f"video_list[{i}].refer_type must be feature or base", "video_list")
+            raise invalid("video_list", f"video_list[{i}].refer_type must be feature or base")
         if item.keep_original_sound not in (None, "yes", "no"):
-            raise _invalid(f"video_list[{i}].keep_original_sound must be yes or no", "video_list")
+            raise invalid("video_list", f"video_list[{i}].keep_original_sound must be yes or no")
         videos.append(
             VideoRef(
                 role=VideoRole(item.refer_type or "base"),
@@ -226,7 +199,7 @@ def _omni_videos(body: Omni) -> list[VideoRef]:
 
 
 def parse_omni(raw: dict[str, Any], *, model: str | None = None) -> Parsed:
-    body = _validate(Omni, raw)
+    body = validate(Omni, raw)
     fields = _common(body, endpoint="omni-video", model=model)
     _check_prompt_and_aspect(fields["prompt"], body.aspect_ratio)
     images = _omni_images(body)
@@ -241,10 +214,10 @@ def parse_omni(raw: dict[str, Any], *, model: str | None = None) -> Parsed:
             param="image_list",
         )
     if elements:
-        raise _invalid(
+        raise invalid(
+            "element_list",
             "element_list (subject library elements) is not supported by framecast; "
             "send the subject's pictures in image_list instead",
-            "element_list",
         )
     roles = {r.role for r in images}
     if videos:
@@ -257,7 +230,7 @@ def parse_omni(raw: dict[str, Any], *, model: str | None = None) -> Parsed:
         kind = TaskKind.IMAGE
     else:
         kind = TaskKind.TEXT
-    req = GenerationRequest(kind=kind, images=images, videos=videos, aspect_ratio=body.aspect_ratio, **fields)
+    req = build_request(kind=kind, images=images, videos=videos, aspect_ratio=body.aspect_ratio, **fields)
     return Parsed(req, _echo(body, "omni-video"))
 
 

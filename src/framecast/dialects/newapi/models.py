@@ -2,29 +2,27 @@
 
 Docs: https://docs.newapi.pro/api/generate-video (new-api, ``relay/common/relay_info.go``)
 and https://docs.uniall.ai/models/video/vidu (UniAll, "create task (old)").
-Unknown fields are ignored, not fatal.
+Unknown fields are accepted and logged, not fatal (``_base.WireModel``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
+from pydantic import StrictInt, StrictStr
+
+from framecast.dialects._base import WireModel
 
 
-class ExtraBody(BaseModel):
+class ExtraBody(WireModel):
     """UniAll's ``extra_body``: upstream switches that have no top-level field."""
-
-    model_config = ConfigDict(extra="ignore")
 
     audio: bool | None = None
     seed: int | None = None
     bgm: bool | None = None
 
 
-class GenerationCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class GenerationCreate(WireModel):
     # new-api TaskSubmitReq
     prompt: str | None = None
     model: str | None = None
@@ -49,13 +47,11 @@ class GenerationCreate(BaseModel):
     extra_body: ExtraBody | None = None
 
 
-class Overrides(BaseModel):
+class Overrides(WireModel):
     """The ``metadata`` keys framecast applies; new-api merges them over the upstream body.
 
     Any other key is kept and echoed back under ``properties.metadata``.
     """
-
-    model_config = ConfigDict(extra="ignore")
 
     action: str | None = None
     seed: int | None = None

@@ -21,38 +21,28 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from framecast.dialects.common import Links, validation_message
+from framecast import domain
+from framecast.dialects._base import build_request, invalid, parse_wxh, validate, whole_seconds
+from framecast.dialects.common import Links
 from framecast.dialects.newapi.errors import status_and_code
 from framecast.dialects.newapi.models import GenerationCreate, Overrides
+from framecast.dialects.openai_videos import translate as openai_videos
 from framecast.dialects.vidu import translate as vidu_translate
-from framecast.domain import (
-    ErrorCode,
-    GenerationRequest,
-    ImageRef,
-    ImageRole,
-    MovementAmplitude,
-    Task,
-    TaskKind,
-    TaskState,
-    Watermark,
-)
+from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
 from framecast.errors import ClientError
-from framecast.media.images import PAIR_RATIO, ImageLimits
 from framecast.service import SubmitLimits
 
 DEFAULT_MODEL = "viduq1"  # what new-api's Vidu adaptor sends when the client names none
 OFFPEAK_SUFFIX = "-offpeak"
-MAX_PROMPT = 5000
-MAX_PAYLOAD = 1_048_576
-MAX_IMAGES = 7  # Vidu reference2video
 MAX_REFERENCE_URLS = 4  # UniAll mix mode
-LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=PAIR_RATIO)
+# the gateways relay to Vidu, whose limits are framecast's defaults
+LIMITS = SubmitLimits()
 OBJECT = "video.generation.job"  # UniAll's word; new-api itself says "video"
 _RESOLUTION = re.compile(r"^\d{3,4}p$", re.I)
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
-MIN_SIDE, MAX_SIDE = 128, 3840
+# the canonical rules name these fields as they sit in the body: in metadata (Overrides)
+METADATA_NAMES = {
+    name: f"metadata.{name}" for name in ("movement_amplitude", "wm_position", "payload", "meta_data")
+}
 
 # new-api action names (constant/task.go) and the Vidu path names new-api's adaptor also takes
 ACTIONS: dict[str, TaskKind] = {
@@ -80,36 +70,14 @@ CODE_STATUS = {
     TaskState.FAILED: "FAILURE",
     TaskState.CANCELLED: "FAILURE",
 }
-FLAT_STATUS = {
-    TaskState.QUEUED: "queued",
-    TaskState.RUNNING: "in_progress",
-    TaskState.SUCCEEDED: "completed",
-    TaskState.FAILED: "failed",
-    TaskState.CANCELLED: "failed",
-}
+# new-api's documented flat status words are OpenAI Videos' (reference 3.4), and a task is
+# found by either dialect's id (task_<id>, video_<id> or bare)
+FLAT_STATUS = openai_videos.STATUS
+internal_id = openai_videos.internal_id
 
 
 def public_id(task_id: str) -> str:
     return f"task_{task_id}"
-
-
-def internal_id(task_id: str) -> str:
-    for prefix in ("task_", "video_"):
-        if task_id.startswith(prefix):
-            return task_id[len(prefix) :]
-    return task_id
-
-
-def _invalid(message: str, param: str) -> ClientError:
-    return ClientError(ErrorCode.INVALID_FIELD, message, param=param)
-
-
-def _validate(model: type[BaseModel], raw: dict[str, Any], prefix: str = "") -> Any:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        message, param = validation_message(list(exc.errors()))
-        raise _invalid(f"{prefix}{message}", f"{prefix}{param or 'body'}") from exc
 
 
 def _metadata(raw: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -119,22 +87,11 @@ def _metadata(raw: dict[str, Any] | str | None) -> dict[str, Any]:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise _invalid("metadata must be a JSON object or a JSON string of one", "metadata") from exc
+            raise invalid("metadata", "metadata must be a JSON object or a JSON string of one") from exc
         if not isinstance(value, dict):
-            raise _invalid("metadata must be a JSON object or a JSON string of one", "metadata")
+            raise invalid("metadata", "metadata must be a JSON object or a JSON string of one")
         return value
     return raw
-
-
-def _duration(raw: int | str | None, param: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool):
-        raise _invalid(f"{param} must be a whole number of seconds", param)
-    text = str(raw).strip()
-    if not text.isdigit():
-        raise _invalid(f"{param} must be a whole number of seconds; got {raw!r}", param)
-    return int(text)
 
 
 def split_model(name: str) -> tuple[str, bool]:
@@ -189,10 +146,10 @@ def _pick_kind(
         sources = [firsts[0], last]
     else:
         sources = firsts
-        if len(sources) > MAX_IMAGES:
+        if len(sources) > domain.MAX_REFERENCE_IMAGES:
             raise ClientError(
                 ErrorCode.ITEM_COUNT,
-                f"at most {MAX_IMAGES} images are accepted; got {len(sources)}",
+                f"at most {domain.MAX_REFERENCE_IMAGES} images are accepted; got {len(sources)}",
                 param="images",
             )
         kind = {0: TaskKind.TEXT, 1: TaskKind.IMAGE, 2: TaskKind.FIRST_LAST}.get(
@@ -201,8 +158,8 @@ def _pick_kind(
     if action:
         wanted = ACTIONS.get(action)
         if wanted is None:
-            raise _invalid(
-                f"metadata.action {action!r} is not supported; use {', '.join(ACTIONS)}", "metadata"
+            raise invalid(
+                "metadata", f"metadata.action {action!r} is not supported; use {', '.join(ACTIONS)}"
             )
         if wanted is TaskKind.REFERENCE and kind in (TaskKind.IMAGE, TaskKind.FIRST_LAST) and last is None:
             kind = TaskKind.REFERENCE  # one or two images used as references, as the action says
@@ -220,27 +177,23 @@ def _pick_kind(
 
 
 def _size(raw: str) -> tuple[str | None, tuple[int, int] | None]:
-    """new-api's ``size`` is either a resolution ("720p", as its Vidu adaptor sends) or WxH."""
+    """new-api's ``size`` is either a resolution ("720p", as its Vidu adaptor sends) or WxH.
+
+    The WxH bounds are the canonical model's (``GenerationRequest.size``).
+    """
     text = raw.strip()
     if _RESOLUTION.match(text):
         return text.lower(), None
-    m = _SIZE.match(text)
-    if m is None:
-        raise _invalid(f"size {raw!r} is not valid; use a resolution like 720p or WIDTHxHEIGHT", "size")
-    w, h = int(m.group(1)), int(m.group(2))
-    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE) or w % 2 or h % 2:
-        raise _invalid(
-            f"size {raw!r} is not supported: each side must be an even number of pixels "
-            f"between {MIN_SIDE} and {MAX_SIDE}",
-            "size",
-        )
-    return None, (w, h)
+    size = parse_wxh(text)
+    if size is None:
+        raise invalid("size", f"size {raw!r} is not valid; use a resolution like 720p or WIDTHxHEIGHT")
+    return None, size
 
 
 def parse(raw: dict[str, Any], *, idempotency_key: str = "") -> tuple[GenerationRequest, dict[str, Any]]:
-    body: GenerationCreate = _validate(GenerationCreate, raw)
+    body = validate(GenerationCreate, raw)
     meta = _metadata(body.metadata)
-    over: Overrides = _validate(Overrides, meta, prefix="metadata.")
+    over = validate(Overrides, meta, prefix="metadata.")
     extra = body.extra_body
     client_model = (body.model or DEFAULT_MODEL).strip()
     model, off_peak = split_model(client_model)
@@ -260,11 +213,11 @@ def parse(raw: dict[str, Any], *, idempotency_key: str = "") -> tuple[Generation
         )
 
     # precedence, as new-api merges: top-level fields < extra_body < metadata
-    duration = _duration(body.duration, "duration")
+    duration = whole_seconds(body.duration, "duration")
     if duration is None:
-        duration = _duration(body.seconds, "seconds")
+        duration = whole_seconds(body.seconds, "seconds")
     if over.duration is not None:
-        duration = _duration(over.duration, "metadata.duration")
+        duration = whole_seconds(over.duration, "metadata.duration")
     resolution, size = (None, None)
     if body.size:
         resolution, size = _size(body.size)
@@ -278,24 +231,10 @@ def parse(raw: dict[str, Any], *, idempotency_key: str = "") -> tuple[Generation
     seed = over.seed if over.seed is not None else seed
     audio = over.audio if over.audio is not None else audio
     bgm = over.bgm if over.bgm is not None else bgm
-    if seed is not None and not 0 <= seed < 2**63:
-        raise _invalid("seed must be a non-negative integer", "seed")
-    amplitude = (over.movement_amplitude or "auto").lower()
-    if amplitude not in {m.value for m in MovementAmplitude}:
-        raise _invalid("metadata.movement_amplitude must be auto, small, medium or large", "metadata")
-    if over.wm_position is not None and not 1 <= over.wm_position <= 4:
-        raise _invalid("metadata.wm_position must be 1, 2, 3 or 4", "metadata")
-    if over.payload and len(over.payload) > MAX_PAYLOAD:
-        raise _invalid(f"metadata.payload is longer than {MAX_PAYLOAD} characters", "metadata")
-    if over.meta_data:
-        try:
-            json.loads(over.meta_data)
-        except json.JSONDecodeError as exc:
-            raise _invalid("metadata.meta_data must be a JSON string", "metadata") from exc
-    if body.n is not None and not 1 <= body.n <= 4:
-        raise _invalid("n must be between 1 and 4", "n")
-
-    req = GenerationRequest(
+    # seed, n, fps, size, movement amplitude, watermark position, payload and meta_data are
+    # checked by the model, in the words of the field the client sent
+    req = build_request(
+        names=METADATA_NAMES,
         kind=kind,
         model=model,
         prompt=prompt,
@@ -307,13 +246,15 @@ def parse(raw: dict[str, Any], *, idempotency_key: str = "") -> tuple[Generation
         size=size,
         aspect_ratio=over.aspect_ratio or body.aspect_ratio,
         seed=seed or None,
-        movement_amplitude=MovementAmplitude(amplitude),
-        n=body.n or 1,
+        movement_amplitude=over.movement_amplitude or "auto",
+        n=1 if body.n is None else body.n,
         audio=audio,
         bgm=bgm,
-        watermark=Watermark(
-            enabled=bool(over.watermark), position=over.wm_position or 3, image_url=over.wm_url or ""
-        ),
+        watermark={
+            "enabled": bool(over.watermark),
+            "position": 3 if over.wm_position is None else over.wm_position,
+            "image_url": over.wm_url or "",
+        },
         meta_data=over.meta_data or "",
         payload=over.payload or "",
         callback_url=over.callback_url or "",

@@ -1,19 +1,20 @@
 """OpenAI Videos request bodies, in the vendor docs' field order.
 
 Docs: https://developers.openai.com/api/reference/resources/videos (create, remix).
-Unknown fields are ignored, not fatal. framecast's own extensions are grouped at
-the end of :class:`VideoCreate` and documented in docs/api/openai.md.
+Unknown fields are accepted and logged, not fatal (``_base.WireModel``). framecast's
+own extensions are grouped at the end of :class:`VideoCreate` and documented in
+docs/api/openai.md.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
+from pydantic import BaseModel, StrictInt, StrictStr
+
+from framecast.dialects._base import WireModel
 
 
-class ImageInput(BaseModel):
+class ImageInput(WireModel):
     """``{file_id}`` (a framecast upload) or ``{image_url}`` (http(s) or data: URL)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     file_id: str | None = None
     image_url: str | None = None
@@ -23,9 +24,7 @@ class ImageInput(BaseModel):
 ImageField = ImageInput | str
 
 
-class VideoCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class VideoCreate(WireModel):
     prompt: str | None = None
     input_reference: ImageField | None = None
     model: str | None = None
@@ -41,9 +40,7 @@ class VideoCreate(BaseModel):
     # --8<--
 
 
-class VideoRemix(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class VideoRemix(WireModel):
     prompt: str | None = None
 
 

@@ -6,25 +6,21 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
+from framecast import domain
 from framecast.config import Catalog, ModelSpec
-from framecast.dialects.common import validation_message
+from framecast.dialects._base import build_request, invalid, missing, parse_wxh, validate, whole_seconds
 from framecast.dialects.openai_videos.errors import code_for
 from framecast.dialects.openai_videos.models import ImageField, ImageInput, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
 from framecast.errors import ClientError, NotFoundError
-from framecast.media.images import PAIR_RATIO, ImageLimits, output_size
+from framecast.media.images import output_size
 from framecast.service import SubmitLimits
 
 DEFAULT_MODEL = "sora-2"
-# OpenAI documents no prompt limit; framecast's own (the Vidu one) applies to every dialect
-MAX_PROMPT = 5000
-MAX_REFERENCES = 7
-LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=PAIR_RATIO)
-# models whose catalog entry lists no pixel sizes still take any even WxH within these bounds
-MIN_SIDE, MAX_SIDE = 128, 3840
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+# OpenAI documents no prompt limit: framecast's defaults apply
+LIMITS = SubmitLimits()
+# OpenAI's own wording for a missing parameter
+MISSING = "missing required parameter: '{param}'"
 _PIXEL_SIZE = re.compile(r"^\d+x\d+$")
 
 ResolveFile = Callable[[str], str]
@@ -50,57 +46,25 @@ def internal_id(public_id: str) -> str:
     return public_id
 
 
-def _invalid(message: str, param: str) -> ClientError:
-    return ClientError(ErrorCode.INVALID_FIELD, message, param=param)
-
-
-def _missing(param: str, message: str = "") -> ClientError:
-    return ClientError(
-        ErrorCode.MISSING_FIELD, message or f"missing required parameter: '{param}'", param=param
-    )
-
-
-def _validate(model: type[VideoCreate] | type[VideoRemix], raw: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        message, param = validation_message(list(exc.errors()))
-        # pydantic adds union member tags ("seconds.str"); OpenAI's param names the top-level field
-        raise _invalid(message, (param or "body").split(".")[0]) from exc
-
-
 def pixel_sizes(spec: ModelSpec) -> list[str]:
     return [r for r in spec.resolutions if _PIXEL_SIZE.match(r)]
 
 
 def parse_size(raw: str, spec: ModelSpec) -> tuple[int, int]:
-    m = _SIZE.match(raw)
+    """WxH, one of the model's pixel sizes when its catalog entry lists some.
+
+    Otherwise any size the canonical model allows (even sides, 128-3840: ``GenerationRequest.size``).
+    """
+    size = parse_wxh(raw)
     allowed = pixel_sizes(spec)
-    if m is None:
+    if size is None:
         hint = f"one of {', '.join(allowed)}" if allowed else "WIDTHxHEIGHT, e.g. 1280x720"
-        raise _invalid(f"size {raw!r} is not valid; use {hint}", "size")
-    width, height = int(m.group(1)), int(m.group(2))
-    if allowed:
-        if f"{width}x{height}" not in allowed:
-            raise _invalid(
-                f"size {raw!r} is not supported by model {spec.name}; allowed: {', '.join(allowed)}", "size"
-            )
-    elif not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE) or width % 2 or height % 2:
-        raise _invalid(
-            f"size {raw!r} is not supported: each side must be an even number of pixels "
-            f"between {MIN_SIDE} and {MAX_SIDE}",
-            "size",
+        raise invalid("size", f"size {raw!r} is not valid; use {hint}")
+    if allowed and f"{size[0]}x{size[1]}" not in allowed:
+        raise invalid(
+            "size", f"size {raw!r} is not supported by model {spec.name}; allowed: {', '.join(allowed)}"
         )
-    return width, height
-
-
-def parse_seconds(raw: str | int | None) -> int | None:
-    if raw is None or raw == "":
-        return None
-    text = str(raw).strip()
-    if not text.isdigit() or int(text) <= 0:
-        raise _invalid(f'seconds must be a whole number of seconds such as "4"; got {raw!r}', "seconds")
-    return int(text)
+    return size
 
 
 def _image(field: ImageField, param: str) -> ImageInput:
@@ -109,9 +73,9 @@ def _image(field: ImageField, param: str) -> ImageInput:
     file_id = (field.file_id or "").strip()
     url = (field.image_url or "").strip()
     if file_id and url:
-        raise _invalid(f"{param}: give either file_id or image_url, not both", param)
+        raise invalid(param, f"{param}: give either file_id or image_url, not both")
     if not file_id and not url:
-        raise _missing(param, f"{param} needs a file upload, a file_id or an image_url")
+        raise missing(param, "{param} needs a file upload, a file_id or an image_url")
     return ImageInput(file_id=file_id or None, image_url=url or None)
 
 
@@ -131,19 +95,20 @@ def parse(
     raw: dict[str, Any], *, catalog: Catalog, resolve_file: ResolveFile, idempotency_key: str = ""
 ) -> tuple[GenerationRequest, dict[str, Any]]:
     """An OpenAI create body (JSON, or a form already folded into the same shape) -> canonical request."""
-    body: VideoCreate = _validate(VideoCreate, raw)
+    # pydantic adds union member tags ("seconds.str"); OpenAI's param names the top-level field
+    body = validate(VideoCreate, raw, top_level=True)
     prompt = body.prompt or ""
     if not prompt.strip():
-        raise _missing("prompt")
+        raise missing("prompt", MISSING)
     spec = catalog.require((body.model or DEFAULT_MODEL).strip())
-    seconds = parse_seconds(body.seconds)
+    seconds = whole_seconds(body.seconds, "seconds", example="4", positive=True)
     size: tuple[int, int] | None = None
     if body.size:
         size = parse_size(body.size, spec)
     elif _PIXEL_SIZE.match(spec.default_resolution):
         size = parse_size(spec.default_resolution, spec)
     if body.last_frame is not None and body.last_image is not None:
-        raise _invalid("give last_frame or last_image, not both", "last_frame")
+        raise invalid("last_frame", "give last_frame or last_image, not both")
     last_field = body.last_frame if body.last_frame is not None else body.last_image
     first = _image(body.input_reference, "input_reference") if body.input_reference is not None else None
     last = _image(last_field, "last_frame") if last_field is not None else None
@@ -161,14 +126,12 @@ def parse(
                 "reference_images cannot be combined with input_reference or last_frame",
                 param="reference_images",
             )
-        if not 1 <= len(refs) <= MAX_REFERENCES:
+        if not 1 <= len(refs) <= domain.MAX_REFERENCE_IMAGES:
             raise ClientError(
                 ErrorCode.ITEM_COUNT,
-                f"reference_images takes 1-{MAX_REFERENCES} images; got {len(refs)}",
+                f"reference_images takes 1-{domain.MAX_REFERENCE_IMAGES} images; got {len(refs)}",
                 param="reference_images",
             )
-    if body.seed is not None and not 0 <= body.seed < 2**63:
-        raise _invalid("seed must be a non-negative integer", "seed")
     # files are resolved last: every cheap check has passed by now
     images: list[ImageRef] = []
     if refs:
@@ -185,7 +148,8 @@ def parse(
         images = [_ref(first, ImageRole.FIRST, "input_reference", resolve_file)]
     else:
         kind = TaskKind.TEXT
-    req = GenerationRequest(
+    # the size bounds and the seed range are checked by the model
+    req = build_request(
         kind=kind,
         model=spec.name,
         prompt=prompt,
@@ -202,10 +166,10 @@ def parse(
 
 def parse_remix(raw: dict[str, Any], source: Task, *, idempotency_key: str = "") -> GenerationRequest:
     """A remix re-runs the source's request with a new prompt, from the source's stored input images."""
-    body: VideoRemix = _validate(VideoRemix, raw)
+    body = validate(VideoRemix, raw, top_level=True)
     prompt = body.prompt or ""
     if not prompt.strip():
-        raise _missing("prompt")
+        raise missing("prompt", MISSING)
     if source.state is not TaskState.SUCCEEDED:
         raise ClientError(
             ErrorCode.INVALID_STATE,

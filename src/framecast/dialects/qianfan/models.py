@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from framecast.dialects._base import WireModel
 
 
-class QianfanCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class QianfanCreate(WireModel):
     model: str | None = None
     type: str | None = None
     model_parameters: dict[str, Any] | None = None

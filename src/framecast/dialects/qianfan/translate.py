@@ -15,21 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from framecast.config import Catalog
-from framecast.dialects.common import Links, validation_message
+from framecast.dialects._base import invalid, missing, validate
+from framecast.dialects.common import Links
 from framecast.dialects.kling import translate as kling
 from framecast.dialects.qianfan.models import QianfanCreate
 from framecast.dialects.vidu import translate as vidu
 from framecast.domain import ErrorCode, GenerationRequest, Task
 from framecast.errors import ClientError
-from framecast.media.images import PAIR_RATIO, ImageLimits
 from framecast.service import SubmitLimits
 
 KLING = "kling"
 VIDU = "vidu"
-VIDU_LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=1500, pair_ratio=PAIR_RATIO)
+# Qianfan's own prompt limit for its Vidu-family models; the rest are framecast's defaults
+VIDU_LIMITS = SubmitLimits(max_prompt_chars=1500)
 VIDU_TYPES = ("start-end2video", "img2video", "text2video")
 KLING_TYPES = ("omni-video", "img2video", "text2video")
 # documented Qianfan types framecast has no engine for
@@ -45,23 +44,15 @@ class Parsed:
 
 def parse_body(raw: dict[str, Any]) -> QianfanCreate:
     """The envelope fields; failures here answer in the HTTP-level envelope."""
-    try:
-        body = QianfanCreate.model_validate(raw)
-    except ValidationError as exc:
-        message, param = validation_message(list(exc.errors()))
-        raise ClientError(ErrorCode.INVALID_FIELD, message, param=param) from exc
+    body = validate(QianfanCreate, raw)
     for name in ("model", "type"):
         if not (getattr(body, name) or "").strip():
-            raise ClientError(ErrorCode.MISSING_FIELD, f"{name} is required", param=name)
+            raise missing(name)
     known = {*VIDU_TYPES, *KLING_TYPES, *UNSUPPORTED_TYPES}
     if body.type not in known:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD,
-            f"unknown type {body.type!r}; one of: {', '.join(sorted(known))}",
-            param="type",
-        )
+        raise invalid("type", f"unknown type {body.type!r}; one of: {', '.join(sorted(known))}")
     if body.model_parameters is None:
-        raise ClientError(ErrorCode.MISSING_FIELD, "model_parameters is required", param="model_parameters")
+        raise missing("model_parameters")
     return body
 
 
@@ -90,23 +81,21 @@ def parse(body: QianfanCreate, family: str) -> Parsed:
         )
     if family == KLING:
         if kind not in KLING_TYPES:
-            raise ClientError(
-                ErrorCode.INVALID_FIELD,
+            raise invalid(
+                "type",
                 f"type {kind} is for Vidu-family models (qianfan-video-latest, VQ*); "
                 f"{model} takes omni-video (image_list first_frame/end_frame), img2video or text2video",
-                param="type",
             )
         parsed = kling.PARSERS[kind](params, model=model)
         return Parsed(parsed.request, {**parsed.echo, "qianfan_type": kind}, kling.LIMITS)
     if kind not in VIDU_TYPES:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD,
+        raise invalid(
+            "type",
             f"type {kind} is for Kling-family models (KO1, K3O); {model} takes start-end2video, "
             "img2video or text2video",
-            param="type",
         )
     if kind == "start-end2video" and not str(params.get("prompt") or "").strip():
-        raise ClientError(ErrorCode.MISSING_FIELD, "model_parameters.prompt is required", param="prompt")
+        raise missing("prompt", "model_parameters.prompt is required")
     params["model"] = model
     # Qianfan's Vidu models make sound unless told not to; framecast's engines make silent video, so an
     # absent flag means silence here and an explicit audio:true is refused rather than ignored

@@ -1,26 +1,25 @@
 """Vidu ``/ent/v2`` request bodies, in the vendor docs' field order.
 
 Docs: https://platform.vidu.com/docs/start-end-to-video (and image-to-video,
-text-to-video, reference-to-video). Unknown fields are ignored, not fatal.
+text-to-video, reference-to-video). Unknown fields are accepted and logged, not
+fatal (``_base.WireModel``).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
+
+from framecast.dialects._base import WireModel
 
 
-class Subject(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class Subject(WireModel):
     name: str = ""
-    images: list[str] = []
-    videos: list[str] = []
+    images: list[str] = Field(default_factory=list)
+    videos: list[str] = Field(default_factory=list)
     voice_id: str = ""
 
 
-class ViduCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ViduCreate(WireModel):
     model: str | None = None
     images: list[str] | None = None
     subjects: list[Subject] | None = None
@@ -47,7 +46,5 @@ class ViduCreate(BaseModel):
     cus_priority: int | None = None
 
 
-class ViduCancel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ViduCancel(WireModel):
     id: str | None = None

@@ -6,29 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from framecast.dialects.common import Links, validation_message
+from framecast import domain
+from framecast.dialects._base import build_request, missing, validate
+from framecast.dialects.common import Links
 from framecast.dialects.vidu.errors import reason_for
 from framecast.dialects.vidu.models import ViduCreate
-from framecast.domain import (
-    ErrorCode,
-    GenerationRequest,
-    ImageRef,
-    ImageRole,
-    MovementAmplitude,
-    Task,
-    TaskKind,
-    TaskState,
-    Watermark,
-)
+from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
 from framecast.errors import ClientError
-from framecast.media.images import PAIR_RATIO, ImageLimits
 from framecast.service import SubmitLimits
 
-MAX_PROMPT = 5000
-MAX_PAYLOAD = 1_048_576
-LIMITS = SubmitLimits(images=ImageLimits(), max_prompt_chars=MAX_PROMPT, pair_ratio=PAIR_RATIO)
+# Vidu's limits are framecast's defaults: prompt <= 5000 characters, first/last pixel ratio 0.8-1.25
+LIMITS = SubmitLimits()
+# Vidu's FieldLacking wording (reference 1.4)
+LACKING = "field is missing or empty: {param}"
 WM_WORDS = {1: "top_left", 2: "top_right", 3: "bottom_right", 4: "bottom_left"}
 
 
@@ -45,23 +35,17 @@ ENDPOINTS = {
     "start-end2video": Endpoint("start-end2video", TaskKind.FIRST_LAST, "headtailimg2video", 2, 2),
     "img2video": Endpoint("img2video", TaskKind.IMAGE, "img2video", 1, 1),
     "text2video": Endpoint("text2video", TaskKind.TEXT, "text2video", 0, 0),
-    "reference2video": Endpoint("reference2video", TaskKind.REFERENCE, "character2video", 1, 7),
+    "reference2video": Endpoint(
+        "reference2video", TaskKind.REFERENCE, "character2video", 1, domain.MAX_REFERENCE_IMAGES
+    ),
 }
 TYPE_BY_KIND = {e.kind: e.vidu_type for e in ENDPOINTS.values()}
 
 
-def _missing(field: str) -> ClientError:
-    return ClientError(ErrorCode.MISSING_FIELD, f"field is missing or empty: {field}", param=field)
-
-
 def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, dict[str, Any]]:
-    try:
-        body = ViduCreate.model_validate(raw)
-    except ValidationError as exc:
-        message, param = validation_message(list(exc.errors()))
-        raise ClientError(ErrorCode.INVALID_FIELD, message, param=param) from exc
+    body = validate(ViduCreate, raw)
     if not body.model:
-        raise _missing("model")
+        raise missing("model", LACKING)
     images = list(body.images or [])
     if endpoint.kind is TaskKind.REFERENCE and not images and body.subjects:
         images = [img for subject in body.subjects for img in subject.images]
@@ -71,9 +55,9 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
                 ErrorCode.UNWANTED_FIELD, "text2video takes no images; use img2video", param="images"
             )
         if not (body.prompt or "").strip():
-            raise _missing("prompt")
+            raise missing("prompt", LACKING)
     elif not images:
-        raise _missing("images")
+        raise missing("images", LACKING)
     if not endpoint.min_images <= len(images) <= endpoint.max_images:
         want = (
             str(endpoint.min_images)
@@ -89,31 +73,13 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
                 ErrorCode.MISSING_FIELD, f"field is missing or empty: images[{i - 1}]", param="images"
             )
     if endpoint.kind is TaskKind.REFERENCE and not (body.prompt or "").strip():
-        raise _missing("prompt")
-    if body.payload and len(body.payload) > MAX_PAYLOAD:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD,
-            f"payload is {len(body.payload)} characters; the limit is {MAX_PAYLOAD}",
-            param="payload",
-        )
-    if body.wm_position is not None and not 1 <= body.wm_position <= 4:
-        raise ClientError(ErrorCode.INVALID_FIELD, "wm_position must be 1, 2, 3 or 4", param="wm_position")
-    amplitude = (body.movement_amplitude or "auto").lower()
-    if amplitude not in {m.value for m in MovementAmplitude}:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD,
-            "movement_amplitude must be auto, small, medium or large",
-            param="movement_amplitude",
-        )
-    if body.seed is not None and not 0 <= body.seed < 2**63:
-        raise ClientError(ErrorCode.INVALID_FIELD, "seed must be a non-negative integer", param="seed")
-    if body.meta_data:
-        _check_json_string(body.meta_data)
+        raise missing("prompt", LACKING)
     roles = {
         TaskKind.FIRST_LAST: [ImageRole.FIRST, ImageRole.LAST],
         TaskKind.IMAGE: [ImageRole.FIRST],
     }.get(endpoint.kind, [ImageRole.REFERENCE] * len(images))
-    req = GenerationRequest(
+    # payload size, wm_position, movement_amplitude, seed and meta_data are checked by the model
+    req = build_request(
         kind=endpoint.kind,
         model=body.model,
         prompt="" if body.is_rec else (body.prompt or ""),
@@ -122,12 +88,14 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
         resolution=body.resolution,
         aspect_ratio=body.aspect_ratio,
         seed=body.seed or None,
-        movement_amplitude=MovementAmplitude(amplitude),
+        movement_amplitude=body.movement_amplitude or "auto",
         audio=bool(body.audio),
         bgm=body.bgm,
-        watermark=Watermark(
-            enabled=body.watermark, position=body.wm_position or 3, image_url=body.wm_url or ""
-        ),
+        watermark={
+            "enabled": body.watermark,
+            "position": 3 if body.wm_position is None else body.wm_position,
+            "image_url": body.wm_url or "",
+        },
         meta_data=body.meta_data or "",
         payload=body.payload or "",
         callback_url=body.callback_url or "",
@@ -144,17 +112,6 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
         "vidu_type": endpoint.vidu_type,
     }
     return req, echo
-
-
-def _check_json_string(value: str) -> None:
-    import json
-
-    try:
-        json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD, "meta_data must be a JSON string", param="meta_data"
-        ) from exc
 
 
 def rfc3339(dt: datetime) -> str:
