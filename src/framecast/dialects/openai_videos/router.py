@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -21,11 +21,10 @@ from framecast.dialects.common import (
     idempotency_key,
     read_body,
     read_json,
-    register_error_renderer,
     request_body,
 )
 from framecast.dialects.openai_videos import translate
-from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError, openai_error
+from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
@@ -319,10 +318,3 @@ def _store(svc: TaskService, principal: Principal, data: bytes) -> Any:
     except ClientError as exc:
         # check_image names "image 1"; here there is only the one file
         raise ClientError(exc.code, exc.message.replace("image 1: ", "file: ", 1), param="file") from exc
-
-
-def attach(app: FastAPI) -> None:
-    register_error_renderer(PREFIX, openai_error)
-    register_error_renderer(FILES_PREFIX, openai_error)
-    register_error_renderer(MODELS_PREFIX, openai_error)
-    app.include_router(router)

@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import (
@@ -15,12 +15,10 @@ from framecast.dialects.common import (
     ServiceDep,
     error_responses,
     read_json,
-    register_callback_renderer,
-    register_error_renderer,
     request_body,
 )
 from framecast.dialects.vidu import translate
-from framecast.dialects.vidu.errors import STATUSES, ViduError, vidu_error
+from framecast.dialects.vidu.errors import STATUSES, ViduError
 from framecast.dialects.vidu.models import ViduCancel, ViduCreate
 from framecast.domain import ErrorCode, TaskState
 from framecast.errors import ClientError, InvalidStateError
@@ -179,9 +177,3 @@ def _decode_token(token: str) -> str:
     if not value.isdigit():
         raise ClientError(ErrorCode.INVALID_FIELD, "pager.page_token is not valid", param="pager.page_token")
     return value
-
-
-def attach(app: FastAPI) -> None:
-    register_error_renderer(PREFIX, vidu_error)
-    register_callback_renderer(app, "vidu", translate.render_query)
-    app.include_router(router)
