@@ -11,7 +11,6 @@ from framecast.domain import ErrorCode, Task
 from framecast.errors import ClientError, NotFoundError
 from framecast.service import TaskService
 from framecast.store.keys import Principal
-from framecast.store.tasks import TaskFilter
 
 PAGE = 200
 
@@ -19,7 +18,7 @@ PAGE = 200
 def find_external(svc: TaskService, principal: Principal, external_id: str) -> Task | None:
     offset = 0
     while True:
-        batch = svc.list(TaskFilter(tenant=principal.tenant), offset=offset, limit=PAGE)
+        batch = svc.list(principal, offset=offset, limit=PAGE)
         for task in batch:
             if task.echo.get("external_task_id") == external_id:
                 return task

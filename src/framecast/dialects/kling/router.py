@@ -26,7 +26,6 @@ from framecast.dialects.kling.errors import STATUSES, KlingError
 from framecast.dialects.kling.models import Image2Video, Omni, Text2Video
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
-from framecast.store.tasks import TaskFilter
 
 PREFIX = "/v1/videos"
 ENDPOINTS = ("image2video", "omni-video", "text2video")
@@ -73,9 +72,7 @@ def _routes(endpoint: str) -> None:
     ) -> dict[str, Any]:
         page = _page_param(request, "pageNum", 1, 1000)
         size = _page_param(request, "pageSize", 30, 500)
-        tasks = await run_in_threadpool(
-            svc.list, TaskFilter(tenant=principal.tenant), offset=(page - 1) * size, limit=size
-        )
+        tasks = await run_in_threadpool(svc.list, principal, offset=(page - 1) * size, limit=size)
         return translate.envelope([translate.render_task(t, links) for t in tasks], trace_id_of(request))
 
     create.__name__ = f"kling_{name}_create"

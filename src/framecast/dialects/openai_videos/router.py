@@ -28,9 +28,8 @@ from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
-from framecast.service import TaskService
+from framecast.service import TaskQuery, TaskService
 from framecast.store.keys import Principal
-from framecast.store.tasks import TaskFilter
 
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
@@ -178,8 +177,8 @@ async def list_videos(request: Request, principal: PrincipalDep, svc: ServiceDep
             raise ClientError(
                 ErrorCode.INVALID_FIELD, f"after: no video with id {after!r}", param="after"
             ) from exc
-    flt = TaskFilter(tenant=principal.tenant, after_id=after_id, newest_first=order == "desc")
-    tasks = await run_in_threadpool(svc.list, flt, offset=0, limit=limit + 1)
+    query = TaskQuery(after_id=after_id, newest_first=order == "desc")
+    tasks = await run_in_threadpool(svc.list, principal, query, offset=0, limit=limit + 1)
     return translate.render_list(tasks[:limit], has_more=len(tasks) > limit)
 
 

@@ -22,7 +22,7 @@ from framecast.dialects.vidu.errors import STATUSES, ViduError
 from framecast.dialects.vidu.models import ViduCancel, ViduCreate
 from framecast.domain import ErrorCode, TaskState
 from framecast.errors import ClientError, InvalidStateError
-from framecast.store.tasks import TaskFilter
+from framecast.service import TaskQuery
 
 PREFIX = "/ent/v2"
 router = APIRouter(prefix=PREFIX, tags=["vidu"], responses=error_responses(ViduError, STATUSES))
@@ -144,8 +144,7 @@ async def list_tasks(
         states += translate.STATE_FILTER[word]
     token = request.query_params.get("pager.page_token") or ""
     after_id = _decode_token(token) if token else None
-    flt = TaskFilter(
-        tenant=principal.tenant,
+    query = TaskQuery(
         states=states,
         task_ids=_multi(request, "task_ids"),
         models=_multi(request, "model_versions"),
@@ -154,7 +153,7 @@ async def list_tasks(
         after_id=after_id,
     )
     offset = 0 if after_id else page * size
-    tasks = await run_in_threadpool(svc.list, flt, offset=offset, limit=size + 1)
+    tasks = await run_in_threadpool(svc.list, principal, query, offset=offset, limit=size + 1)
     more = len(tasks) > size
     tasks = tasks[:size]
     return {
