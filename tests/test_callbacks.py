@@ -259,14 +259,3 @@ def test_newapi_callback_sends_newapi_task_body(make_api: Callable[..., Api], re
     assert body["data"]["status"] == "FAILURE" and body["status"] == "failed"
     assert "state" not in body and "err_code" not in body
     assert "webhook-signature" in got.headers
-
-
-def test_app_refuses_to_start_when_a_callback_dialect_has_no_renderer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from framecast.app import create_app
-    from framecast.dialects.newapi import router as newapi_router
-
-    monkeypatch.setattr(newapi_router, "register_callback_renderer", lambda *args: None)
-    with pytest.raises(RuntimeError, match="newapi"):
-        create_app(make_settings(tmp_path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -18,14 +18,8 @@ from framecast import __version__, events, metrics
 from framecast.callbacks import CallbackSender
 from framecast.config import Catalog, Settings
 from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
-from framecast.dialects.common import (
-    CallbackRenderer,
-    check_callback_renderers,
-    hoist_schema_defs,
-    render_error,
-    trace_id_of,
-    validation_message,
-)
+from framecast.dialects.common import hoist_schema_defs, trace_id_of, validation_message
+from framecast.dialects.dialect import Dialect, DialectTable, render_error
 from framecast.domain import ErrorCode
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError
@@ -38,7 +32,17 @@ from framecast.store.db import Database
 
 log = logging.getLogger(__name__)
 
-DIALECTS = (vidu, qianfan, kling, baicai, newapi, openai_videos)
+# The order is the mount order, and routes match first-mounted first: OpenAI Videos goes last because its
+# GET /v1/videos/{video_id} would otherwise swallow Kling's and Baicai's /v1/videos/... routes.
+# (Errors do not depend on it: they go to the longest matching prefix.)
+DEFAULT_DIALECTS: tuple[Dialect, ...] = (
+    vidu.DIALECT,
+    qianfan.DIALECT,
+    kling.DIALECT,
+    baicai.DIALECT,
+    newapi.DIALECT,
+    openai_videos.DIALECT,
+)
 
 _HTTP_CODES = {
     401: ErrorCode.UNAUTHORIZED,
@@ -51,13 +55,23 @@ _HTTP_CODES = {
 }
 
 
-def create_app(settings: Settings | None = None, *, runner: JobRunner | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    dialects: Sequence[Dialect] = DEFAULT_DIALECTS,
+    engines: EngineRegistry | None = None,
+    runner: JobRunner | None = None,
+) -> FastAPI:
+    """The service with ``dialects`` mounted in that order and ``engines`` (default: the installed ones).
+
+    Everything built here lives on this app only: two apps in one process share nothing.
+    """
     settings = settings or Settings()
     settings.ensure_dirs()
     db = Database(settings.db_url)
     blobs = LocalBlobStore(settings.blob_dir)
     catalog = Catalog.load(settings.catalog_file)
-    engines = EngineRegistry()
+    engines = engines or EngineRegistry()
     service = TaskService(settings=settings, db=db, blobs=blobs, catalog=catalog, engines=engines)
     app_metrics = metrics.Metrics(db)  # built before the runner so its context can take it
     if runner is None:
@@ -76,14 +90,14 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         runner = LocalWorkerPool(ctx, workers=settings.workers)
     service.on_submit(runner.wake)
     signer = UrlSigner(settings.signing_key(), settings.url_ttl_seconds)
-    # each dialect's attach() adds the body its tasks send to their callback URL
-    callback_renderers: dict[str, CallbackRenderer] = {}
+    # refuses to start when a dialect that takes callback URLs renders no callback body
+    table = DialectTable(dialects, catalog, errors=[(events.PREFIX, events.native_error)])
     callbacks = CallbackSender(
         db=db,
         settings=settings,
         signer=signer,
         secrets_box=service.secrets,
-        renderers=callback_renderers,
+        renderers=table.callbacks,
         on_outcome=app_metrics.observe_callback,
     )
 
@@ -111,7 +125,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
     app.state.blobs = blobs
     app.state.signer = signer
     app.state.callbacks = callbacks
-    app.state.callback_renderers = callback_renderers
+    app.state.dialects = table
     app.state.catalog = catalog
     app.state.service = service
     app.state.runner = runner
@@ -136,7 +150,7 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
                 f"request body is larger than {settings.max_body_bytes // (1024 * 1024)} MB",
                 param="body",
             )
-            return render_error(request.url.path, err, trace_id)
+            return render_error(request, err)
         response = await call_next(request)
         response.headers["x-request-id"] = trace_id
         return response
@@ -184,16 +198,10 @@ def create_app(settings: Settings | None = None, *, runner: JobRunner | None = N
         media = "video/mp4" if key.endswith(".mp4") else "image/jpeg" if key.endswith(".jpg") else None
         return FileResponse(path, media_type=media, headers={"cache-control": "private, max-age=3600"})
 
-    vidu.attach(app)
-    qianfan.attach(app)
-    kling.attach(app)
-    baicai.attach(app)
-    newapi.attach(app)
     events.attach(app)
     metrics.install(app, app_metrics)
-    # keep last: GET /v1/videos/{video_id} would swallow the Kling/Baicai /v1/videos/... routes above it
-    openai_videos.attach(app)
-    check_callback_renderers(callback_renderers, (d.NAME for d in DIALECTS if d.ACCEPTS_CALLBACKS))
+    for dialect in table.dialects:
+        app.include_router(dialect.router)
     return app
 
 
@@ -211,7 +219,7 @@ def _allowed_methods(request: Request) -> list[str]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> Response:
-        return render_error(request.url.path, exc, trace_id_of(request))
+        return render_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -221,7 +229,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             if any(e.get("type") == "missing" for e in exc.errors())
             else ErrorCode.INVALID_FIELD
         )
-        return render_error(request.url.path, ClientError(code, message, param=param), trace_id_of(request))
+        return render_error(request, ClientError(code, message, param=param))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -238,7 +246,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 f"method {request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
             )
         reason = "NotFound" if exc.status_code == 404 else ""
-        resp = render_error(request.url.path, ClientError(code, message, reason=reason), trace_id_of(request))
+        resp = render_error(request, ClientError(code, message, reason=reason))
         if exc.status_code in (404, 405):
             resp.status_code = exc.status_code
         resp.headers.update(headers)
@@ -248,4 +256,4 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         err = ClientError(ErrorCode.INTERNAL, "internal error; the operator's log has the details")
-        return render_error(request.url.path, err, trace_id_of(request))
+        return render_error(request, err)

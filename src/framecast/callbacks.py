@@ -123,7 +123,7 @@ class CallbackSender:
             signer=signer, base_url=settings.public_url or f"http://{settings.host}:{settings.port}"
         )
         self.secrets = secrets_box
-        # dialect -> body renderer; create_app fills this in as it attaches the dialects
+        # dialect name -> body renderer, from the app's DialectTable
         self.renderers = renderers
         self.transport = transport
         self.resolver = resolver

@@ -37,7 +37,6 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
-    register_error_renderer,
 )
 from framecast.domain import Task, TaskState
 from framecast.errors import ClientError
@@ -168,6 +167,6 @@ async def get_task(task_id: str, principal: PrincipalDep, svc: ServiceDep, links
 
 
 def attach(app: FastAPI, config: EventsConfig | None = None) -> None:
+    """Mount the native routes; ``create_app`` routes errors under :data:`PREFIX` to :func:`native_error`."""
     app.state.events = config or EventsConfig()
-    register_error_renderer(PREFIX, native_error)
     app.include_router(router)

@@ -459,7 +459,21 @@ class TaskService:
             raise NotFoundError(f"task {task_id} not found")
         return task
 
-    def list(self, flt: task_store.TaskFilter, *, offset: int = 0, limit: int = 20) -> list[Task]:
+    def list(
+        self, principal: Principal, query: TaskQuery | None = None, *, offset: int = 0, limit: int = 20
+    ) -> list[Task]:
+        """The principal's tasks that match ``query``, newest first unless it says otherwise."""
+        q = query or TaskQuery()
+        flt = task_store.TaskFilter(
+            tenant=principal.tenant,
+            states=q.states,
+            task_ids=q.task_ids,
+            models=q.models,
+            created_from=q.created_from,
+            created_to=q.created_to,
+            after_id=q.after_id,
+            newest_first=q.newest_first,
+        )
         with self.db.session() as s:
             return task_store.list_tasks(s, flt=flt, offset=offset, limit=limit)
 
@@ -586,6 +600,19 @@ class TaskService:
                     "only queued or running tasks can be cancelled",
                 )
         return self.get(principal, task_id)
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Which of a tenant's tasks to list; the tenant is always the caller's (``TaskService.list``)."""
+
+    states: Sequence[TaskState] = ()
+    task_ids: Sequence[str] = ()
+    models: Sequence[str] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    after_id: str | None = None  # keyset paging: tasks strictly older (newest first) or newer than this id
+    newest_first: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,18 @@
-"""What every dialect shares: auth, body reading, links to results, and the error-renderer registry.
+"""What every dialect shares: auth, body reading, links to results, OpenAPI helpers, renderer types.
 
-Error rendering dispatches on the request path (vLLM's server_utils habit): the
-first registered prefix that matches picks the envelope, so a 404 from the
-router, a validation error and a service error all answer in the caller's dialect.
+Which dialect answers which path is decided per app (``dialects/dialect.py``).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
@@ -25,52 +23,16 @@ from framecast.storage import UrlSigner
 from framecast.store.keys import Principal
 
 ErrorRenderer = Callable[[ClientError, str], Response]
-
-_RENDERERS: list[tuple[str, ErrorRenderer]] = []
-
 CallbackRenderer = Callable[[Task, "Links"], dict[str, Any]]
 
 
-def register_callback_renderer(app: FastAPI, dialect: str, renderer: CallbackRenderer) -> None:
-    """The body a task created in ``dialect`` sends to its callback URL: that dialect's query response.
-
-    Renderers live on ``app.state.callback_renderers`` (built by ``create_app``), one per dialect;
-    there is no fallback, so a dialect that accepts callback URLs must register one
-    (:func:`check_callback_renderers`).
-    """
-    renderers: dict[str, CallbackRenderer] = app.state.callback_renderers
-    renderers[dialect] = renderer
-
-
-def check_callback_renderers(renderers: Mapping[str, CallbackRenderer], accepting: Iterable[str]) -> None:
-    """Refuse to start when a dialect that accepts callback URLs renders no callback body."""
-    missing = sorted(set(accepting) - set(renderers))
-    if missing:
-        raise RuntimeError(
-            f"dialect(s) {', '.join(missing)} accept a callback URL but register no callback renderer; "
-            "each must send its own body (register_callback_renderer in its attach())"
-        )
-
-
-def register_error_renderer(prefix: str, renderer: ErrorRenderer) -> None:
-    _RENDERERS.append((prefix, renderer))
-    # longest prefix first so /v1/videos/generations (Baicai) wins over /v1/videos (OpenAI)
-    _RENDERERS.sort(key=lambda item: len(item[0]), reverse=True)
-
-
 def default_error(err: ClientError, trace_id: str) -> Response:
+    """The envelope of paths no dialect owns: ``{"error": {code, message, param, trace_id}}``."""
     status = HTTP_STATUS.get(err.code, 400)
     return JSONResponse(
         {"error": {"code": err.code.value, "message": err.message, "param": err.param, "trace_id": trace_id}},
         status_code=status,
     )
-
-
-def render_error(path: str, err: ClientError, trace_id: str) -> Response:
-    for prefix, renderer in _RENDERERS:
-        if path.startswith(prefix):
-            return renderer(err, trace_id)
-    return default_error(err, trace_id)
 
 
 # canonical code -> HTTP status, the common ground of the vendors; dialects may override

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -30,17 +31,11 @@ log = logging.getLogger(__name__)
 GROUP = "framecast.engines"
 # used when the package metadata is missing (running from a source tree without an install)
 _FALLBACK = {"builtin": "framecast.engines.builtin:BuiltinEngine"}
-_EXTRA: dict[str, str] = {}
 
 
-def register(name: str, target: str) -> None:
-    """Add an engine by ``module:Class`` at run time (tests, embedding applications)."""
-    _EXTRA[name] = target
-
-
-def _targets() -> dict[str, str]:
+def _targets(extra: Mapping[str, str]) -> dict[str, str]:
     found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    return {**_FALLBACK, **found, **_EXTRA}
+    return {**_FALLBACK, **found, **extra}
 
 
 def _load_class(target: str) -> type[Any]:
@@ -50,10 +45,16 @@ def _load_class(target: str) -> type[Any]:
 
 
 class EngineRegistry:
-    def __init__(self) -> None:
+    """The engines one app (or one CLI run) can use.
+
+    ``extra`` adds engines by ``module:Class`` to what the entry points declare, for this
+    registry only (tests, embedding applications); an extra name replaces an installed one.
+    """
+
+    def __init__(self, extra: Mapping[str, str] | None = None) -> None:
         self._engines: dict[tuple[str, str], Engine] = {}
         self._lock = threading.Lock()
-        self._targets = _targets()
+        self._targets = _targets(extra or {})
         self._failed: dict[tuple[str, str], str] = {}  # load failures, kept for the process's life
 
     def known(self, name: str) -> bool:

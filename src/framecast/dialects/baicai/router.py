@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.baicai import translate, uploads
-from framecast.dialects.baicai.errors import STATUSES, BaicaiError, baicai_error
+from framecast.dialects.baicai.errors import STATUSES, BaicaiError
 from framecast.dialects.baicai.models import BaicaiCreate
 from framecast.dialects.common import (
     Links,
@@ -24,8 +24,6 @@ from framecast.dialects.common import (
     error_responses,
     file_response,
     read_json,
-    register_callback_renderer,
-    register_error_renderer,
     request_body,
     with_idempotency_key,
 )
@@ -97,11 +95,3 @@ async def status(task_id: str, principal: PrincipalDep, svc: ServiceDep) -> dict
 async def result(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> dict[str, Any]:
     task = await run_in_threadpool(svc.get, principal, task_id)
     return translate.render_result(task, links)
-
-
-def attach(app: FastAPI) -> None:
-    for prefix in PREFIXES:
-        register_error_renderer(prefix, baicai_error)
-    # Baicai documents no callback body: the status answer, with the result URLs once there are any
-    register_callback_renderer(app, "baicai", translate.render_callback)
-    app.include_router(router)

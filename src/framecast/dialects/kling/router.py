@@ -1,7 +1,6 @@
 """Thin router for Kling's ``/v1/videos/{image2video|omni-video|text2video}``: parse, submit, render.
 
-Attach before the OpenAI Videos router: its ``GET /v1/videos/{video_id}`` would
-otherwise swallow ``GET /v1/videos/image2video``.
+Mounted before OpenAI Videos (``app.DEFAULT_DIALECTS`` says why).
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -19,18 +18,15 @@ from framecast.dialects.common import (
     ServiceDep,
     error_responses,
     read_json,
-    register_callback_renderer,
-    register_error_renderer,
     request_body,
     trace_id_of,
     with_idempotency_key,
 )
 from framecast.dialects.kling import lookup, translate
-from framecast.dialects.kling.errors import STATUSES, KlingError, kling_error
+from framecast.dialects.kling.errors import STATUSES, KlingError
 from framecast.dialects.kling.models import Image2Video, Omni, Text2Video
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
-from framecast.store.tasks import TaskFilter
 
 PREFIX = "/v1/videos"
 ENDPOINTS = ("image2video", "omni-video", "text2video")
@@ -83,9 +79,7 @@ def _routes(endpoint: str) -> None:
     ) -> dict[str, Any]:
         page = _page_param(request, "pageNum", 1, 1000)
         size = _page_param(request, "pageSize", 30, 500)
-        tasks = await run_in_threadpool(
-            svc.list, TaskFilter(tenant=principal.tenant), offset=(page - 1) * size, limit=size
-        )
+        tasks = await run_in_threadpool(svc.list, principal, offset=(page - 1) * size, limit=size)
         return translate.envelope([translate.render_task(t, links) for t in tasks], trace_id_of(request))
 
     create.__name__ = f"kling_{name}_create"
@@ -104,10 +98,3 @@ def _routes(endpoint: str) -> None:
 
 for _endpoint in ENDPOINTS:
     _routes(_endpoint)
-
-
-def attach(app: FastAPI) -> None:
-    for endpoint in ENDPOINTS:
-        register_error_renderer(f"{PREFIX}/{endpoint}", kling_error)
-    register_callback_renderer(app, "kling", translate.render_task)
-    app.include_router(router)

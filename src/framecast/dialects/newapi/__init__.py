@@ -1,9 +1,19 @@
 """new-api / UniAll gateway video routes (``/v1/video/generations``): reference/api-dialects.md section 3."""
 
-from framecast.dialects.newapi.router import attach
+from framecast.dialects.dialect import Dialect, fixed
+from framecast.dialects.newapi import translate
+from framecast.dialects.newapi.errors import newapi_error
+from framecast.dialects.newapi.router import PREFIX, router
 
-# the name tasks created here carry (Task.dialect), and whether create bodies take a callback URL
-NAME = "newapi"
-ACCEPTS_CALLBACKS = True
+DIALECT = Dialect(
+    name="newapi",
+    prefixes=(PREFIX,),
+    router=router,
+    render_error=newapi_error,
+    # metadata.callback_url: new-api's own task body (the query answer), never another dialect's
+    render_callback=fixed(translate.render_query),
+    accepts_callbacks=True,
+    limits=translate.LIMITS,
+)
 
-__all__ = ["ACCEPTS_CALLBACKS", "NAME", "attach"]
+__all__ = ["DIALECT"]

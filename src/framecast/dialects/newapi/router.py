@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import (
@@ -14,12 +14,10 @@ from framecast.dialects.common import (
     error_responses,
     idempotency_key,
     read_json,
-    register_callback_renderer,
-    register_error_renderer,
     request_body,
 )
 from framecast.dialects.newapi import translate
-from framecast.dialects.newapi.errors import STATUSES, NewApiError, newapi_error
+from framecast.dialects.newapi.errors import STATUSES, NewApiError
 from framecast.dialects.newapi.models import GenerationCreate
 from framecast.errors import NotFoundError
 
@@ -46,10 +44,3 @@ async def query(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: L
     except NotFoundError as exc:
         raise NotFoundError(f"task {task_id!r} does not exist") from exc
     return translate.render_query(task, links)
-
-
-def attach(app: FastAPI) -> None:
-    register_error_renderer(PREFIX, newapi_error)
-    # metadata.callback_url: new-api's own task body (the query answer), never another dialect's
-    register_callback_renderer(app, "newapi", translate.render_query)
-    app.include_router(router)

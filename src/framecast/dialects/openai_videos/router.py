@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -23,17 +23,15 @@ from framecast.dialects.common import (
     idempotency_key,
     read_body,
     read_json,
-    register_error_renderer,
     request_body,
 )
 from framecast.dialects.openai_videos import translate
-from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError, openai_error
+from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
-from framecast.service import TaskService
+from framecast.service import TaskQuery, TaskService
 from framecast.store.keys import Principal
-from framecast.store.tasks import TaskFilter
 
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
@@ -188,8 +186,8 @@ async def list_videos(request: Request, principal: PrincipalDep, svc: ServiceDep
             raise ClientError(
                 ErrorCode.INVALID_FIELD, f"after: no video with id {after!r}", param="after"
             ) from exc
-    flt = TaskFilter(tenant=principal.tenant, after_id=after_id, newest_first=order == "desc")
-    tasks = await run_in_threadpool(svc.list, flt, offset=0, limit=limit + 1)
+    query = TaskQuery(after_id=after_id, newest_first=order == "desc")
+    tasks = await run_in_threadpool(svc.list, principal, query, offset=0, limit=limit + 1)
     return translate.render_list(tasks[:limit], has_more=len(tasks) > limit)
 
 
@@ -328,10 +326,3 @@ def _store(svc: TaskService, principal: Principal, data: bytes) -> Any:
     except ClientError as exc:
         # check_image names "image 1"; here there is only the one file
         raise ClientError(exc.code, exc.message.replace("image 1: ", "file: ", 1), param="file") from exc
-
-
-def attach(app: FastAPI) -> None:
-    register_error_renderer(PREFIX, openai_error)
-    register_error_renderer(FILES_PREFIX, openai_error)
-    register_error_renderer(MODELS_PREFIX, openai_error)
-    app.include_router(router)

@@ -1,9 +1,18 @@
 """Baidu Qianfan video (``/beta/video/generations/qianfan-video``): reference section 2."""
 
-from framecast.dialects.qianfan.router import attach
+from framecast.dialects.dialect import Dialect
+from framecast.dialects.qianfan.errors import http_level_error
+from framecast.dialects.qianfan.router import PREFIX, callback_renderer, router
 
-# the name tasks created here carry (Task.dialect), and whether create bodies take a callback URL
-NAME = "qianfan"
-ACCEPTS_CALLBACKS = True  # Kling-family model_parameters.callback_url
+DIALECT = Dialect(
+    name="qianfan",
+    prefixes=(PREFIX,),
+    router=router,
+    # everything before the model family is known; the router answers family errors itself
+    render_error=http_level_error,
+    render_callback=callback_renderer,
+    accepts_callbacks=True,  # Kling-family model_parameters.callback_url
+    limits=None,  # per model family: Kling's or Qianfan's Vidu-family limits
+)
 
-__all__ = ["ACCEPTS_CALLBACKS", "NAME", "attach"]
+__all__ = ["DIALECT"]

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from framecast.config import Catalog
 from framecast.dialects.common import (
+    CallbackRenderer,
     Links,
     LinksDep,
     PrincipalDep,
     ServiceDep,
     error_responses,
     read_json,
-    register_callback_renderer,
-    register_error_renderer,
     request_body,
     trace_id_of,
     with_idempotency_key,
@@ -76,12 +76,10 @@ async def query(request: Request, principal: PrincipalDep, svc: ServiceDep, link
     return JSONResponse(translate.render_query(task, family, links, trace_id))
 
 
-def attach(app: FastAPI) -> None:
-    register_error_renderer(PREFIX, http_level_error)
-    catalog = app.state.catalog
+def callback_renderer(catalog: Catalog) -> CallbackRenderer:
+    """The query answer in the task's model family: which family a model is in is the catalog's say."""
 
     def callback_body(task: Task, links: Links) -> dict[str, Any]:
         return translate.render_query(task, translate.family_of(catalog, task.request.model), links, "")
 
-    register_callback_renderer(app, "qianfan", callback_body)
-    app.include_router(router)
+    return callback_body

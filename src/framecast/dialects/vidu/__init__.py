@@ -1,9 +1,18 @@
 """Vidu enterprise API (``/ent/v2``): see reference/api-dialects.md section 1."""
 
-from framecast.dialects.vidu.router import attach
+from framecast.dialects.dialect import Dialect, fixed
+from framecast.dialects.vidu import translate
+from framecast.dialects.vidu.errors import vidu_error
+from framecast.dialects.vidu.router import PREFIX, router
 
-# the name tasks created here carry (Task.dialect), and whether create bodies take a callback URL
-NAME = "vidu"
-ACCEPTS_CALLBACKS = True
+DIALECT = Dialect(
+    name="vidu",
+    prefixes=(PREFIX,),
+    router=router,
+    render_error=vidu_error,
+    render_callback=fixed(translate.render_query),
+    accepts_callbacks=True,
+    limits=translate.LIMITS,
+)
 
-__all__ = ["ACCEPTS_CALLBACKS", "NAME", "attach"]
+__all__ = ["DIALECT"]

@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import (
@@ -15,16 +15,14 @@ from framecast.dialects.common import (
     ServiceDep,
     error_responses,
     read_json,
-    register_callback_renderer,
-    register_error_renderer,
     request_body,
 )
 from framecast.dialects.vidu import translate
-from framecast.dialects.vidu.errors import STATUSES, ViduError, vidu_error
+from framecast.dialects.vidu.errors import STATUSES, ViduError
 from framecast.dialects.vidu.models import ViduCancel, ViduCreate
 from framecast.domain import ErrorCode, TaskState
 from framecast.errors import ClientError, InvalidStateError
-from framecast.store.tasks import TaskFilter
+from framecast.service import TaskQuery
 
 PREFIX = "/ent/v2"
 router = APIRouter(prefix=PREFIX, tags=["vidu"], responses=error_responses(ViduError, STATUSES))
@@ -146,8 +144,7 @@ async def list_tasks(
         states += translate.STATE_FILTER[word]
     token = request.query_params.get("pager.page_token") or ""
     after_id = _decode_token(token) if token else None
-    flt = TaskFilter(
-        tenant=principal.tenant,
+    query = TaskQuery(
         states=states,
         task_ids=_multi(request, "task_ids"),
         models=_multi(request, "model_versions"),
@@ -156,7 +153,7 @@ async def list_tasks(
         after_id=after_id,
     )
     offset = 0 if after_id else page * size
-    tasks = await run_in_threadpool(svc.list, flt, offset=offset, limit=size + 1)
+    tasks = await run_in_threadpool(svc.list, principal, query, offset=offset, limit=size + 1)
     more = len(tasks) > size
     tasks = tasks[:size]
     return {
@@ -179,9 +176,3 @@ def _decode_token(token: str) -> str:
     if not value.isdigit():
         raise ClientError(ErrorCode.INVALID_FIELD, "pager.page_token is not valid", param="pager.page_token")
     return value
-
-
-def attach(app: FastAPI) -> None:
-    register_error_renderer(PREFIX, vidu_error)
-    register_callback_renderer(app, "vidu", translate.render_query)
-    app.include_router(router)
