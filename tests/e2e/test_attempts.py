@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,23 +50,29 @@ def framecast(server: Server, *args: str) -> str:
     ).stdout.strip()
 
 
+def submit_pair(server: Server, key: str, duration: int) -> dict[str, Any]:
+    """Create a first/last task on the running server (540p, the model the test catalog remaps)."""
+    pair = [data_uri(image_bytes(320, 180, seed=5)), data_uri(image_bytes(320, 180, seed=5, shift=10))]
+    resp = httpx.post(
+        f"{server.url}/ent/v2/start-end2video",
+        headers={"Authorization": f"Token {key}"},
+        timeout=30,
+        json={"model": "viduq3-pro", "images": pair, "duration": duration, "resolution": "540p"},
+    )
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
 def test_a_task_that_kills_its_worker_every_time_fails_after_max_attempts(crashing_server: Server) -> None:
     server = crashing_server
     key = framecast(server, "keys", "create", "--quiet", "--credits", "1000")
     token = {"Authorization": f"Token {key}"}
     bearer = {"Authorization": f"Bearer {key}"}
     server.start()
-    pair = [data_uri(image_bytes(320, 180, seed=5)), data_uri(image_bytes(320, 180, seed=5, shift=10))]
-    resp = httpx.post(
-        f"{server.url}/ent/v2/start-end2video",
-        headers=token,
-        timeout=30,
-        json={"model": "viduq3-pro", "images": pair, "duration": 2, "resolution": "540p"},
-    )
-    assert resp.status_code == 200, resp.text
-    task_id = resp.json()["task_id"]
-    charged = resp.json()["credits"]
-    assert charged > 0
+    created = submit_pair(server, key, duration=2)
+    task_id = created["task_id"]
+    assert created["credits"] > 0
 
     def state() -> str:
         return str(httpx.get(f"{server.url}/v1/tasks/{task_id}", headers=token, timeout=10).json()["state"])

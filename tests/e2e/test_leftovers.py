@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import data_uri, image_bytes
-from tests.e2e.test_attempts import framecast, server_with_engines
+from tests.conftest import image_bytes
+from tests.e2e.test_attempts import framecast, server_with_engines, submit_pair
 from tests.e2e.test_restart import Server
 from tests.waiting import wait_until
 
@@ -37,13 +37,7 @@ def test_kill_9_mid_render_and_mid_create_leaves_nothing_behind(slow_server: Ser
     key = framecast(server, "keys", "create", "--quiet")
     headers = {"Authorization": f"Token {key}"}
     server.start()
-    pair = [data_uri(image_bytes(320, 180, seed=5)), data_uri(image_bytes(320, 180, seed=5, shift=10))]
-    task_id = httpx.post(
-        f"{server.url}/ent/v2/start-end2video",
-        headers=headers,
-        timeout=30,
-        json={"model": "viduq3-pro", "images": pair, "duration": 1, "resolution": "540p"},
-    ).json()["task_id"]
+    task_id = submit_pair(server, key, duration=1)["task_id"]
     work = data / "work"
     scratch = wait_until(lambda: list(work.glob(f"{task_id}-a1-*")), timeout=30, what="the render to start")
     # what a create killed between storing its inputs and committing its row leaves: inputs, no task.

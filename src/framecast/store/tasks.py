@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from framecast.domain import (
@@ -190,6 +190,22 @@ def list_tasks(session: Session, *, flt: TaskFilter, offset: int = 0, limit: int
 # --- the worker side -------------------------------------------------------------------------------
 
 
+def _held(task_id: str, attempt: int) -> ColumnElement[bool]:
+    """The fencing condition every worker write carries: this task, still running under this attempt."""
+    return and_(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
+
+
+def _end(session: Session, *, task_id: str, attempt: int, **values: Any) -> bool:
+    """Move a running attempt's task to a terminal state (compare-and-swap); False when fenced."""
+    now = utcnow()
+    res = session.execute(
+        update(TaskRow)
+        .where(_held(task_id, attempt))
+        .values(phase="", finished_at=now, updated_at=now, lease_until=None, **values)
+    )
+    return rows_matched(res) == 1
+
+
 def claim_next(
     session: Session, *, worker: str, lease_seconds: float, tries: int = 5
 ) -> tuple[str, int] | None:
@@ -286,11 +302,7 @@ def heartbeat(
         values["progress"] = progress
     if phase is not None:
         values["phase"] = phase
-    res = session.execute(
-        update(TaskRow)
-        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
-        .values(**values)
-    )
+    res = session.execute(update(TaskRow).where(_held(task_id, attempt)).values(**values))
     if rows_matched(res) != 1:
         return None
     return bool(session.scalar(select(TaskRow.cancel_requested).where(TaskRow.id == task_id)))
@@ -298,20 +310,7 @@ def heartbeat(
 
 def finish_success(session: Session, *, task_id: str, attempt: int, creations: Sequence[Creation]) -> bool:
     """Commit an attempt's results: the task succeeds and its creations are recorded, or nothing (fenced)."""
-    now = utcnow()
-    res = session.execute(
-        update(TaskRow)
-        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
-        .values(
-            state=TaskState.SUCCEEDED.value,
-            progress=100,
-            phase="",
-            finished_at=now,
-            updated_at=now,
-            lease_until=None,
-        )
-    )
-    if rows_matched(res) != 1:
+    if not _end(session, task_id=task_id, attempt=attempt, state=TaskState.SUCCEEDED.value, progress=100):
         return False
     session.add_all(CreationRow(task_id=task_id, attempt=attempt, **c.model_dump()) for c in creations)
     session.flush()
@@ -329,22 +328,15 @@ def finish_failure(
     message: str,
     reason: str = "",
 ) -> bool:
-    now = utcnow()
-    res = session.execute(
-        update(TaskRow)
-        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
-        .values(
-            state=state.value,
-            error_code=code.value,
-            error_reason=reason,
-            error_message=message,
-            phase="",
-            finished_at=now,
-            updated_at=now,
-            lease_until=None,
-        )
-    )
-    if rows_matched(res) != 1:
+    if not _end(
+        session,
+        task_id=task_id,
+        attempt=attempt,
+        state=state.value,
+        error_code=code.value,
+        error_reason=reason,
+        error_message=message,
+    ):
         return False
     _ended_unpaid(session, task_id=task_id, state=state, note=reason or code.value)
     return True
@@ -418,11 +410,7 @@ def requeue_expired(session: Session, *, max_attempts: int, now: datetime | None
     dead: list[tuple[str, int]] = []
     for task_id, attempt, lost, cancel_requested in lapsed:
         counted = session.execute(
-            update(TaskRow)
-            .where(
-                TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value
-            )
-            .values(lost_attempts=lost + 1)
+            update(TaskRow).where(_held(task_id, attempt)).values(lost_attempts=lost + 1)
         )
         if rows_matched(counted) != 1:
             continue  # its worker finished or handed it back meanwhile
@@ -448,11 +436,7 @@ def release(session: Session, *, task_id: str, attempt: int) -> bool:
     The worker's name stays on the row: an operator looking at a task that keeps coming back sees
     which worker had it last.
     """
-    row = session.execute(
-        select(TaskRow.cancel_requested).where(
-            TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value
-        )
-    ).first()
+    row = session.execute(select(TaskRow.cancel_requested).where(_held(task_id, attempt))).first()
     if row is None:
         return False
     if row.cancel_requested:
@@ -467,7 +451,7 @@ def release(session: Session, *, task_id: str, attempt: int) -> bool:
         )
     res = session.execute(
         update(TaskRow)
-        .where(TaskRow.id == task_id, TaskRow.attempt == attempt, TaskRow.state == TaskState.RUNNING.value)
+        .where(_held(task_id, attempt))
         .values(state=TaskState.QUEUED.value, lease_until=None, progress=0, phase="", updated_at=utcnow())
     )
     return rows_matched(res) == 1
