@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from framecast.config import Catalog, ModelSpec, Settings
 from framecast.domain import (
@@ -550,10 +551,7 @@ class TaskService:
     def delete(self, principal: Principal, task_id: str) -> None:
         """Remove a finished task, its rows and its files. Queued or running tasks refuse."""
         with self.db.session() as s:
-            row = task_store.get_row(s, task_id=task_id, tenant=principal.tenant)
-            if row is None:
-                raise NotFoundError(f"task {task_id} not found")
-            state = TaskState(row.state)
+            state = _state_of(s, principal, task_id)
             if not state.terminal:
                 raise InvalidStateError(
                     state.value, f"task is {state.value}; only finished tasks can be deleted"
@@ -562,7 +560,7 @@ class TaskService:
         self.blobs.delete_prefix(f"tasks/{task_id}")
         self.blobs.delete_prefix(f"inputs/{task_id}")
 
-    # --- cancel ----------------------------------------------------------------------------------
+    # --- lookup by the client's own id -----------------------------------------------------------
 
     def find_external(self, principal: Principal, external_id: str) -> Task | None:
         """The tenant's task that the client named ``external_id`` at create, if any."""
@@ -578,19 +576,16 @@ class TaskService:
                 param="external_task_id",
             )
 
+    # --- cancel ----------------------------------------------------------------------------------
+
     def cancel(self, principal: Principal, task_id: str) -> Task:
         """Queued tasks end at once; running ones stop at their next frame. Finished ones refuse."""
         with self.db.session() as s:
-            row = task_store.get_row(s, task_id=task_id, tenant=principal.tenant)
-            if row is None:
-                raise NotFoundError(f"task {task_id} not found")
-            state = TaskState(row.state)
+            state = _state_of(s, principal, task_id)
             if state is TaskState.QUEUED and not task_store.cancel_queued(
                 s, task_id=task_id, message="cancelled by the user", reason="UserCancelled"
             ):
-                # A worker claimed it first: the loaded row still says queued, so read it again.
-                s.refresh(row)
-                state = TaskState(row.state)
+                state = _state_of(s, principal, task_id)  # a worker claimed it first: read it again
             if state is TaskState.RUNNING:
                 task_store.request_cancel_running(s, task_id=task_id)
             elif state.terminal:
@@ -640,6 +635,14 @@ class Upload:
     size: int
     width: int
     height: int
+
+
+def _state_of(session: Session, principal: Principal, task_id: str) -> TaskState:
+    """The state of one of the caller's tasks; another tenant's id is not found, like a missing one."""
+    state = task_store.state_of(session, task_id=task_id, tenant=principal.tenant)
+    if state is None:
+        raise NotFoundError(f"task {task_id} not found")
+    return state
 
 
 def _tenant_dir(tenant: str) -> str:

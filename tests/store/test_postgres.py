@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import glob
 import os
 import secrets
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from framecast.store import tasks as task_store
-from tests.conftest import Api, _api, make_settings
+from tests.conftest import Api
 from tests.waiting import wait_until
 
 ADMIN_URL = os.environ.get("FRAMECAST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -64,19 +65,9 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_api(tmp_path: Path, pg_url: str) -> Iterator[Callable[..., Api]]:
-    """An app on the fresh PostgreSQL database, with the given settings."""
-    gens: list[Iterator[Api]] = []
-
-    def make(**overrides: object) -> Api:
-        gen = _api(make_settings(tmp_path, database_url=pg_url, **overrides))
-        gens.append(gen)
-        return next(gen)
-
-    yield make
-    for gen in gens:
-        for _ in gen:
-            pass
+def pg_api(pg_url: str, make_api: Callable[..., Api]) -> Callable[..., Api]:
+    """Builds apps on the fresh PostgreSQL database, with the given settings."""
+    return functools.partial(make_api, database_url=pg_url)
 
 
 def test_task_runs_end_to_end_on_postgres(pg_api: Callable[..., Api], pair: list[str]) -> None:

@@ -74,6 +74,11 @@ def get_row(session: Session, *, task_id: str, tenant: str | None = None) -> Tas
     return session.scalar(q)
 
 
+def state_of(session: Session, *, task_id: str, tenant: str) -> TaskState | None:
+    state = session.scalar(select(TaskRow.state).where(TaskRow.id == task_id, TaskRow.tenant == tenant))
+    return None if state is None else TaskState(state)
+
+
 def creations_of(session: Session, *, task_ids: Sequence[str]) -> dict[str, list[CreationRow]]:
     out: dict[str, list[CreationRow]] = {tid: [] for tid in task_ids}
     if not task_ids:
