@@ -135,7 +135,8 @@ class HeldAttempt:
             self._last_write, self._written = now, state
             self.beats += 1
             if res is None:
-                log.warning("task %s attempt %s was taken over; stopping it", self.task_id, self.attempt)
+                if not self._closed.is_set():  # after close the task may simply have ended
+                    log.warning("task %s attempt %s was taken over; stopping it", self.task_id, self.attempt)
                 self._lost.set()
             elif res:
                 self._cancel_requested.set()

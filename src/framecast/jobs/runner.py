@@ -208,7 +208,8 @@ def _run_held(ctx: RunContext, held: HeldAttempt) -> None:
     outcome = TaskState.FAILED
     try:
         creations = _render_all(ctx, task, held, prefix)
-        held.set_phase("saving")
+        # from here the attempt only writes its end: a renewal racing the commit would read as a takeover
+        held.close()
         with ctx.db.session() as s:
             if not task_store.finish_success(s, task_id=task.id, attempt=attempt, creations=creations):
                 raise Fenced(f"task {task.id} attempt {attempt} lost before commit")
@@ -218,6 +219,7 @@ def _run_held(ctx: RunContext, held: HeldAttempt) -> None:
         ctx.blobs.delete_prefix(prefix)
         return  # the attempt that took over reports the outcome
     except (EngineCancelled, ShuttingDown):
+        held.close()
         ctx.blobs.delete_prefix(prefix)
         if held.lost:
             log.warning("task %s attempt %s was taken over; discarding its output", task.id, attempt)
@@ -238,9 +240,11 @@ def _run_held(ctx: RunContext, held: HeldAttempt) -> None:
             "UserCancelled",
         )
     except ClientError as exc:
+        held.close()
         ctx.blobs.delete_prefix(prefix)
         _fail(ctx, task.id, attempt, TaskState.FAILED, exc.code, exc.message, exc.reason)
     except Exception:
+        held.close()
         log.exception("task %s attempt %s failed", task.id, attempt)
         ctx.blobs.delete_prefix(prefix)
         _fail(
