@@ -126,6 +126,26 @@ def serve(
 
 
 @app.command()
+def worker(
+    models: Annotated[
+        str, typer.Option(help="comma-separated model names whose queues to consume (default: all)")
+    ] = "",
+    concurrency: Annotated[int, typer.Option(min=1, help="tasks run at once in this process")] = 1,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Run a distributed-mode worker: a Celery worker on FRAMECAST_BROKER_URL (docs/deploy.md)."""
+    settings = Settings()
+    if not settings.distributed:
+        err_console.print("framecast worker needs FRAMECAST_BROKER_URL (redis://... or amqp://...)")
+        raise typer.Exit(2)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from framecast.jobs.celery import run_worker
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    run_worker(settings, models=names, concurrency=concurrency, log_level=log_level)
+
+
+@app.command()
 def migrate() -> None:
     """Apply database migrations (serve does this too)."""
     settings = Settings()

@@ -22,12 +22,15 @@ ADMIN_URL = os.environ.get("FRAMECAST_TEST_POSTGRES", "postgresql+psycopg://post
 
 
 def _reachable() -> bool:
+    engine = create_engine(ADMIN_URL)
     try:
-        with create_engine(ADMIN_URL).connect() as conn:
+        with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
     except Exception:
         return False
+    finally:
+        engine.dispose()  # a pooled connection left to the garbage collector is a ResourceWarning
 
 
 def _start_postgres() -> None:
