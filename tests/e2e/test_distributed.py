@@ -337,12 +337,23 @@ def test_redis_restart_with_tasks_queued_all_complete(
 ) -> None:
     c = cluster(redis_broker)
     api = c.add_api()
-    ids = [c.create(api, seed=i) for i in range(6)]  # no worker yet: all of them wait in Redis
+    c.add_worker()
+    ids = [c.create(api, seed=i) for i in range(12)]
+
+    def counts() -> dict[str, int]:
+        with c.engine().connect() as conn:
+            rows = conn.execute(
+                select(TaskRow.state, func.count()).where(TaskRow.id.in_(ids)).group_by(TaskRow.state)
+            )
+            return {str(s): int(n) for s, n in rows.all()}
+
+    # the worker is busy and the rest wait in Redis
+    wait_until(lambda: counts().get("succeeded", 0) >= 1, 60, what="a first task to finish")
+    assert counts().get("queued", 0) >= 3, counts()
     subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False, capture_output=True)
     wait_until(lambda: not _redis_ok(), 20, what="Redis to stop")
-    _start_redis()
+    _start_redis()  # empty: every queued message is gone
     wait_until(_redis_ok, 20, what="Redis to come back")
-    c.add_worker()
     states = c.wait_all(ids, 120)
     assert set(states.values()) == {"succeeded"}, c.logs()
     c.assert_exactly_once(ids)
