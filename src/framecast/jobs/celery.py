@@ -140,6 +140,18 @@ class Dispatch:
             task_id=message_id(item.id, item.attempt),
         )
 
+    def depth(self, model: str) -> int | None:
+        """Messages waiting in a model's queue (not those being worked on); None when it cannot be read."""
+        try:
+            declared = self.app.amqp.queues[queue_name(self.settings, model)]
+            with self.app.connection_for_write() as conn:
+                # declared as the workers declare it (same arguments), so a queue not there yet reads 0
+                ok = declared.bind(conn.default_channel).queue_declare()
+            return int(ok.message_count)
+        except Exception:
+            log.debug("could not read the depth of model %s's queue", model, exc_info=True)
+            return None
+
     def revoke(self, task_id: str, attempt: int) -> None:
         self.app.control.revoke(message_id(task_id, attempt))
 
@@ -176,11 +188,27 @@ class _Maintenance(LocalWorkerPool):
                 items = task_store.queued(s, task_ids=requeued)
             self._send(items)
         if self.outbox:
-            with self.ctx.db.session() as s:
-                items = task_store.take_unsent(s, older_than=utcnow() - self.window)
-            if items:
-                log.info("re-sending %d queued task(s) no worker claimed within the window", len(items))
-            self._send(items)
+            self._resend_unclaimed()
+
+    def _resend_unclaimed(self) -> None:
+        """Re-send queued tasks nobody claimed within the window, for the models whose queue holds fewer
+        messages than they have queued tasks: some message was lost. A model whose queue is merely long
+        (its tasks wait behind others) is left alone, so a backlog does not multiply its messages."""
+        cutoff = utcnow() - self.window
+        with self.ctx.db.session() as s:
+            waiting = task_store.queued_by_model(s, older_than=cutoff)
+        models = []
+        for model, (queued, _stale) in waiting.items():
+            depth = self.dispatch.depth(model)
+            if depth is None or depth < queued:
+                models.append(model)
+        if not models:
+            return
+        with self.ctx.db.session() as s:
+            items = task_store.take_unsent(s, older_than=cutoff, models=models)
+        if items:
+            log.info("re-sending %d queued task(s) no worker claimed within the window", len(items))
+        self._send(items)
 
     def _send(self, items: Sequence[task_store.Queued]) -> None:
         for item in items:

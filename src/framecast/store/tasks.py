@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy import Select, and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from framecast.domain import (
@@ -593,7 +593,20 @@ def queued(session: Session, *, task_ids: Sequence[str]) -> list[Queued]:
     return [Queued(r.id, r.model, r.attempt, r.priority, r.off_peak) for r in rows]
 
 
-def take_unsent(session: Session, *, older_than: datetime, limit: int = 200) -> list[Queued]:
+def queued_by_model(session: Session, *, older_than: datetime) -> dict[str, tuple[int, int]]:
+    """Per model with a task queued since before ``older_than``: (queued tasks, of them that old)."""
+    stale = func.sum(case((TaskRow.updated_at < older_than, 1), else_=0))
+    rows = session.execute(
+        select(TaskRow.model, func.count(), stale)
+        .where(TaskRow.state == TaskState.QUEUED.value)
+        .group_by(TaskRow.model)
+    ).all()
+    return {str(m): (int(n), int(s or 0)) for m, n, s in rows if s}
+
+
+def take_unsent(
+    session: Session, *, older_than: datetime, models: Sequence[str] | None = None, limit: int = 200
+) -> list[Queued]:
     """Queued tasks untouched since ``older_than`` (no worker claimed them: their message was lost with
     an API process or a broker restart, or still waits behind others), marked as sent again now.
 
@@ -604,7 +617,11 @@ def take_unsent(session: Session, *, older_than: datetime, limit: int = 200) -> 
         select(
             TaskRow.id, TaskRow.model, TaskRow.attempt, TaskRow.priority, TaskRow.off_peak, TaskRow.updated_at
         )
-        .where(TaskRow.state == TaskState.QUEUED.value, TaskRow.updated_at < older_than)
+        .where(
+            TaskRow.state == TaskState.QUEUED.value,
+            TaskRow.updated_at < older_than,
+            *([TaskRow.model.in_(list(models))] if models is not None else []),
+        )
         .order_by(TaskRow.created_at.asc())
         .limit(limit)
     ).all()
