@@ -379,3 +379,47 @@ def test_rabbitmq_broker_two_workers_and_a_cancel(
     assert states.pop(cancelled) == "cancelled"
     assert set(states.values()) == {"succeeded"}, c.logs()
     c.assert_exactly_once(ids)
+
+
+def test_kill_9_an_api_mid_create_retry_gets_one_task(
+    cluster: Callable[..., Cluster], redis_broker: str
+) -> None:
+    c = cluster(redis_broker)
+    doomed, other = c.add_api(), c.add_api()
+    c.add_worker()
+    keys = [f"req-{secrets.token_hex(4)}-{i}" for i in range(16)]
+
+    def create(api: Server, key: str, seed: int) -> str | None:
+        body = {"model": "fc-tiny", "images": [data_uri(image_bytes(256, 144, seed=seed))], "duration": 1}
+        try:
+            resp = httpx.post(
+                f"{api.url}/ent/v2/img2video",
+                headers=c.headers,
+                json={**body, "client_request_id": key},
+                timeout=30,
+            )
+        except httpx.HTTPError:
+            return None  # the server died under this request
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["task_id"])
+
+    def committed() -> int:
+        with c.engine().connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(TaskRow)).scalar_one())
+
+    with ThreadPoolExecutor(4) as pool:
+        first = [pool.submit(create, doomed, k, i) for i, k in enumerate(keys)]
+        wait_until(lambda: committed() >= 2, 60, what="some creates to commit")
+        doomed.kill()  # others are in flight: stored inputs, maybe an open transaction
+        answered = [f.result() for f in first]
+    assert None in answered, "the kill came too late to interrupt a create"
+    # the client retries every request with its idempotency key, through the other server
+    retried = [create(other, k, i) for i, k in enumerate(keys)]
+    assert None not in retried
+    for before, after in zip(answered, retried, strict=True):
+        assert before is None or before == after  # a create that answered keeps its task
+    ids = [str(i) for i in retried]
+    assert len(set(ids)) == len(keys) == committed()  # one task per key, nothing half-stored beside them
+    states = c.wait_all(ids, 180)
+    assert set(states.values()) == {"succeeded"}, c.logs()
+    c.assert_exactly_once(ids)
