@@ -41,6 +41,13 @@ default_duration = 1
 resolutions = ["360p"]
 default_resolution = "360p"
 credits_per_second = { "360p" = 3 }
+
+[models."fc-long"]
+min_duration = 1
+max_duration = 8
+resolutions = ["720p"]
+default_resolution = "720p"
+credits_per_second = { "720p" = 3 }
 """
 
 
@@ -182,8 +189,8 @@ class Cluster:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Token {self.token}"}
 
-    def create(self, api: Server, seed: int = 0) -> str:
-        body = {"model": "fc-tiny", "images": [data_uri(image_bytes(256, 144, seed=seed))], "duration": 1}
+    def create(self, api: Server, seed: int = 0, model: str = "fc-tiny", duration: int = 1) -> str:
+        body = {"model": model, "images": [data_uri(image_bytes(256, 144, seed=seed))], "duration": duration}
         resp = httpx.post(f"{api.url}/ent/v2/img2video", headers=self.headers, json=body, timeout=30)
         assert resp.status_code == 200, resp.text
         return str(resp.json()["task_id"])
@@ -335,6 +342,31 @@ def test_kill_9_a_worker_mid_task_completes_on_the_other(
     with c.engine().connect() as conn:
         row = conn.execute(select(TaskRow.attempt, TaskRow.lost_attempts).where(TaskRow.id == victim)).one()
     assert row.lost_attempts == 1 and row.attempt >= 2
+
+
+def test_sigterm_a_worker_mid_task_hands_it_back_without_losing_an_attempt(
+    cluster: Callable[..., Cluster], redis_broker: str
+) -> None:
+    c = cluster(
+        redis_broker, FRAMECAST_LEASE_SECONDS="30"
+    )  # a lapse would take 30 s: the hand-back is not one
+    api = c.add_api()
+    first = c.add_worker()
+    task_id = c.create(api, seed=7, model="fc-long", duration=4)  # long enough to stop mid-render
+
+    def mid_render() -> bool:
+        with c.engine().connect() as conn:
+            return bool(conn.execute(select(TaskRow.progress).where(TaskRow.id == task_id)).scalar_one() > 0)
+
+    wait_until(mid_render, 60, what="the task to be mid-render", poll=0.02)
+    first.stop()  # SIGTERM: Celery's warm shutdown
+    assert first.proc is not None and first.proc.returncode == 0, first.log_tail()
+    c.add_worker()
+    assert c.wait_all([task_id], 60)[task_id] == "succeeded", c.logs()
+    c.assert_exactly_once([task_id], credits_each=12)
+    with c.engine().connect() as conn:
+        row = conn.execute(select(TaskRow.attempt, TaskRow.lost_attempts).where(TaskRow.id == task_id)).one()
+    assert row.attempt == 2 and row.lost_attempts == 0
 
 
 def test_redis_restart_with_tasks_queued_all_complete(

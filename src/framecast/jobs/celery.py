@@ -266,7 +266,7 @@ class CeleryRunner:
     def revoke(self, task: Task) -> None:
         """A queued task was cancelled: tell the workers to drop its message unseen (the claim would
         drop it anyway; this spares the delivery). A running task hears its cancel through the lease."""
-        if task.state is TaskState.CANCELLED and task.started_at is None:
+        if task.state is TaskState.CANCELLED:
             self._outgoing.put(("revoke", task))
 
     def _send_loop(self) -> None:
