@@ -411,6 +411,22 @@ def test_rabbitmq_broker_two_workers_and_a_cancel(
     assert states.pop(cancelled) == "cancelled"
     assert set(states.values()) == {"succeeded"}, c.logs()
     c.assert_exactly_once(ids)
+    # a cancel reaches a task running in a worker process through its lease heartbeat
+    long = c.create(api, seed=5, model="fc-long", duration=8)
+
+    def progress() -> int:
+        with c.engine().connect() as conn:
+            return int(conn.execute(select(TaskRow.progress).where(TaskRow.id == long)).scalar_one())
+
+    wait_until(lambda: progress() > 0, 60, what="the long task to be mid-render", poll=0.05)
+    resp = httpx.post(f"{api.url}/ent/v2/tasks/{long}/cancel", headers=c.headers, timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert c.wait_all([long], 30)[long] == "cancelled", c.logs()
+    assert progress() < 99  # stopped mid-render, not at the end
+    with c.engine().connect() as conn:
+        kinds = conn.execute(select(LedgerRow.kind).where(LedgerRow.task_id == long)).scalars().all()
+        creations = conn.execute(select(func.count()).where(CreationRow.task_id == long)).scalar_one()
+    assert sorted(kinds) == ["charge", "refund"] and creations == 0
 
 
 def test_kill_9_an_api_mid_create_retry_gets_one_task(
