@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from framecast import __version__, events, metrics
@@ -27,7 +27,7 @@ from framecast.jobs.base import JobRunner
 from framecast.jobs.local import LocalWorkerPool
 from framecast.jobs.runner import RunContext
 from framecast.service import TaskService
-from framecast.storage import LocalBlobStore, UrlSigner
+from framecast.storage import BlobStore, LocalBlobStore, UrlSigner, open_blob_store
 from framecast.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def create_app(
     settings = settings or Settings()
     settings.ensure_dirs()
     db = Database(settings.db_url)
-    blobs = LocalBlobStore(settings.blob_dir)
+    blobs = open_blob_store(settings)
     catalog = Catalog.load(settings.catalog_file)
     engines = engines or EngineRegistry()
     service = TaskService(settings=settings, db=db, blobs=blobs, catalog=catalog, engines=engines)
@@ -87,7 +87,15 @@ def create_app(
             idempotency_window=timedelta(hours=settings.idempotency_hours),
             metrics=app_metrics,
         )
-        runner = LocalWorkerPool(ctx, workers=settings.workers)
+        if settings.distributed:  # API only: `framecast worker` processes run the tasks
+            from framecast.jobs.celery import CeleryRunner
+
+            celery_runner = CeleryRunner(settings, ctx)
+            service.on_queued(celery_runner.enqueue)
+            service.on_cancelled(celery_runner.revoke)
+            runner = celery_runner
+        else:
+            runner = LocalWorkerPool(ctx, workers=settings.workers)
     service.on_submit(runner.wake)
     signer = UrlSigner(settings.signing_key(), settings.url_ttl_seconds)
     # refuses to start when a dialect that takes callback URLs renders no callback body
@@ -191,11 +199,13 @@ def create_app(
                 {"error": {"code": "forbidden", "message": "link is invalid or expired"}}, status_code=403
             )
         path = blobs.local_path(key)
+        media = "video/mp4" if key.endswith(".mp4") else "image/jpeg" if key.endswith(".jpg") else None
+        if path is None and not isinstance(blobs, LocalBlobStore):  # S3: a presigned redirect, or the bytes
+            return _remote_file(blobs, key, media, settings)
         if path is None:
             return JSONResponse(
                 {"error": {"code": "not_found", "message": "file not found"}}, status_code=404
             )
-        media = "video/mp4" if key.endswith(".mp4") else "image/jpeg" if key.endswith(".jpg") else None
         return FileResponse(path, media_type=media, headers={"cache-control": "private, max-age=3600"})
 
     events.attach(app)
@@ -203,6 +213,19 @@ def create_app(
     for dialect in table.dialects:
         app.include_router(dialect.router)
     return app
+
+
+def _remote_file(blobs: BlobStore, key: str, media: str | None, settings: Settings) -> Response:
+    """A result kept in S3: redirect to a URL the store presigns, or send the bytes through the API."""
+    not_found = JSONResponse({"error": {"code": "not_found", "message": "file not found"}}, status_code=404)
+    if not blobs.exists(key):
+        return not_found
+    presign = getattr(blobs, "presigned_url", None)
+    if settings.s3_urls == "presign" and presign is not None:
+        return RedirectResponse(presign(key, settings.url_ttl_seconds), status_code=307)
+    return Response(
+        blobs.get_bytes(key), media_type=media, headers={"cache-control": "private, max-age=3600"}
+    )
 
 
 def _allowed_methods(request: Request) -> list[str]:

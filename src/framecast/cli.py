@@ -95,7 +95,8 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="in-process worker threads")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
-    """Run the API and an in-process worker pool (SQLite + local storage by default)."""
+    """Run the API and an in-process worker pool (SQLite + local storage by default); with
+    FRAMECAST_BROKER_URL set, the API only (`framecast worker` processes run the tasks)."""
     import uvicorn
 
     from framecast.app import create_app
@@ -108,6 +109,7 @@ def serve(
     if workers is not None:
         overrides["workers"] = workers
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    _check_distributed(settings)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db = _db(settings)
     with db.session() as s:
@@ -123,6 +125,35 @@ def serve(
         f"framecast listening on http://{settings.host}:{settings.port} (data in {settings.data_dir})"
     )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level.lower())
+
+
+def _check_distributed(settings: Settings) -> None:
+    try:
+        settings.check_distributed()
+    except ValueError as exc:
+        err_console.print(str(exc), highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def worker(
+    models: Annotated[
+        str, typer.Option(help="comma-separated model names whose queues to consume (default: all)")
+    ] = "",
+    concurrency: Annotated[int, typer.Option(min=1, help="tasks run at once in this process")] = 1,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Run a distributed-mode worker: a Celery worker on FRAMECAST_BROKER_URL (docs/deploy.md)."""
+    settings = Settings()
+    if not settings.distributed:
+        err_console.print("framecast worker needs FRAMECAST_BROKER_URL (redis://... or amqp://...)")
+        raise typer.Exit(2)
+    _check_distributed(settings)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from framecast.jobs.celery import run_worker
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    run_worker(settings, models=names, concurrency=concurrency, log_level=log_level)
 
 
 @app.command()

@@ -44,6 +44,55 @@ class Settings(BaseSettings):
     callback_attempts: int = Field(default=6, ge=1)  # first try + retries
     callback_backoff_seconds: float = Field(default=2.0, gt=0)  # doubles after each failed attempt
     callback_timeout: float = Field(default=10.0, gt=0)
+    # --- distributed mode (docs/deploy.md): a broker URL switches it on ------------------------------
+    broker_url: str = ""  # redis://host:6379/0 or amqp://user:pass@host:5672//; empty -> embedded mode
+    queue_prefix: str = "framecast"  # queues are <prefix>.<model>; also namespaces the Redis keys
+    # a queued task no worker claimed within this window is sent again (a send lost with its API process
+    # or with a broker restart is not lost: the database row is the outbox)
+    enqueue_window_seconds: float = Field(default=60.0, gt=0)
+    # Redis redelivers an unacknowledged message after this long: far longer than the longest task, or a
+    # long render would be delivered twice (harmless, fenced, but wasted); the lease, not the broker,
+    # notices a dead worker
+    broker_visibility_timeout: int = Field(default=86400, gt=0)
+    storage_url: str = ""  # s3://bucket/prefix; empty -> local files under data_dir/blobs
+    s3_endpoint_url: str = ""  # an S3-compatible server (MinIO, Ceph, R2...); empty -> AWS
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # result URLs: "presign" hands out the store's own presigned URLs (the client downloads from S3),
+    # "proxy" serves the bytes through the API's signed /files/ URLs
+    s3_urls: Literal["presign", "proxy"] = "presign"
+    # local storage in distributed mode: the operator asserts data_dir/blobs is one shared filesystem
+    # (NFS, a single machine); without it a worker's results would be invisible to the API
+    shared_storage: bool = False
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, v: str) -> str:
+        if v and v.split("://", 1)[0] not in ("redis", "rediss", "amqp", "amqps", "pyamqp"):
+            raise ValueError("FRAMECAST_BROKER_URL must be a redis:// or amqp:// URL")
+        return v
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, v: str) -> str:
+        if v and (not v.startswith("s3://") or not v[5:].split("/", 1)[0]):
+            raise ValueError("FRAMECAST_STORAGE_URL must look like s3://bucket/prefix")
+        return v
+
+    @property
+    def distributed(self) -> bool:
+        """A broker is configured: API servers only enqueue, `framecast worker` processes run tasks."""
+        return bool(self.broker_url)
+
+    def check_distributed(self) -> None:
+        """Refuse a distributed setup whose parts cannot see each other's results."""
+        if self.distributed and not self.storage_url and not self.shared_storage:
+            raise ValueError(
+                "distributed mode (FRAMECAST_BROKER_URL) needs storage every machine reaches: set "
+                "FRAMECAST_STORAGE_URL=s3://bucket/prefix, or FRAMECAST_SHARED_STORAGE=1 when "
+                f"{self.blob_dir} is one shared filesystem"
+            )
 
     @field_validator("data_dir")
     @classmethod

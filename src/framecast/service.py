@@ -189,6 +189,8 @@ class TaskService:
         self.catalog = catalog
         self.engines = engines
         self._wakers: list[WAKE] = []
+        self._queued_hooks: list[Callable[[Task], None]] = []
+        self._cancel_hooks: list[Callable[[Task], None]] = []
         self.fetch_policy = FetchPolicy(
             allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout
         )
@@ -196,6 +198,14 @@ class TaskService:
     def on_submit(self, wake: WAKE) -> None:
         """Job runners register here to hear about new work without polling."""
         self._wakers.append(wake)
+
+    def on_queued(self, hook: Callable[[Task], None]) -> None:
+        """Distributed mode: hear about each new task once its row is committed (to send it to a broker)."""
+        self._queued_hooks.append(hook)
+
+    def on_cancelled(self, hook: Callable[[Task], None]) -> None:
+        """Distributed mode: hear about each task cancelled by a user (to revoke its queued message)."""
+        self._cancel_hooks.append(hook)
 
     # --- submit ----------------------------------------------------------------------------------
 
@@ -299,6 +309,8 @@ class TaskService:
             raise
         for wake in self._wakers:
             wake()
+        for hook in self._queued_hooks:
+            hook(task)
         return task
 
     def _insert(
@@ -594,7 +606,10 @@ class TaskService:
                     f"task has already finished ({state.value}); "
                     "only queued or running tasks can be cancelled",
                 )
-        return self.get(principal, task_id)
+        task = self.get(principal, task_id)
+        for hook in self._cancel_hooks:
+            hook(task)
+        return task
 
 
 @dataclass(frozen=True)

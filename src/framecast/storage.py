@@ -15,8 +15,11 @@ import shutil
 import time
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from framecast.config import Settings
 
 
 class BlobStore(Protocol):
@@ -31,16 +34,35 @@ class BlobStore(Protocol):
         ...
 
 
+def check_key(key: str) -> PurePosixPath:
+    """Keys are relative POSIX paths without ``..``: the same rule for every store."""
+    p = PurePosixPath(key)
+    if p.is_absolute() or ".." in p.parts or not key:
+        raise ValueError(f"invalid blob key {key!r}")
+    return p
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The store the settings name: S3 for ``FRAMECAST_STORAGE_URL=s3://...``, else local files.
+
+    Distributed mode refuses local files unless the operator asserted they are shared
+    (``FRAMECAST_SHARED_STORAGE``): a worker's results must be readable by every API server.
+    """
+    settings.check_distributed()
+    if settings.storage_url:
+        from framecast.storage_s3 import S3BlobStore
+
+        return S3BlobStore.from_settings(settings)
+    return LocalBlobStore(settings.blob_dir)
+
+
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        p = PurePosixPath(key)
-        if p.is_absolute() or ".." in p.parts or not key:
-            raise ValueError(f"invalid blob key {key!r}")
-        return self.root.joinpath(*p.parts)
+        return self.root.joinpath(*check_key(key).parts)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         dest = self._path(key)

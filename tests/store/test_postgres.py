@@ -31,7 +31,7 @@ def _reachable() -> bool:
     except Exception:
         return False
     finally:
-        engine.dispose()
+        engine.dispose()  # a pooled connection left to the garbage collector is a ResourceWarning
 
 
 def _start_postgres() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from framecast.domain import (
@@ -523,3 +523,110 @@ def count_by_state_and_model(session: Session) -> list[tuple[str, str, int]]:
         select(TaskRow.state, TaskRow.model, func.count()).group_by(TaskRow.state, TaskRow.model)
     ).all()
     return [(str(state), str(model), int(n)) for state, model, n in rows]
+
+
+# --- distributed mode: a delivery claims its own task; the row is the outbox ---------------------------
+
+
+def claim_task(session: Session, *, task_id: str, worker: str, lease_seconds: float) -> int | None:
+    """Claim this one task (a broker delivered it) under a new attempt; None when it is not queued
+    any more (claimed through another delivery, cancelled, finished) or its tenant is at its
+    concurrency limit. Redelivery is therefore harmless: only one delivery wins the compare-and-swap."""
+    row = session.execute(
+        select(TaskRow.attempt, TaskRow.tenant).where(
+            TaskRow.id == task_id, TaskRow.state == TaskState.QUEUED.value
+        )
+    ).first()
+    if row is None or row.tenant in _saturated_tenants(session):
+        return None
+    now = utcnow()
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.state == TaskState.QUEUED.value, TaskRow.attempt == row.attempt)
+        .values(
+            state=TaskState.RUNNING.value,
+            attempt=row.attempt + 1,
+            worker=worker,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            claimed_at=now,
+            started_at=now,
+            updated_at=now,
+            progress=0,
+            phase="starting",
+        )
+    )
+    if rows_matched(res) != 1:
+        return None
+    outbox.record(session, task_id=task_id, event=TaskState.RUNNING.value)
+    return int(row.attempt) + 1
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What a broker message needs to route a queued task: its queue (model) and priority."""
+
+    id: str
+    model: str
+    attempt: int
+    priority: int
+    off_peak: bool
+
+
+def queued(session: Session, *, task_ids: Sequence[str]) -> list[Queued]:
+    """These tasks, those of them still queued."""
+    rows = session.execute(
+        select(TaskRow.id, TaskRow.model, TaskRow.attempt, TaskRow.priority, TaskRow.off_peak).where(
+            TaskRow.id.in_(list(task_ids)), TaskRow.state == TaskState.QUEUED.value
+        )
+    ).all()
+    return [Queued(r.id, r.model, r.attempt, r.priority, r.off_peak) for r in rows]
+
+
+def queued_by_model(session: Session, *, older_than: datetime) -> dict[str, tuple[int, int]]:
+    """Per model with a task queued since before ``older_than``: (queued tasks, of them that old)."""
+    stale = func.sum(case((TaskRow.updated_at < older_than, 1), else_=0))
+    rows = session.execute(
+        select(TaskRow.model, func.count(), stale)
+        .where(TaskRow.state == TaskState.QUEUED.value)
+        .group_by(TaskRow.model)
+    ).all()
+    return {str(m): (int(n), int(s or 0)) for m, n, s in rows if s}
+
+
+def take_unsent(
+    session: Session, *, older_than: datetime, models: Sequence[str] | None = None, limit: int = 200
+) -> list[Queued]:
+    """Queued tasks untouched since ``older_than`` (no worker claimed them: their message was lost with
+    an API process or a broker restart, or still waits behind others), marked as sent again now.
+
+    The mark is a compare-and-swap on ``updated_at``, so of several API servers sweeping at once one
+    re-sends each task.
+    """
+    rows = session.execute(
+        select(
+            TaskRow.id, TaskRow.model, TaskRow.attempt, TaskRow.priority, TaskRow.off_peak, TaskRow.updated_at
+        )
+        .where(
+            TaskRow.state == TaskState.QUEUED.value,
+            TaskRow.updated_at < older_than,
+            *([TaskRow.model.in_(list(models))] if models is not None else []),
+        )
+        .order_by(TaskRow.created_at.asc())
+        .limit(limit)
+    ).all()
+    now = utcnow()
+    taken: list[Queued] = []
+    for r in rows:
+        res = session.execute(
+            update(TaskRow)
+            .where(
+                TaskRow.id == r.id,
+                TaskRow.state == TaskState.QUEUED.value,
+                TaskRow.attempt == r.attempt,
+                TaskRow.updated_at == r.updated_at,
+            )
+            .values(updated_at=now)
+        )
+        if rows_matched(res) == 1:
+            taken.append(Queued(r.id, r.model, r.attempt, r.priority, r.off_peak))
+    return taken
