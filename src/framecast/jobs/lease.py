@@ -49,7 +49,6 @@ class HeldAttempt:
         self._phase = "starting"
         self._written: tuple[int, str] | None = None
         self._last_write = 0.0
-        self.beats = 0  # lease renewals that reached the database, for tests and logs
         self._thread = threading.Thread(target=self._run, name=f"framecast-lease-{task_id}", daemon=True)
 
     # --- lifetime ---------------------------------------------------------------------------------
@@ -133,7 +132,6 @@ class HeldAttempt:
                     phase=state[1],
                 )
             self._last_write, self._written = now, state
-            self.beats += 1
             if res is None:
                 if not self._closed.is_set():  # after close the task may simply have ended
                     log.warning("task %s attempt %s was taken over; stopping it", self.task_id, self.attempt)
