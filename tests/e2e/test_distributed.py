@@ -7,7 +7,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -22,7 +21,7 @@ from sqlalchemy import create_engine, func, select
 
 from framecast.store.tables import CreationRow, LedgerRow, TaskRow
 from tests.conftest import data_uri, image_bytes
-from tests.e2e.test_restart import BIN, Server
+from tests.e2e.test_restart import BIN, Server, Subprocess
 from tests.store.test_postgres import pg_url  # noqa: F401  (the fixture: a fresh database per test)
 from tests.waiting import wait_until
 
@@ -101,8 +100,10 @@ def rabbit_broker() -> str:
     return AMQP_URL
 
 
-class Worker:
+class Worker(Subprocess):
     """A `framecast worker` subprocess; ready once Celery says so in its log."""
+
+    stop_grace = 15.0  # Celery finishes or hands back its running task first
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env, self.log = env, log
@@ -120,23 +121,6 @@ class Worker:
         wait_until(lambda: " ready." in self.log_tail(100_000) or self.proc.poll() is not None, 60,
                    what="the worker to be ready")  # fmt: skip
         assert self.proc.poll() is None, self.log_tail()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 class Cluster:

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Server:
+class Subprocess:
+    """A service the test runs as a real process, with its log, a kill -9 and a graceful stop."""
+
+    proc: subprocess.Popen[bytes] | None
+    log: Path
+    stop_grace = 10.0  # seconds a graceful stop may take before it becomes a kill
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(self.stop_grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Server(Subprocess):
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
         self.env = {
@@ -53,33 +77,20 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if may_die and self.proc.poll() is not None:
-                return
+        proc = self.proc
+
+        def ready() -> bool:
+            if may_die and proc.poll() is not None:
+                return True
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("server did not start: " + self.log.read_text()[-2000:])
+                return False
 
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        try:
+            wait_until(ready, 30, what="the server to answer /healthz", poll=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; server log:\n{self.log_tail(2000)}") from None
 
 
 @pytest.fixture

@@ -229,26 +229,33 @@ def claim_next(
         if picked is None:
             return None
         task_id, attempt = picked
-        now = utcnow()
-        res = session.execute(
-            update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.state == TaskState.QUEUED.value, TaskRow.attempt == attempt)
-            .values(
-                state=TaskState.RUNNING.value,
-                attempt=attempt + 1,
-                worker=worker,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                claimed_at=now,
-                started_at=now,
-                updated_at=now,
-                progress=0,
-                phase="starting",
-            )
-        )
-        if rows_matched(res) == 1:
-            outbox.record(session, task_id=task_id, event=TaskState.RUNNING.value)
+        if _take(session, task_id=task_id, attempt=attempt, worker=worker, lease_seconds=lease_seconds):
             return task_id, attempt + 1
     return None
+
+
+def _take(session: Session, *, task_id: str, attempt: int, worker: str, lease_seconds: float) -> bool:
+    """The claim's compare-and-swap: a queued task read at ``attempt`` runs under ``attempt + 1``."""
+    now = utcnow()
+    res = session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task_id, TaskRow.state == TaskState.QUEUED.value, TaskRow.attempt == attempt)
+        .values(
+            state=TaskState.RUNNING.value,
+            attempt=attempt + 1,
+            worker=worker,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            claimed_at=now,
+            started_at=now,
+            updated_at=now,
+            progress=0,
+            phase="starting",
+        )
+    )
+    if rows_matched(res) != 1:
+        return False
+    outbox.record(session, task_id=task_id, event=TaskState.RUNNING.value)
+    return True
 
 
 def _saturated_tenants(session: Session) -> list[str]:
@@ -539,25 +546,8 @@ def claim_task(session: Session, *, task_id: str, worker: str, lease_seconds: fl
     ).first()
     if row is None or row.tenant in _saturated_tenants(session):
         return None
-    now = utcnow()
-    res = session.execute(
-        update(TaskRow)
-        .where(TaskRow.id == task_id, TaskRow.state == TaskState.QUEUED.value, TaskRow.attempt == row.attempt)
-        .values(
-            state=TaskState.RUNNING.value,
-            attempt=row.attempt + 1,
-            worker=worker,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            claimed_at=now,
-            started_at=now,
-            updated_at=now,
-            progress=0,
-            phase="starting",
-        )
-    )
-    if rows_matched(res) != 1:
+    if not _take(session, task_id=task_id, attempt=row.attempt, worker=worker, lease_seconds=lease_seconds):
         return None
-    outbox.record(session, task_id=task_id, event=TaskState.RUNNING.value)
     return int(row.attempt) + 1
 
 
