@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from framecast import __version__, events, metrics
+from framecast import __version__, console, events, metrics
 from framecast.callbacks import CallbackSender
 from framecast.config import Catalog, Settings
 from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
@@ -208,6 +208,7 @@ def create_app(
             )
         return FileResponse(path, media_type=media, headers={"cache-control": "private, max-age=3600"})
 
+    console.attach(app)
     events.attach(app)
     metrics.install(app, app_metrics)
     for dialect in table.dialects:

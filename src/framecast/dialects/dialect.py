@@ -25,6 +25,9 @@ from framecast.dialects.common import CallbackRenderer, ErrorRenderer, default_e
 from framecast.errors import ClientError
 from framecast.service import SubmitLimits
 
+# names the request field an error is about (ClientError.param), on every dialect's error responses
+PARAM_HEADER = "x-error-param"
+
 # given the app's catalog, the body a task sends to its callback URL (Qianfan's depends on the model family)
 CallbackFactory = Callable[[Catalog], CallbackRenderer]
 
@@ -89,4 +92,9 @@ class DialectTable:
 def render_error(request: Request, err: ClientError) -> Response:
     """``err`` in the envelope of the dialect that owns the request's path, on the request's app."""
     table: DialectTable = request.app.state.dialects
-    return table.render_error(request.url.path, err, trace_id_of(request))
+    response = table.render_error(request.url.path, err, trace_id_of(request))
+    if err.param:
+        # Not every envelope has a field for it (Vidu's has none): a header names the field at fault
+        # whatever the dialect, so a client such as the web console can show the message beside it.
+        response.headers[PARAM_HEADER] = err.param
+    return response

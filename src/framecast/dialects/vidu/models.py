@@ -44,6 +44,10 @@ class ViduCreate(WireModel):
     callback_url: str | None = None
     client_request_id: str | None = None
     cus_priority: int | None = None
+    # --8<-- framecast extensions, not in Vidu's docs (the web console sends them; Baicai and Kling take both)
+    negative_prompt: str | None = None
+    number_of_videos: int | None = None  # 1-4, default 1
+    # --8<--
 
 
 class ViduCancel(WireModel):

@@ -74,21 +74,31 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
             )
     if endpoint.kind is TaskKind.REFERENCE and not (body.prompt or "").strip():
         raise missing("prompt", LACKING)
+    negative = body.negative_prompt or ""
+    if len(negative) > LIMITS.max_prompt_chars:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"negative_prompt is {len(negative)} characters; the limit is {LIMITS.max_prompt_chars}",
+            param="negative_prompt",
+        )
     roles = {
         TaskKind.FIRST_LAST: [ImageRole.FIRST, ImageRole.LAST],
         TaskKind.IMAGE: [ImageRole.FIRST],
     }.get(endpoint.kind, [ImageRole.REFERENCE] * len(images))
     # payload size, wm_position, movement_amplitude, seed and meta_data are checked by the model
     req = build_request(
+        names={"n": "number_of_videos"},
         kind=endpoint.kind,
         model=body.model,
         prompt="" if body.is_rec else (body.prompt or ""),
+        negative_prompt=negative,
         images=[ImageRef(role=r, source=src.strip()) for r, src in zip(roles, images, strict=True)],
         duration=body.duration,
         resolution=body.resolution,
         aspect_ratio=body.aspect_ratio,
         seed=body.seed or None,
         movement_amplitude=body.movement_amplitude or "auto",
+        n=1 if body.number_of_videos is None else body.number_of_videos,
         audio=bool(body.audio),
         bgm=body.bgm,
         watermark={
