@@ -41,22 +41,28 @@ export function curlCommand(origin, request, seed) {
   if (Array.isArray(body.images)) {
     body.images = body.images.map((src, i) => {
       if (!String(src).startsWith("data:")) return src;
-      const file = request.files[i] || { name: `image-${i + 1}.jpg`, type: "image/jpeg" };
-      inline.push(file);
+      inline.push(request.files[i] || { name: `image-${i + 1}.jpg`, type: "image/jpeg" });
       return `@@image-${inline.length - 1}@@`;
     });
   }
-  let json = shellQuote(JSON.stringify(body));
-  // each inline image is read back from its file when the command runs: close the quote, splice in
-  // base64 of the file, reopen (GNU base64; on macOS use `base64 -i FILE`)
-  inline.forEach((file, i) => {
-    const spliced = `data:${file.type || "image/jpeg"};base64,'"$(base64 -w0 ${shellQuote(file.name)})"'`;
-    json = json.replace(`@@image-${i}@@`, spliced);
-  });
-  return [
+  const json = JSON.stringify(body);
+  const post = [
     `curl -sS -X POST ${shellQuote(`${origin}/ent/v2/${request.endpoint}`)} \\`,
     `  -H "Authorization: Token $FRAMECAST_API_KEY" \\`,
     `  -H 'Content-Type: application/json' \\`,
-    `  -d ${json}`,
+  ];
+  if (!inline.length) return [...post, `  -d ${shellQuote(json)}`].join("\n");
+  // A photo is too big for one command-line argument, so each inline image is read back from its file
+  // into body.json by the shell's own printf (a builtin: no length limit), and curl sends that file.
+  const parts = json.split(/@@image-(\d+)@@/).map((part, i) => {
+    if (i % 2 === 0) return shellQuote(part);
+    const file = inline[Number(part)];
+    return `"$(img ${shellQuote(file.type || "image/jpeg")} ${shellQuote(file.name)})"`;
+  });
+  return [
+    `img() { printf 'data:%s;base64,' "$1"; base64 < "$2" | tr -d '\\n'; }`,
+    `printf '%s' ${parts.join(" ")} > body.json`,
+    ...post,
+    "  --data-binary @body.json",
   ].join("\n");
 }

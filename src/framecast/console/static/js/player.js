@@ -12,10 +12,10 @@ function link(href, text, fileName) {
 /**
  * @param {HTMLElement} container emptied and refilled
  * @param {string} taskId
- * @param {object[]} creations Vidu's creations: {id, url, cover_url, watermarked_url, video: {...}}
- * @param {number | null} seed the seed the task used
+ * @param {object[]} creations as GET /v1/tasks/{id} lists them: {url, cover_url, watermarked_url, width,
+ *   height, fps, duration, seed}; each creation has its own seed
  */
-export function showCreations(container, taskId, creations, seed) {
+export function showCreations(container, taskId, creations) {
   container.replaceChildren();
   creations.forEach((c, i) => {
     const figure = document.createElement("figure");
@@ -39,11 +39,7 @@ export function showCreations(container, taskId, creations, seed) {
       links.append(li);
     }
     const facts = document.createElement("figcaption");
-    const v = c.video || {};
-    const size = v.resolution ? `${v.resolution.width}×${v.resolution.height}` : "";
-    facts.textContent = [`Seed ${seed ?? "unknown"}`, size, v.fps ? `${v.fps} fps` : "", v.duration ? `${v.duration} s` : ""]
-      .filter(Boolean)
-      .join(" · ");
+    facts.textContent = [`Seed ${c.seed}`, `${c.width}×${c.height}`, `${c.fps} fps`, `${c.duration} s`].join(" · ");
     figure.append(video, facts, links);
     container.append(figure);
   });

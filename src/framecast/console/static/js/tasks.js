@@ -121,7 +121,7 @@ export class TaskList {
       const row = this.rows.get(item.id) || this.newRow(item);
       row.item = item;
       if (rank(stateOf(item)) > rank(row.state)) this.update(row, { state: stateOf(item), progress: null, error: null });
-      if (stateOf(item) === "succeeded" && !row.shown) this.showResult(row, item.creations || []);
+      if (["succeeded", "failed"].includes(stateOf(item)) && !row.shown) this.showResult(row);
       if (this.list.children[index] !== row.li) this.list.insertBefore(row.li, this.list.children[index] || null);
     });
     this.newer.disabled = this.page === 0;
@@ -181,18 +181,21 @@ export class TaskList {
     if (message) li.querySelector(".task-error").textContent = message;
   }
 
-  async showResult(row, creations) {
+  /**
+   * The player, or why the task failed, from framecast's own task route: unlike Vidu's list it names each
+   * creation's seed and carries the error message in words, not only its code.
+   */
+  async showResult(row) {
     row.shown = true;
-    if (!creations.length) {
-      try {
-        creations = (await call(`/ent/v2/tasks/${row.item.id}/creations`)).creations || [];
-      } catch (err) {
-        row.shown = false;
-        row.li.querySelector(".task-error").textContent = `The result could not be loaded: ${err.message}`;
-        return;
-      }
+    try {
+      const task = await call(`/v1/tasks/${encodeURIComponent(row.item.id)}`);
+      showCreations(row.li.querySelector(".creations"), row.item.id, task.creations || []);
+      if (task.error) row.li.querySelector(".task-error").textContent = task.error.message;
+    } catch (err) {
+      row.shown = false;
+      if (err.status === 401) this.hooks.onUnauthorized(err);
+      else row.li.querySelector(".task-error").textContent = `The result could not be loaded: ${err.message}`;
     }
-    showCreations(row.li.querySelector(".creations"), row.item.id, creations, row.item.seed);
   }
 
   followUnfinished() {
@@ -212,7 +215,7 @@ export class TaskList {
         (event, data) => {
           if (event === "state") {
             this.update(row, data);
-            if (data.state === "succeeded" && !row.shown) this.showResult(row, []);
+            if (["succeeded", "failed"].includes(data.state) && !row.shown) this.showResult(row);
           } else if (event === "error") {
             row.li.querySelector(".task-error").textContent = data.message;
           }

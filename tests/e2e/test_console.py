@@ -1,0 +1,251 @@
+"""The web console in a real browser (Debian's Chromium driven by Playwright) against a real server.
+
+Each step saves a screenshot under the test's temporary directory; the path is printed (``pytest -s``)
+and named in the failure message when a step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_restart import BIN, Server
+from tests.waiting import wait_until
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium package at /usr/bin/chromium (apt-get install chromium)"
+)
+if CHROMIUM.exists():
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+DATA = Path(__file__).parent.parent / "data"
+FIRST, LAST = DATA / "bbb_040.jpg", DATA / "bbb_044.jpg"  # real frames, 256x144
+STEP_TIMEOUT_MS = 120_000  # a render on a busy two-core machine; the waits end as soon as the page is there
+
+
+class Console:
+    """One browser page on the console, with the steps the tests take and a screenshot after each."""
+
+    def __init__(self, page: Page, url: str, shots: Path) -> None:
+        self.page = page
+        self.url = url
+        self.shots = shots
+        self.step = 0
+
+    def shot(self, name: str) -> Path:
+        self.step += 1
+        path = self.shots / f"{self.step:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        return path
+
+    def sign_in(self, key: str) -> None:
+        self.page.goto(self.url)
+        self.page.get_by_label("API key").fill(key)
+        self.page.get_by_role("button", name="Sign in").click()
+
+    def task(self, task_id: str) -> Any:
+        return self.page.locator(f'li.task[data-task-id="{task_id}"]')
+
+    def generate(self) -> str:
+        """Click Generate and return the id of the task the console says it queued."""
+        self.page.get_by_role("button", name="Generate").click()
+        status = self.page.locator("#create-status")
+        expect(status).to_have_text(re.compile(r"Task \d+ is queued"), timeout=STEP_TIMEOUT_MS)
+        found = re.search(r"\d+", status.inner_text())
+        assert found is not None
+        return found.group(0)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    server = Server(tmp_path_factory.mktemp("console") / "data")
+    key = subprocess.run(
+        [str(BIN), "keys", "create", "--quiet"], env=server.env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    server.start()
+    yield server, key
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def console(
+    served: tuple[Server, str], browser: Browser, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Console]:
+    server, _ = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    print(f"\nscreenshots of {request.node.name}: {shots}")
+    yield Console(page, server.url, shots)
+    context.close()
+
+
+def test_sign_in_upload_two_frames_generate_and_play(
+    console: Console, served: tuple[Server, str], tmp_path: Path
+) -> None:
+    server, key = served
+    page = console.page
+    console.sign_in(key)
+    expect(page.get_by_role("button", name="Generate")).to_be_visible()
+    console.shot("signed-in")
+
+    page.get_by_label("First frame").set_input_files(FIRST)
+    page.get_by_label("Last frame").set_input_files(LAST)
+    expect(page.locator("#ratio-check")).to_have_text(re.compile(r"Size ratio 1\.00 .*within 0\.8–1\.25"))
+    expect(page.get_by_alt_text(re.compile("First frame preview, 256×144"))).to_be_visible()
+    expect(page.get_by_alt_text(re.compile("Last frame preview, 256×144"))).to_be_visible()
+    page.get_by_label("Prompt", exact=True).fill("the rabbit turns its head")
+    page.get_by_label("Duration (seconds)").select_option("1")
+    page.get_by_label("Resolution").select_option("540p")
+    page.get_by_label("Seed").fill("7")
+    console.shot("frames-picked")
+
+    task_id = console.generate()
+    row = console.task(task_id)
+    expect(row.locator(".percent")).to_have_text("100%", timeout=STEP_TIMEOUT_MS)
+    expect(row.locator(".state")).to_have_text("succeeded")
+    video = row.locator("video")
+    expect(video).to_have_count(1)
+    page.wait_for_function(
+        "el => el.readyState >= 2", arg=video.element_handle(), timeout=STEP_TIMEOUT_MS
+    )
+    src = video.get_attribute("src") or ""
+    poster = video.get_attribute("poster") or ""
+    # the server's own signed file URL, not a blob copy; the cover is the poster
+    assert src.startswith(f"{server.url}/files/") and "sig=" in src, src
+    assert poster.startswith(f"{server.url}/files/") and poster.split("?")[0].endswith(".jpg"), poster
+    assert httpx.get(src, timeout=10).headers["content-type"] == "video/mp4"
+    expect(row.get_by_role("link", name="Download video")).to_have_attribute("href", src)
+    expect(row.get_by_role("link", name="Download cover")).to_have_attribute("href", poster)
+    expect(row.locator("figcaption")).to_contain_text("Seed 7")
+
+    row.get_by_text("Request as curl (Vidu dialect)").click()
+    curl = row.locator(".curl")
+    expect(curl).to_contain_text(f"'{server.url}/ent/v2/start-end2video'")
+    expect(curl).to_contain_text(""""seed":7""")
+    console.shot("played")
+    # the command runs as shown, next to the two picked files, and makes the same request again
+    work = tmp_path / "rerun"
+    work.mkdir()
+    shutil.copy(FIRST, work)
+    shutil.copy(LAST, work)
+    env = {**os.environ, "FRAMECAST_API_KEY": key}
+    ran = subprocess.run(
+        ["bash", "-c", curl.inner_text()], cwd=work, env=env, capture_output=True, text=True, timeout=60
+    )
+    again = json.loads(ran.stdout)
+    assert again["type"] == "headtailimg2video" and again["seed"] == 7, ran.stdout + ran.stderr
+    assert again["prompt"] == "the rabbit turns its head" and again["resolution"] == "540p"
+
+
+def test_cancel_a_second_task(console: Console, served: tuple[Server, str]) -> None:
+    _, key = served
+    page = console.page
+    console.sign_in(key)
+    page.get_by_label("First frame").set_input_files(FIRST)
+    # long enough to still be queued or running when the cancel lands
+    page.get_by_label("Duration (seconds)").select_option("16")
+    page.get_by_label("Resolution").select_option("1080p")
+    task_id = console.generate()
+    row = console.task(task_id)
+    row.get_by_role("button", name=f"Cancel task {task_id}").click()
+    expect(row.locator(".state")).to_have_text("cancelled", timeout=STEP_TIMEOUT_MS)
+    expect(row.locator(".task-error")).to_have_text("cancelled by the user")
+    expect(row.get_by_role("button", name=f"Cancel task {task_id}")).to_be_hidden()
+    console.shot("cancelled")
+
+
+def test_a_wrong_key_is_refused_with_a_message(console: Console) -> None:
+    console.sign_in("fc-not-a-key")
+    error = console.page.locator("#api-key-error")
+    expect(error).to_contain_text("This API key was not accepted")
+    expect(console.page.get_by_role("button", name="Generate")).to_be_hidden()
+    assert console.page.evaluate("sessionStorage.getItem('framecast.apiKey')") is None
+    console.shot("wrong-key")
+
+
+def test_a_refused_request_shows_the_message_beside_its_field(
+    console: Console, served: tuple[Server, str]
+) -> None:
+    server, key = served
+    page = console.page
+    console.sign_in(key)
+    page.get_by_label("First frame").set_input_files(FIRST)
+    page.get_by_label("Prompt", exact=True).fill("terrorist propaganda")
+    page.get_by_role("button", name="Generate").click()
+    beside_prompt = page.locator("#prompt-error")
+    expect(beside_prompt).to_contain_text("refused by content policy", timeout=STEP_TIMEOUT_MS)
+    expect(page.get_by_label("Prompt", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#form-error")).to_be_empty()
+    console.shot("refused-prompt")
+
+    page.get_by_label("Prompt", exact=True).fill("a quiet meadow")
+    page.get_by_label("Seed").fill("99999999999999999999")  # past the largest seed
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#seed-error")).to_contain_text("seed", timeout=STEP_TIMEOUT_MS)
+    expect(beside_prompt).to_be_empty()
+    console.shot("refused-seed")
+    # nothing was queued by either refusal
+    listed = httpx.get(f"{server.url}/ent/v2/tasks", headers={"Authorization": f"Token {key}"}, timeout=10)
+    assert all(t["prompt"] not in ("terrorist propaganda", "a quiet meadow") for t in listed.json()["tasks"])
+
+
+def test_the_ratio_check_stops_a_mismatched_pair_before_submit(
+    console: Console, served: tuple[Server, str], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    _, key = served
+    small = tmp_path / "small.png"
+    Image.open(FIRST).resize((128, 72)).save(small)
+    page = console.page
+    console.sign_in(key)
+    page.get_by_label("First frame").set_input_files(FIRST)
+    page.get_by_label("Last frame").set_input_files(small)
+    expect(page.locator("#ratio-check")).to_have_text(re.compile(r"Size ratio 4\.00 .*must be between 0\.8"))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/ent/v2/start-end2video" in r.url else None)
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#images-error")).to_contain_text("must be between 0.8 and 1.25")
+    assert requests == []
+    console.shot("ratio-refused")
+
+
+def test_phone_width_has_no_sideways_scroll_and_keyboard_reaches_generate(
+    console: Console, served: tuple[Server, str]
+) -> None:
+    _, key = served
+    page = console.page
+    page.set_viewport_size({"width": 375, "height": 740})
+    console.sign_in(key)
+    expect(page.get_by_role("button", name="Generate")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # keyboard only: Tab from the first frame reaches Generate
+    page.get_by_label("First frame").focus()
+
+    def generate_focused() -> bool:
+        page.keyboard.press("Tab")
+        return bool(page.evaluate("document.activeElement && document.activeElement.id === 'generate'"))
+
+    wait_until(generate_focused, 30, what="Tab to reach the Generate button", poll=0)
+    console.shot("phone-width")
