@@ -17,16 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.test_restart import BIN, Server
 from tests.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium package at /usr/bin/chromium (apt-get install chromium)"
+    not CHROMIUM.exists(), reason=f"needs Debian's chromium package at {CHROMIUM} (apt-get install chromium)"
 )
-if CHROMIUM.exists():
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 DATA = Path(__file__).parent.parent / "data"
 FIRST, LAST = DATA / "bbb_040.jpg", DATA / "bbb_044.jpg"  # real frames, 256x144
@@ -126,9 +125,7 @@ def test_sign_in_upload_two_frames_generate_and_play(
     expect(row.locator(".state")).to_have_text("succeeded")
     video = row.locator("video")
     expect(video).to_have_count(1)
-    page.wait_for_function(
-        "el => el.readyState >= 2", arg=video.element_handle(), timeout=STEP_TIMEOUT_MS
-    )
+    page.wait_for_function("el => el.readyState >= 2", arg=video.element_handle(), timeout=STEP_TIMEOUT_MS)
     src = video.get_attribute("src") or ""
     poster = video.get_attribute("poster") or ""
     # the server's own signed file URL, not a blob copy; the cover is the poster

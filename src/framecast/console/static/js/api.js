@@ -38,7 +38,7 @@ export function authHeaders(key = savedKey()) {
 }
 
 /** The message, code and field of an error response, from any of the envelopes the server answers in. */
-async function errorOf(resp) {
+export async function errorOf(resp) {
   let body = {};
   try {
     body = await resp.json();

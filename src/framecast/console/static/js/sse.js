@@ -1,7 +1,7 @@
 // A Server-Sent Events reader over fetch(): the browser's EventSource cannot send an Authorization header,
 // and an API key in a URL would end up in logs and history.
 
-import { authHeaders, ApiError } from "./api.js";
+import { authHeaders, errorOf } from "./api.js";
 
 // events are separated by an empty line
 const BLANK_LINE = /\r?\n\r?\n/;
@@ -35,9 +35,7 @@ export async function followTask(taskId, onEvent, signal) {
     headers: { ...authHeaders(), Accept: "text/event-stream" },
     signal,
   });
-  if (!resp.ok || !resp.body) {
-    throw new ApiError(resp.status, String(resp.status), `the event stream answered HTTP ${resp.status}`, "");
-  }
+  if (!resp.ok) throw await errorOf(resp);
   const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {

@@ -121,7 +121,7 @@ export class TaskList {
       const row = this.rows.get(item.id) || this.newRow(item);
       row.item = item;
       if (rank(stateOf(item)) > rank(row.state)) this.update(row, { state: stateOf(item), progress: null, error: null });
-      if (["succeeded", "failed"].includes(stateOf(item)) && !row.shown) this.showResult(row);
+      if (TERMINAL.has(stateOf(item)) && !row.shown) this.showResult(row);
       if (this.list.children[index] !== row.li) this.list.insertBefore(row.li, this.list.children[index] || null);
     });
     this.newer.disabled = this.page === 0;
@@ -165,11 +165,11 @@ export class TaskList {
   }
 
   /** Show a state from the list or the stream: {state, progress (null: unknown), error}. */
-  update(row, { state, progress, error }) {
+  update(row, { state, progress, phase, error }) {
     const li = row.li;
     row.state = state;
     li.dataset.state = state;
-    li.querySelector(".state").textContent = state;
+    li.querySelector(".state").textContent = phase ? `${state} (${phase})` : state;
     const bar = li.querySelector("progress");
     const pct = progress ?? (state === "succeeded" ? 100 : null) ?? row.item.progress;
     if (pct !== null && pct !== undefined) {
@@ -215,7 +215,7 @@ export class TaskList {
         (event, data) => {
           if (event === "state") {
             this.update(row, data);
-            if (["succeeded", "failed"].includes(data.state) && !row.shown) this.showResult(row);
+            if (TERMINAL.has(data.state) && !row.shown) this.showResult(row);
           } else if (event === "error") {
             row.li.querySelector(".task-error").textContent = data.message;
           }
@@ -226,6 +226,11 @@ export class TaskList {
       if (err.name === "AbortError") return;
       if (err.status === 401) {
         this.hooks.onUnauthorized(err);
+        return;
+      }
+      if (err.status) {
+        // the server refused the stream (e.g. the task is gone): say so, and do not ask again
+        row.li.querySelector(".task-error").textContent = err.message;
         return;
       }
     } finally {
@@ -242,7 +247,8 @@ export class TaskList {
     button.disabled = true;
     try {
       await call(`/ent/v2/tasks/${row.item.id}/cancel`, { method: "POST", body: { id: row.item.id } });
-      row.li.querySelector(".task-error").textContent = "Cancel requested";
+      // the stream may already have brought the cancelled state and its message
+      if (!TERMINAL.has(row.state)) row.li.querySelector(".task-error").textContent = "Cancel requested";
       if (!this.streams.has(row.item.id)) this.show(this.page);
     } catch (err) {
       if (err.status === 401) this.hooks.onUnauthorized(err);
