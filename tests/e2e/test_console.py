@@ -6,6 +6,7 @@ and named in the failure message when a step fails.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.conftest import data_uri
 from tests.e2e.test_restart import BIN, Server
 from tests.waiting import wait_until
 
@@ -52,6 +54,19 @@ class Console:
         self.page.goto(self.url)
         self.page.get_by_label("API key").fill(key)
         self.page.get_by_role("button", name="Sign in").click()
+
+    def drop(self, selector: str, path: Path, mime: str) -> None:
+        """Drop a file on an element, as dragging it from the desktop does."""
+        self.page.evaluate(
+            """([selector, name, type, b64]) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const data = new DataTransfer();
+                data.items.add(new File([bytes], name, { type }));
+                const drop = new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true });
+                document.querySelector(selector).dispatchEvent(drop);
+            }""",
+            [selector, path.name, mime, base64.b64encode(path.read_bytes()).decode()],
+        )
 
     def task(self, task_id: str) -> Any:
         return self.page.locator(f'li.task[data-task-id="{task_id}"]')
@@ -117,6 +132,8 @@ def test_sign_in_upload_two_frames_generate_and_play(
     page.get_by_label("Duration (seconds)").select_option("1")
     page.get_by_label("Resolution").select_option("540p")
     page.get_by_label("Seed").fill("7")
+    page.get_by_label("Add a watermark").check()
+    page.get_by_label("Watermark position").select_option(label="Top left")
     console.shot("frames-picked")
 
     task_id = console.generate()
@@ -134,6 +151,8 @@ def test_sign_in_upload_two_frames_generate_and_play(
     assert httpx.get(src, timeout=10).headers["content-type"] == "video/mp4"
     expect(row.get_by_role("link", name="Download video")).to_have_attribute("href", src)
     expect(row.get_by_role("link", name="Download cover")).to_have_attribute("href", poster)
+    watermarked = row.get_by_role("link", name="Download watermarked video").get_attribute("href") or ""
+    assert watermarked.startswith(f"{server.url}/files/") and watermarked != src
     expect(row.locator("figcaption")).to_contain_text("Seed 7")
 
     row.get_by_text("Request as curl (Vidu dialect)").click()
@@ -153,6 +172,7 @@ def test_sign_in_upload_two_frames_generate_and_play(
     again = json.loads(ran.stdout)
     assert again["type"] == "headtailimg2video" and again["seed"] == 7, ran.stdout + ran.stderr
     assert again["prompt"] == "the rabbit turns its head" and again["resolution"] == "540p"
+    assert again["watermark"] is True and again["wm_position"] == "top_left"
 
 
 def test_cancel_a_second_task(console: Console, served: tuple[Server, str]) -> None:
@@ -218,7 +238,8 @@ def test_the_ratio_check_stops_a_mismatched_pair_before_submit(
     page = console.page
     console.sign_in(key)
     page.get_by_label("First frame").set_input_files(FIRST)
-    page.get_by_label("Last frame").set_input_files(small)
+    console.drop('[data-drop="last-frame"]', small, "image/png")
+    expect(page.get_by_alt_text(re.compile("Last frame preview, 128×72"))).to_be_visible()
     expect(page.locator("#ratio-check")).to_have_text(re.compile(r"Size ratio 4\.00 .*must be between 0\.8"))
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/ent/v2/start-end2video" in r.url else None)
@@ -246,3 +267,27 @@ def test_phone_width_has_no_sideways_scroll_and_keyboard_reaches_generate(
 
     wait_until(generate_focused, 30, what="Tab to reach the Generate button", poll=0)
     console.shot("phone-width")
+
+
+def test_the_task_list_pages_newest_first(console: Console, served: tuple[Server, str]) -> None:
+    server, key = served
+    headers = {"Authorization": f"Token {key}"}
+    body = {"model": "viduq3-pro", "images": [data_uri(FIRST.read_bytes(), "image/jpeg")], "duration": 1}
+    for _ in range(9):  # more than a page, whatever the earlier tests left
+        resp = httpx.post(f"{server.url}/ent/v2/img2video", headers=headers, json=body, timeout=30)
+        assert resp.status_code == 200, resp.text
+    everything = httpx.get(f"{server.url}/ent/v2/tasks?pager.pagesz=100", headers=headers, timeout=10).json()
+    ids = [t["id"] for t in everything["tasks"]]  # newest first
+
+    page = console.page
+    console.sign_in(key)
+    rows = page.locator("li.task")
+    expect(rows).to_have_count(8)
+    assert [rows.nth(i).get_attribute("data-task-id") for i in range(8)] == ids[:8]
+    expect(page.get_by_role("button", name="Newer")).to_be_disabled()
+    page.get_by_role("button", name="Older").click()
+    expect(page.locator("#page-label")).to_have_text("Page 2")
+    expect(rows.first).to_have_attribute("data-task-id", ids[8])
+    console.shot("page-2")
+    page.get_by_role("button", name="Newer").click()
+    expect(rows.first).to_have_attribute("data-task-id", ids[0])
