@@ -37,9 +37,11 @@ STEP_TIMEOUT_MS = 120_000  # a render on a busy two-core machine; the waits end 
 class Console:
     """One browser page on the console, with the steps the tests take and a screenshot after each."""
 
-    def __init__(self, page: Page, url: str, shots: Path) -> None:
+    def __init__(self, page: Page, server: Server, key: str, shots: Path) -> None:
         self.page = page
-        self.url = url
+        self.server = server
+        self.url = server.url
+        self.key = key
         self.shots = shots
         self.step = 0
 
@@ -104,23 +106,26 @@ def browser() -> Iterator[Browser]:
 def console(
     served: tuple[Server, str], browser: Browser, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Console]:
-    server, _ = served
+    server, key = served
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     shots = tmp_path / "screenshots"
     shots.mkdir()
     print(f"\nscreenshots of {request.node.name}: {shots}")
-    yield Console(page, server.url, shots)
+    yield Console(page, server, key, shots)
     context.close()
 
 
-def test_sign_in_upload_two_frames_generate_and_play(
-    console: Console, served: tuple[Server, str], tmp_path: Path
-) -> None:
-    server, key = served
+@pytest.fixture
+def signed_in(console: Console) -> Console:
+    console.sign_in(console.key)
+    expect(console.page.get_by_role("button", name="Generate")).to_be_visible()
+    return console
+
+
+def test_sign_in_upload_two_frames_generate_and_play(signed_in: Console, tmp_path: Path) -> None:
+    console, server, key = signed_in, signed_in.server, signed_in.key
     page = console.page
-    console.sign_in(key)
-    expect(page.get_by_role("button", name="Generate")).to_be_visible()
     console.shot("signed-in")
 
     page.get_by_label("First frame").set_input_files(FIRST)
@@ -175,10 +180,9 @@ def test_sign_in_upload_two_frames_generate_and_play(
     assert again["watermark"] is True and again["wm_position"] == "top_left"
 
 
-def test_cancel_a_second_task(console: Console, served: tuple[Server, str]) -> None:
-    _, key = served
+def test_cancel_a_second_task(signed_in: Console) -> None:
+    console = signed_in
     page = console.page
-    console.sign_in(key)
     page.get_by_label("First frame").set_input_files(FIRST)
     # long enough to still be queued or running when the cancel lands
     page.get_by_label("Duration (seconds)").select_option("16")
@@ -201,12 +205,9 @@ def test_a_wrong_key_is_refused_with_a_message(console: Console) -> None:
     console.shot("wrong-key")
 
 
-def test_a_refused_request_shows_the_message_beside_its_field(
-    console: Console, served: tuple[Server, str]
-) -> None:
-    server, key = served
+def test_a_refused_request_shows_the_message_beside_its_field(signed_in: Console) -> None:
+    console, server, key = signed_in, signed_in.server, signed_in.key
     page = console.page
-    console.sign_in(key)
     page.get_by_label("First frame").set_input_files(FIRST)
     page.get_by_label("Prompt", exact=True).fill("terrorist propaganda")
     page.get_by_role("button", name="Generate").click()
@@ -227,16 +228,13 @@ def test_a_refused_request_shows_the_message_beside_its_field(
     assert all(t["prompt"] not in ("terrorist propaganda", "a quiet meadow") for t in listed.json()["tasks"])
 
 
-def test_the_ratio_check_stops_a_mismatched_pair_before_submit(
-    console: Console, served: tuple[Server, str], tmp_path: Path
-) -> None:
+def test_the_ratio_check_stops_a_mismatched_pair_before_submit(signed_in: Console, tmp_path: Path) -> None:
     from PIL import Image
 
-    _, key = served
+    console = signed_in
     small = tmp_path / "small.png"
     Image.open(FIRST).resize((128, 72)).save(small)
     page = console.page
-    console.sign_in(key)
     page.get_by_label("First frame").set_input_files(FIRST)
     console.drop('[data-drop="last-frame"]', small, "image/png")
     expect(page.get_by_alt_text(re.compile("Last frame preview, 128×72"))).to_be_visible()
@@ -249,14 +247,10 @@ def test_the_ratio_check_stops_a_mismatched_pair_before_submit(
     console.shot("ratio-refused")
 
 
-def test_phone_width_has_no_sideways_scroll_and_keyboard_reaches_generate(
-    console: Console, served: tuple[Server, str]
-) -> None:
-    _, key = served
+def test_phone_width_has_no_sideways_scroll_and_keyboard_reaches_generate(signed_in: Console) -> None:
+    console = signed_in
     page = console.page
     page.set_viewport_size({"width": 375, "height": 740})
-    console.sign_in(key)
-    expect(page.get_by_role("button", name="Generate")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     # keyboard only: Tab from the first frame reaches Generate
     page.get_by_label("First frame").focus()
@@ -269,8 +263,8 @@ def test_phone_width_has_no_sideways_scroll_and_keyboard_reaches_generate(
     console.shot("phone-width")
 
 
-def test_the_task_list_pages_newest_first(console: Console, served: tuple[Server, str]) -> None:
-    server, key = served
+def test_the_task_list_pages_newest_first(console: Console) -> None:
+    server, key = console.server, console.key
     headers = {"Authorization": f"Token {key}"}
     body = {"model": "viduq3-pro", "images": [data_uri(FIRST.read_bytes(), "image/jpeg")], "duration": 1}
     for _ in range(9):  # more than a page, whatever the earlier tests left

@@ -39,7 +39,10 @@ export class CreateForm {
     this.models = [];
     this.frames = { first: null, last: null }; // {name, type, dataUrl, width, height}
     this.button = document.getElementById("generate");
-    for (const role of ["first", "last"]) this.wireFrame(role);
+    for (const role of ["first", "last"]) {
+      this.buildFrame(role);
+      this.wireFrame(role);
+    }
     this.form.model.addEventListener("change", () => this.modelChanged());
     this.form.duration.addEventListener("change", () => this.fillResolutions());
     this.form.watermark.addEventListener("change", () => {
@@ -49,6 +52,29 @@ export class CreateForm {
       e.preventDefault();
       this.submit();
     });
+  }
+
+  /** The first or the last frame's block: label, drop zone with preview, file input, remove button. */
+  buildFrame(role) {
+    const id = `${role}-frame`;
+    const box = document.getElementById("frame-template").content.firstElementChild.cloneNode(true);
+    box.dataset.role = role;
+    const label = box.querySelector("label");
+    label.htmlFor = id;
+    label.textContent = `${role === "first" ? "First" : "Last"} frame`;
+    box.querySelector(".drop").dataset.drop = id;
+    const input = box.querySelector("input");
+    input.id = id;
+    input.name = `${role}_frame`;
+    input.setAttribute("aria-describedby", `${id}-info ${id}-error`);
+    box.querySelector(".info").id = `${id}-info`;
+    const clear = box.querySelector(".clear");
+    clear.dataset.clear = id;
+    clear.textContent = `Remove ${role} frame`;
+    const error = box.querySelector(".error");
+    error.id = `${id}-error`;
+    error.dataset.for = input.name;
+    this.form.querySelector(".frames").append(box);
   }
 
   wireFrame(role) {
