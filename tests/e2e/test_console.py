@@ -242,7 +242,7 @@ def test_the_ratio_check_stops_a_mismatched_pair_before_submit(signed_in: Consol
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/ent/v2/start-end2video" in r.url else None)
     page.get_by_role("button", name="Generate").click()
-    expect(page.locator("#images-error")).to_contain_text("must be between 0.8 and 1.25")
+    expect(page.locator("#images-error")).to_contain_text("Not sent: the two frames' sizes must be closer")
     assert requests == []
     console.shot("ratio-refused")
 

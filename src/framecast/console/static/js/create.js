@@ -243,7 +243,8 @@ export class CreateForm {
       return null;
     }
     if (!this.checkRatio()) {
-      this.showError("images", document.getElementById("ratio-check").textContent);
+      const [lo, hi] = PAIR_RATIO;
+      this.showError("images", `Not sent: the two frames' sizes must be closer (ratio between ${lo} and ${hi}).`);
       return null;
     }
     const f = this.form;

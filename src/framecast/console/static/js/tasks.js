@@ -124,6 +124,7 @@ export class TaskList {
       if (TERMINAL.has(stateOf(item)) && !row.shown) this.showResult(row);
       if (this.list.children[index] !== row.li) this.list.insertBefore(row.li, this.list.children[index] || null);
     });
+    document.getElementById("tasks-empty").hidden = items.length > 0 || this.page > 0;
     this.newer.disabled = this.page === 0;
     this.older.disabled = this.tokens.length <= this.page + 1;
     this.pageLabel.textContent = `Page ${this.page + 1}`;
