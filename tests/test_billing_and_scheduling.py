@@ -11,7 +11,7 @@ from typing import Any
 import time_machine
 from sqlalchemy import func, select
 
-from framecast.domain import ErrorCode, TaskState
+from framecast.domain import ErrorCode, TaskError, TaskState
 from framecast.store import billing
 from framecast.store import tasks as task_store
 from framecast.store.keys import create_key
@@ -129,13 +129,9 @@ def test_failed_task_is_refunded(api: Api, pair: list[str]) -> None:
         claimed = task_store.claim_next(s, worker="t", lease_seconds=30)
     assert claimed is not None and claimed[0] == task_id
     with db.session() as s:
+        failure = TaskError(code=ErrorCode.INTERNAL, message="boom")
         assert task_store.finish_failure(
-            s,
-            task_id=task_id,
-            attempt=claimed[1],
-            state=TaskState.FAILED,
-            code=ErrorCode.INTERNAL,
-            message="boom",
+            s, task_id=task_id, attempt=claimed[1], state=TaskState.FAILED, error=failure
         )
     assert balance(paying) == 100
 
@@ -164,9 +160,8 @@ def test_queue_mode_holds_tasks_over_the_limit(api: Api, pair: list[str]) -> Non
     assert second is not None and second[0] == free  # b waits for a's slot
     assert third is None
     with db.session() as s:
-        task_store.finish_failure(
-            s, task_id=a, attempt=first[1], state=TaskState.FAILED, code=ErrorCode.INTERNAL, message="x"
-        )
+        failure = TaskError(code=ErrorCode.INTERNAL, message="x")
+        task_store.finish_failure(s, task_id=a, attempt=first[1], state=TaskState.FAILED, error=failure)
         nxt = task_store.claim_next(s, worker="w", lease_seconds=30)
     assert nxt is not None and nxt[0] == b
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import pytest
 
 from framecast.dialects.dialect import Dialect, DialectTable
-from framecast.domain import ErrorCode, TaskState
+from framecast.domain import ErrorCode, TaskError, TaskState
 from framecast.service import TaskService
 from framecast.store import tasks as task_store
 from framecast.store.keys import Principal, authenticate
@@ -100,13 +100,9 @@ def drive(api: Api, task_id: str, state: TaskState) -> None:
                 )
             )
         elif state is TaskState.FAILED:
+            failure = TaskError(code=ErrorCode.INTERNAL, message="the engine stopped")
             assert task_store.finish_failure(
-                s,
-                task_id=task_id,
-                attempt=attempt,
-                state=TaskState.FAILED,
-                code=ErrorCode.INTERNAL,
-                message="the engine stopped",
+                s, task_id=task_id, attempt=attempt, state=TaskState.FAILED, error=failure
             )
 
 
@@ -137,12 +133,30 @@ class StateWords:
         return word
 
 
+def dig(body: Any, path: str) -> Any:
+    """The value at a dotted ``path`` ("data.0.status"); a ``*`` segment maps the rest over a list."""
+    head, _, rest = path.partition(".")
+    if head == "*":
+        return [dig(item, rest) for item in body] if rest else list(body)
+    value = body[int(head)] if head.isdigit() else body[head]
+    return dig(value, rest) if rest else value
+
+
 class DialectContract:
-    """Mixin for ``Test<Dialect>Contract`` classes; pytest collects the ``test_`` methods below."""
+    """Mixin for ``Test<Dialect>Contract`` classes; pytest collects the ``test_`` methods below.
+
+    A dialect declares where things are in its bodies (dotted paths for :func:`dig`) and
+    overrides a method only where its shape is not a plain path.
+    """
 
     dialect: ClassVar[Dialect]
     create_path: ClassVar[str]
+    query_path: ClassVar[str]  # where a task is queried; ``{id}`` stands for its public id
     unknown_route: ClassVar[str]  # under the dialect's prefix, answered by no route
+    id_at: ClassVar[str]  # the public task id in a create answer
+    id_prefix: ClassVar[str] = ""  # what the public id adds before framecast's task id ("video_")
+    state_at: ClassVar[str]  # the state word in a query answer
+    urls_at: ClassVar[str | None] = None  # the result URLs in a query answer; None: served elsewhere
     errors: ClassVar[ErrorWords]
     states: ClassVar[StateWords]
     scheme: ClassVar[str] = "Bearer"
@@ -159,10 +173,11 @@ class DialectContract:
 
     def ids(self, created: dict[str, Any]) -> tuple[str, str]:
         """(framecast's task id, the id this dialect's clients use) from a create answer."""
-        raise NotImplementedError
+        public_id = str(dig(created, self.id_at))
+        return public_id.removeprefix(self.id_prefix), public_id
 
     def query_url(self, public_id: str) -> str:
-        raise NotImplementedError
+        return self.query_path.format(id=public_id)
 
     def read(self, api: Api, public_id: str) -> dict[str, Any]:
         """A successful query's body (two calls for dialects that split status and result)."""
@@ -172,11 +187,11 @@ class DialectContract:
         return body
 
     def state_of(self, body: dict[str, Any]) -> str:
-        raise NotImplementedError
+        return str(dig(body, self.state_at))
 
     def urls_of(self, body: dict[str, Any]) -> list[str] | None:
         """The result URLs a query shows; None for a dialect that serves results by another route."""
-        return None
+        return None if self.urls_at is None else list(dig(body, self.urls_at))
 
     def callback_as_query(self, body: dict[str, Any]) -> dict[str, Any]:
         """A callback body seen as a query answer (most dialects send exactly that)."""

@@ -49,6 +49,8 @@ class TestBaicaiContract(DialectContract):
     dialect = baicai.DIALECT
     create_path = "/v1/videos/generations"
     unknown_route = "/v1/comfyui/nope"
+    query_path = "/v1/comfyui/tasks/{id}/status"
+    id_at, state_at, urls_at = "data.taskId", "data.0.status", "result.data.urls"
     errors = ErrorWords(
         no_key=(401, 401),
         not_found=(404, 404),
@@ -65,22 +67,10 @@ class TestBaicaiContract(DialectContract):
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return flf()
 
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["data"]["taskId"], created["data"]["taskId"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"/v1/comfyui/tasks/{public_id}/status"
-
     def read(self, api: Api, public_id: str) -> dict[str, Any]:
         """Status and result together: the shape Baicai's callback body has."""
         result = api.get(f"/v1/comfyui/tasks/{public_id}/result", scheme="Bearer").json()
         return {**super().read(api, public_id), "result": result}
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["data"][0]["status"])
-
-    def urls_of(self, body: dict[str, Any]) -> list[str] | None:
-        return list(body["result"]["data"]["urls"])
 
 
 def upload(api: Api, data: bytes, name: str = "a.png") -> str:

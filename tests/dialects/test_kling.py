@@ -66,6 +66,9 @@ class TestKlingContract(DialectContract):
     dialect = kling.DIALECT
     create_path = "/v1/videos/image2video"
     unknown_route = "/v1/videos/image2video/1/nope"
+    query_path = "/v1/videos/image2video/{id}"
+    id_at, state_at = "data.task_id", "data.task_status"
+    urls_at = "data.task_result.videos.*.url"
     errors = ErrorWords(
         no_key=(401, 1001),
         wrong_key=(401, 1002),
@@ -82,18 +85,6 @@ class TestKlingContract(DialectContract):
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return i2v()
-
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["data"]["task_id"], created["data"]["task_id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"/v1/videos/image2video/{public_id}"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["data"]["task_status"])
-
-    def urls_of(self, body: dict[str, Any]) -> list[str] | None:
-        return [v["url"] for v in body["data"]["task_result"]["videos"]]
 
     def callback_as_query(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"data": body}  # the callback sends the task itself, without the response envelope

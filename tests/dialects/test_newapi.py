@@ -87,6 +87,8 @@ class TestNewApiContract(DialectContract):
     dialect = newapi.DIALECT
     create_path = PATH
     unknown_route = f"{PATH}/task_1/nope"
+    query_path = f"{PATH}/{{id}}"
+    id_at, id_prefix, state_at = "id", "task_", "data.status"
     errors = ErrorWords(
         no_key=(401, "unauthorized"),
         not_found=(404, "task_not_exist"),
@@ -102,15 +104,6 @@ class TestNewApiContract(DialectContract):
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return flf(pair)
-
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["id"].removeprefix("task_"), created["id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"{PATH}/{public_id}"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["data"]["status"])
 
     def urls_of(self, body: dict[str, Any]) -> list[str] | None:
         return [body["url"]] if body["url"] else []

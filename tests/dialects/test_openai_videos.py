@@ -81,6 +81,8 @@ class TestOpenAIContract(DialectContract):
     dialect = openai_videos.DIALECT
     create_path = "/v1/videos"
     unknown_route = "/v1/videos/1/nope"
+    query_path = "/v1/videos/{id}"
+    id_at, id_prefix, state_at = "id", "video_", "status"
     errors = ErrorWords(
         no_key=(401, "invalid_api_key"),
         not_found=(404, "not_found"),
@@ -96,15 +98,6 @@ class TestOpenAIContract(DialectContract):
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return flf(pair)
-
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["id"].removeprefix("video_"), created["id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"/v1/videos/{public_id}"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["status"])
 
 
 def wait(api: Api, video_id: str, timeout: float = 30.0) -> dict[str, Any]:

@@ -79,6 +79,9 @@ class TestQianfanContract(DialectContract):
     dialect = qianfan.DIALECT
     create_path = URL
     unknown_route = "/beta/video/generations/nope"
+    query_path = f"{URL}?task_id={{id}}"
+    id_at, state_at = "data.task_id", "data.task_status"
+    urls_at = "data.task_result.videos.*.url"
     errors = ErrorWords(
         no_key=(401, "invalid_iam_token"),
         not_found=(404, 1203),  # the query route answers in the numeric envelope
@@ -94,18 +97,6 @@ class TestQianfanContract(DialectContract):
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return ko1()
-
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["data"]["task_id"], created["data"]["task_id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"{URL}?task_id={public_id}"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["data"]["task_status"])
-
-    def urls_of(self, body: dict[str, Any]) -> list[str] | None:
-        return [v["url"] for v in body["data"]["task_result"]["videos"]]
 
 
 # --- Kling family ------------------------------------------------------------------------------------

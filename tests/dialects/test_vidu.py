@@ -71,6 +71,8 @@ class TestViduContract(DialectContract):
     dialect = vidu.DIALECT
     create_path = "/ent/v2/start-end2video"
     unknown_route = "/ent/v2/nope"
+    query_path = "/ent/v2/tasks/{id}/creations"
+    id_at, state_at, urls_at = "task_id", "state", "creations.*.url"
     scheme = "Token"
     errors = ErrorWords(
         no_key=(401, "Unauthorized"),
@@ -87,18 +89,6 @@ class TestViduContract(DialectContract):
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return start_end(pair)
-
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["task_id"], created["task_id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"/ent/v2/tasks/{public_id}/creations"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["state"])
-
-    def urls_of(self, body: dict[str, Any]) -> list[str] | None:
-        return [c["url"] for c in body["creations"]]
 
 
 # --- create ----------------------------------------------------------------------------------------

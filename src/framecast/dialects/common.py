@@ -187,8 +187,13 @@ def request_body(
 
 
 def error_responses(model: Any, statuses: Iterable[int]) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a router: each error status a dialect answers, with its envelope model."""
-    return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in sorted(set(statuses))}
+    """``responses=`` for a router: each error status a dialect answers, with its envelope model.
+
+    ``statuses`` are those of the dialect's error table; every dialect also answers 400 (an
+    unreadable body), 404 (an unknown route) and 405 (a wrong method).
+    """
+    every = set(statuses) | {400, 404, 405}
+    return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in sorted(every)}
 
 
 def hoist_schema_defs(doc: dict[str, Any]) -> dict[str, Any]:

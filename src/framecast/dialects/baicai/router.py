@@ -14,14 +14,13 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.baicai import translate, uploads
-from framecast.dialects.baicai.errors import STATUSES, BaicaiError
+from framecast.dialects.baicai.errors import RESPONSES
 from framecast.dialects.baicai.models import BaicaiCreate
 from framecast.dialects.common import (
     Links,
     LinksDep,
     PrincipalDep,
     ServiceDep,
-    error_responses,
     file_response,
     read_json,
     request_body,
@@ -32,7 +31,7 @@ from framecast.errors import ClientError, NotFoundError
 from framecast.service import TaskService
 from framecast.store.keys import Principal
 
-router = APIRouter(tags=["baicai"], responses=error_responses(BaicaiError, STATUSES))
+router = APIRouter(tags=["baicai"], responses=RESPONSES)
 PREFIXES = ("/v1/videos/generations", "/v1/resources", "/v1/comfyui")
 
 

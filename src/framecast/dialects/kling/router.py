@@ -16,26 +16,26 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
-    error_responses,
     read_json,
     request_body,
     trace_id_of,
     with_idempotency_key,
 )
 from framecast.dialects.kling import lookup, translate
-from framecast.dialects.kling.errors import STATUSES, KlingError
+from framecast.dialects.kling.errors import RESPONSES
 from framecast.dialects.kling.models import Image2Video, Omni, Text2Video
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
 PREFIX = "/v1/videos"
 ENDPOINTS = ("image2video", "omni-video", "text2video")
+PREFIXES = tuple(f"{PREFIX}/{endpoint}" for endpoint in ENDPOINTS)
 BODIES: dict[str, type[BaseModel]] = {
     "image2video": Image2Video,
     "omni-video": Omni,
     "text2video": Text2Video,
 }
-router = APIRouter(prefix=PREFIX, tags=["kling"], responses=error_responses(KlingError, STATUSES))
+router = APIRouter(prefix=PREFIX, tags=["kling"], responses=RESPONSES)
 
 
 def _page_param(request: Request, name: str, default: int, high: int) -> int:

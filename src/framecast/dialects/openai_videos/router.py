@@ -18,7 +18,6 @@ from starlette.datastructures import FormData, UploadFile
 from framecast.dialects.common import (
     PrincipalDep,
     ServiceDep,
-    error_responses,
     file_response,
     idempotency_key,
     read_body,
@@ -26,7 +25,7 @@ from framecast.dialects.common import (
     request_body,
 )
 from framecast.dialects.openai_videos import translate
-from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError
+from framecast.dialects.openai_videos.errors import RESPONSES
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
@@ -36,7 +35,8 @@ from framecast.store.keys import Principal
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
 MODELS_PREFIX = "/v1/models"
-router = APIRouter(prefix="/v1", tags=["openai"], responses=error_responses(OpenAIError, STATUSES))
+PREFIXES = (PREFIX, FILES_PREFIX, MODELS_PREFIX)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=RESPONSES)
 # the SDK sends multipart; hand-written clients and gateways send JSON
 _BOTH = ("application/json", "multipart/form-data")
 

@@ -19,26 +19,19 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
-    error_responses,
     read_json,
     request_body,
     trace_id_of,
     with_idempotency_key,
 )
-from framecast.dialects.kling import errors as kling_errors
 from framecast.dialects.qianfan import translate
-from framecast.dialects.qianfan.errors import STATUSES, QianfanError, http_level_error, numeric_error
+from framecast.dialects.qianfan.errors import RESPONSES, http_level_error, numeric_error
 from framecast.dialects.qianfan.models import QianfanCreate
 from framecast.domain import ErrorCode, Task
 from framecast.errors import ClientError
 
 PREFIX = "/beta/video/generations"
-# HTTP-level errors in Qianfan's envelope, Kling-family ones in the numeric envelope
-router = APIRouter(
-    prefix=PREFIX,
-    tags=["qianfan"],
-    responses=error_responses(QianfanError | kling_errors.KlingError, STATUSES | kling_errors.STATUSES),
-)
+router = APIRouter(prefix=PREFIX, tags=["qianfan"], responses=RESPONSES)
 
 
 @router.post(

@@ -13,19 +13,18 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
-    error_responses,
     read_json,
     request_body,
 )
 from framecast.dialects.vidu import translate
-from framecast.dialects.vidu.errors import STATUSES, ViduError
+from framecast.dialects.vidu.errors import RESPONSES
 from framecast.dialects.vidu.models import ViduCancel, ViduCreate
 from framecast.domain import ErrorCode, TaskState
 from framecast.errors import ClientError, InvalidStateError
 from framecast.service import TaskQuery
 
 PREFIX = "/ent/v2"
-router = APIRouter(prefix=PREFIX, tags=["vidu"], responses=error_responses(ViduError, STATUSES))
+router = APIRouter(prefix=PREFIX, tags=["vidu"], responses=RESPONSES)
 
 
 def _create_route(endpoint: translate.Endpoint) -> None:
