@@ -5,6 +5,7 @@ Which dialect answers which path is decided per app (``dialects/dialect.py``).
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Iterable
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
 from framecast.errors import AuthError, ClientError
-from framecast.service import ResultFile, TaskService
+from framecast.service import ResultFile, SubmitLimits, TaskService
 from framecast.storage import UrlSigner
 from framecast.store.keys import Principal
 
@@ -122,6 +124,45 @@ def idempotency_key(request: Request) -> str:
 def with_idempotency_key(req: GenerationRequest, request: Request) -> GenerationRequest:
     key = idempotency_key(request)
     return req.model_copy(update={"client_request_id": key}) if key else req
+
+
+async def submit(
+    request: Request,
+    svc: TaskService,
+    principal: Principal,
+    req: GenerationRequest,
+    *,
+    dialect: str,
+    echo: dict[str, Any],
+    limits: SubmitLimits | None,
+    external_id: str | None = None,
+) -> Task:
+    """Create a task off the event loop, keyed by the request's ``Idempotency-Key`` when it sends one."""
+    call = functools.partial(
+        svc.submit,
+        principal,
+        with_idempotency_key(req, request),
+        dialect=dialect,
+        echo=echo,
+        limits=limits,
+        external_id=external_id,
+    )
+    return await run_in_threadpool(call)
+
+
+def add_create_route(
+    router: APIRouter,
+    path: str,
+    create: Callable[..., Any],
+    *,
+    name: str,
+    summary: str,
+    body: type[BaseModel],
+) -> None:
+    """``POST path`` answered by ``create``, one of several a loop makes (so each needs its own ``name``
+    for OpenAPI), with ``body`` described as the request body it reads itself."""
+    create.__name__ = name
+    router.add_api_route(path, create, methods=["POST"], summary=summary, openapi_extra=request_body(body))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from framecast.dialects.common import (
     file_response,
     read_json,
     request_body,
-    with_idempotency_key,
+    submit,
 )
 from framecast.domain import ErrorCode, ImageRef, ImageRole
 from framecast.errors import ClientError, NotFoundError
@@ -62,10 +62,7 @@ async def create(
 ) -> dict[str, Any]:
     raw = await read_json(request)
     req, echo = translate.parse(raw, _resolver(request, links, svc, principal))
-    req = with_idempotency_key(req, request)
-    task = await run_in_threadpool(
-        svc.submit, principal, req, dialect="baicai", echo=echo, limits=translate.LIMITS
-    )
+    task = await submit(request, svc, principal, req, dialect="baicai", echo=echo, limits=translate.LIMITS)
     return translate.ok({"taskId": task.id}, "任务提交成功")
 
 

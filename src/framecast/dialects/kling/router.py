@@ -5,7 +5,6 @@ Mounted before OpenAI Videos (``app.DEFAULT_DIALECTS`` says why).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,10 +15,10 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
+    add_create_route,
     read_json,
-    request_body,
+    submit,
     trace_id_of,
-    with_idempotency_key,
 )
 from framecast.dialects.kling import lookup, translate
 from framecast.dialects.kling.errors import RESPONSES
@@ -53,18 +52,15 @@ def _routes(endpoint: str) -> None:
 
     async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
         parsed = parse(await read_json(request))
-        req = parsed.request
-        req = with_idempotency_key(req, request)
-        task = await run_in_threadpool(
-            functools.partial(
-                svc.submit,
-                principal,
-                req,
-                dialect="kling",
-                echo=parsed.echo,
-                limits=translate.LIMITS,
-                external_id=parsed.echo.get("external_task_id") or None,
-            )
+        task = await submit(
+            request,
+            svc,
+            principal,
+            parsed.request,
+            dialect="kling",
+            echo=parsed.echo,
+            limits=translate.LIMITS,
+            external_id=parsed.echo.get("external_task_id") or None,
         )
         return translate.envelope(translate.render_created(task), trace_id_of(request))
 
@@ -82,15 +78,15 @@ def _routes(endpoint: str) -> None:
         tasks = await run_in_threadpool(svc.list, principal, offset=(page - 1) * size, limit=size)
         return translate.envelope([translate.render_task(t, links) for t in tasks], trace_id_of(request))
 
-    create.__name__ = f"kling_{name}_create"
     get_one.__name__ = f"kling_{name}_get"
     list_tasks.__name__ = f"kling_{name}_list"
-    router.add_api_route(
+    add_create_route(
+        router,
         f"/{endpoint}",
         create,
-        methods=["POST"],
+        name=f"kling_{name}_create",
         summary=f"Kling: create {endpoint}",
-        openapi_extra=request_body(BODIES[endpoint]),
+        body=BODIES[endpoint],
     )
     router.add_api_route(f"/{endpoint}/{{task_id}}", get_one, methods=["GET"], summary="Kling: query a task")
     router.add_api_route(f"/{endpoint}", list_tasks, methods=["GET"], summary="Kling: list tasks")

@@ -21,8 +21,8 @@ from framecast.dialects.common import (
     ServiceDep,
     read_json,
     request_body,
+    submit,
     trace_id_of,
-    with_idempotency_key,
 )
 from framecast.dialects.qianfan import translate
 from framecast.dialects.qianfan.errors import RESPONSES, http_level_error, numeric_error
@@ -44,10 +44,8 @@ async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> 
     render_error = numeric_error if family == translate.KLING else http_level_error
     try:
         parsed = translate.parse(body, family)
-        req = parsed.request
-        req = with_idempotency_key(req, request)
-        task = await run_in_threadpool(
-            svc.submit, principal, req, dialect="qianfan", echo=parsed.echo, limits=parsed.limits
+        task = await submit(
+            request, svc, principal, parsed.request, dialect="qianfan", echo=parsed.echo, limits=parsed.limits
         )
     except ClientError as exc:
         return render_error(exc, trace_id)

@@ -13,6 +13,7 @@ from framecast.dialects.common import (
     LinksDep,
     PrincipalDep,
     ServiceDep,
+    add_create_route,
     read_json,
     request_body,
 )
@@ -36,14 +37,9 @@ def _create_route(endpoint: translate.Endpoint) -> None:
         )
         return translate.render_create(task)
 
-    create.__name__ = f"vidu_{endpoint.path.replace('-', '_')}"
-    router.add_api_route(
-        f"/{endpoint.path}",
-        create,
-        methods=["POST"],
-        summary=f"Vidu {endpoint.path} ({endpoint.kind.value})",
-        openapi_extra=request_body(ViduCreate),
-    )
+    name = f"vidu_{endpoint.path.replace('-', '_')}"
+    summary = f"Vidu {endpoint.path} ({endpoint.kind.value})"
+    add_create_route(router, f"/{endpoint.path}", create, name=name, summary=summary, body=ViduCreate)
 
 
 for _endpoint in translate.ENDPOINTS.values():
