@@ -1,6 +1,7 @@
-"""What every dialect shares: auth, body reading, links to results, OpenAPI helpers, renderer types.
+"""What every dialect shares: body reading, links to results, OpenAPI helpers, renderer types.
 
-Which dialect answers which path is decided per app (``dialects/dialect.py``).
+Which dialect answers which path is decided per app (``dialects/dialect.py``); what a route
+declares it depends on (the caller, the service, result links) is in ``dialects/deps.py``.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
-from framecast.errors import AuthError, ClientError
+from framecast.errors import ClientError
 from framecast.service import ResultFile, SubmitLimits, TaskService
 from framecast.storage import UrlSigner
 from framecast.store.keys import Principal
@@ -57,28 +58,6 @@ def trace_id_of(request: Request) -> str:
         tid = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.trace_id = tid
     return str(tid)
-
-
-def service_of(request: Request) -> TaskService:
-    svc: TaskService = request.app.state.service
-    return svc
-
-
-def principal_of(request: Request) -> Principal:
-    """Accepts ``Authorization: Token <key>`` (Vidu) and ``Bearer <key>`` (everyone else)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() not in ("token", "bearer") or not token:
-        raise AuthError("missing API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'")
-    principal = service_of(request).authenticate(token)
-    if principal is None:
-        raise AuthError("invalid or revoked API key")
-    return principal
-
-
-PrincipalDep = Annotated[Principal, Depends(principal_of)]
-ServiceDep = Annotated[TaskService, Depends(service_of)]
 
 
 async def read_body(request: Request) -> bytes:
@@ -187,15 +166,6 @@ def file_response(f: ResultFile, headers: dict[str, str] | None = None) -> Respo
     if f.path is not None:
         return FileResponse(f.path, media_type=f.media_type, headers=headers)
     return Response(f.data or b"", media_type=f.media_type, headers=headers)
-
-
-def links_of(request: Request) -> Links:
-    settings = request.app.state.settings
-    base = settings.public_url or str(request.base_url)
-    return Links(signer=request.app.state.signer, base_url=base)
-
-
-LinksDep = Annotated[Links, Depends(links_of)]
 
 
 def validation_message(errors: list[Any]) -> tuple[str, str | None]:

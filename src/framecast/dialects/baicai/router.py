@@ -16,16 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from framecast.dialects.baicai import translate, uploads
 from framecast.dialects.baicai.errors import RESPONSES
 from framecast.dialects.baicai.models import BaicaiCreate
-from framecast.dialects.common import (
-    Links,
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    file_response,
-    read_json,
-    request_body,
-    submit,
-)
+from framecast.dialects.common import Links, file_response, read_json, request_body, submit
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import ErrorCode, ImageRef, ImageRole
 from framecast.errors import ClientError, NotFoundError
 from framecast.service import TaskService

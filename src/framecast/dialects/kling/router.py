@@ -11,15 +11,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import (
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    add_create_route,
-    read_json,
-    submit,
-    trace_id_of,
-)
+from framecast.dialects.common import add_create_route, read_json, submit, trace_id_of
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.kling import lookup, translate
 from framecast.dialects.kling.errors import RESPONSES
 from framecast.dialects.kling.models import Image2Video, Omni, Text2Video

@@ -7,14 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import (
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    idempotency_key,
-    read_json,
-    request_body,
-)
+from framecast.dialects.common import idempotency_key, read_json, request_body
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.newapi import translate
 from framecast.dialects.newapi.errors import RESPONSES
 from framecast.dialects.newapi.models import GenerationCreate

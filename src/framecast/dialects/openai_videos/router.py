@@ -15,15 +15,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from framecast.dialects.common import (
-    PrincipalDep,
-    ServiceDep,
-    file_response,
-    idempotency_key,
-    read_body,
-    read_json,
-    request_body,
-)
+from framecast.dialects.common import file_response, idempotency_key, read_body, read_json, request_body
+from framecast.dialects.deps import PrincipalDep, ServiceDep
 from framecast.dialects.openai_videos import translate
 from framecast.dialects.openai_videos.errors import RESPONSES
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix

@@ -13,17 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.config import Catalog
-from framecast.dialects.common import (
-    CallbackRenderer,
-    Links,
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    read_json,
-    request_body,
-    submit,
-    trace_id_of,
-)
+from framecast.dialects.common import CallbackRenderer, Links, read_json, request_body, submit, trace_id_of
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.qianfan import translate
 from framecast.dialects.qianfan.errors import RESPONSES, http_level_error, numeric_error
 from framecast.dialects.qianfan.models import QianfanCreate

@@ -9,14 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import (
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    add_create_route,
-    read_json,
-    request_body,
-)
+from framecast.dialects.common import add_create_route, read_json, request_body
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.vidu import translate
 from framecast.dialects.vidu.errors import RESPONSES
 from framecast.dialects.vidu.models import ViduCancel, ViduCreate
