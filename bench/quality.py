@@ -140,18 +140,23 @@ def main() -> None:
     )
     # "Clear, trackable motion": an independent motion-compensated method (minterpolate) beats the
     # cross-fade by at least 1 dB, so there is motion and it can be followed.
-    track = (np.array(allp["minterpolate"]) - np.array(allp["cross-fade"])) >= 1.0
+    motion = np.array(allp["minterpolate"]) - np.array(allp["cross-fade"])
+
+    def wins(subset: np.ndarray) -> str:
+        """How many pairs in ``subset`` builtin wins by >= 2 dB over the cross-fade, as "wins/pairs"."""
+        return f"{int((diffs[subset] >= 2).sum())}/{int(subset.sum())}"
+
+    track, clear = motion >= 1.0, motion >= 2.0
     if track.any():
         print(
             f"trackable pairs (minterpolate >= cross-fade + 1 dB): {int(track.sum())}; builtin - cross-fade "
             f"on them: mean {diffs[track].mean():+.2f} dB, min {diffs[track].min():+.2f} dB, "
-            f">= 2 dB on {int((diffs[track] >= 2).sum())}/{int(track.sum())}"
+            f">= 2 dB on {wins(track)}"
         )
-    clear = (np.array(allp["minterpolate"]) - np.array(allp["cross-fade"])) >= 2.0
     if clear.any():
         print(
             f"stricter (minterpolate >= cross-fade + 2 dB): {int(clear.sum())} pairs; "
-            f"builtin >= cross-fade + 2 dB on {int((diffs[clear] >= 2).sum())}/{int(clear.sum())}"
+            f"builtin >= cross-fade + 2 dB on {wins(clear)}"
         )
     if dev:
         return

@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from framecast.app import DEFAULT_DIALECTS, create_app
 from framecast.dialects import kling, newapi, openai_videos, vidu
-from framecast.dialects.dialect import Dialect
+from framecast.dialects.common import default_error
+from framecast.dialects.dialect import Dialect, fixed
 from framecast.engines.registry import EngineRegistry
 from framecast.store.keys import create_key
 from tests.conftest import Api, make_settings
@@ -85,6 +87,23 @@ def test_the_default_dialects_and_their_names() -> None:
     # openai last: its GET /v1/videos/{video_id} must not shadow Kling's and Baicai's routes
     assert DEFAULT_DIALECTS[-1] is openai_videos.DIALECT
     assert all(isinstance(d, Dialect) for d in DEFAULT_DIALECTS)
+
+
+def test_a_dialects_defaults_come_from_its_router_and_renderer() -> None:
+    """A declaration names only what differs: the prefixes are its router's, and a callback body
+    means it takes callback URLs, unless it says otherwise."""
+    router = APIRouter(prefix="/x/v1")
+    plain = Dialect("x", router, default_error)
+    assert plain.prefixes == ("/x/v1",) and plain.accepts_callbacks is False
+    calling = Dialect("x", router, default_error, fixed(newapi.translate.render_query))
+    assert calling.accepts_callbacks is True
+    assert Dialect("x", router, default_error, prefixes=("/x/v1/a", "/x/v1/b")).prefixes == (
+        "/x/v1/a",
+        "/x/v1/b",
+    )
+    # nothing to fall back on: a router mounted at the root must say which paths it answers
+    with pytest.raises(ValueError, match="explicit prefixes"):
+        Dialect("x", APIRouter(), default_error)
 
 
 def test_two_dialects_with_one_name_refuse_to_start(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from typing import Any
 import time_machine
 from sqlalchemy import func, select
 
-from framecast.domain import ErrorCode, TaskState
+from framecast.domain import ErrorCode, TaskError, TaskState
 from framecast.store import billing
 from framecast.store import tasks as task_store
+from framecast.store.db import Database
 from framecast.store.keys import create_key
 from framecast.store.tables import LedgerRow, TaskRow
 from framecast.store.time import utcnow
@@ -28,6 +29,17 @@ def metered(api: Api, credits: int | None = None, concurrency: int | None = None
     with api.client.app.state.db.session() as s:  # type: ignore[attr-defined]
         row, token = create_key(s, name="metered", credits=credits, concurrency_limit=concurrency)
     return Api(api.client, token, row.tenant)
+
+
+def db_of(api: Api) -> Database:
+    db: Database = api.client.app.state.db  # type: ignore[attr-defined]
+    return db
+
+
+def claim(db: Database, worker: str = "w") -> tuple[str, int] | None:
+    """(task id, attempt) of the next task a worker named ``worker`` takes; None when none is due."""
+    with db.session() as s:
+        return task_store.claim_next(s, worker=worker, lease_seconds=30)
 
 
 def balance(api: Api) -> int | None:
@@ -124,18 +136,13 @@ def test_credits_endpoint(api: Api, pair: list[str]) -> None:
 def test_failed_task_is_refunded(api: Api, pair: list[str]) -> None:
     paying = metered(api, credits=100)
     task_id = paying.post("/ent/v2/start-end2video", body(pair)).json()["task_id"]
-    db = api.client.app.state.db  # type: ignore[attr-defined]
-    with db.session() as s:
-        claimed = task_store.claim_next(s, worker="t", lease_seconds=30)
+    db = db_of(api)
+    claimed = claim(db, "t")
     assert claimed is not None and claimed[0] == task_id
     with db.session() as s:
+        failure = TaskError(code=ErrorCode.INTERNAL, message="boom")
         assert task_store.finish_failure(
-            s,
-            task_id=task_id,
-            attempt=claimed[1],
-            state=TaskState.FAILED,
-            code=ErrorCode.INTERNAL,
-            message="boom",
+            s, task_id=task_id, attempt=claimed[1], state=TaskState.FAILED, error=failure
         )
     assert balance(paying) == 100
 
@@ -155,7 +162,7 @@ def test_queue_mode_holds_tasks_over_the_limit(api: Api, pair: list[str]) -> Non
     a = limited.post("/ent/v2/start-end2video", body(pair)).json()["task_id"]
     b = limited.post("/ent/v2/start-end2video", body(pair)).json()["task_id"]
     free = api.post("/ent/v2/start-end2video", body(pair)).json()["task_id"]
-    db = api.client.app.state.db  # type: ignore[attr-defined]
+    db = db_of(api)
     with db.session() as s:
         first = task_store.claim_next(s, worker="w", lease_seconds=30)
         second = task_store.claim_next(s, worker="w", lease_seconds=30)
@@ -164,9 +171,8 @@ def test_queue_mode_holds_tasks_over_the_limit(api: Api, pair: list[str]) -> Non
     assert second is not None and second[0] == free  # b waits for a's slot
     assert third is None
     with db.session() as s:
-        task_store.finish_failure(
-            s, task_id=a, attempt=first[1], state=TaskState.FAILED, code=ErrorCode.INTERNAL, message="x"
-        )
+        failure = TaskError(code=ErrorCode.INTERNAL, message="x")
+        task_store.finish_failure(s, task_id=a, attempt=first[1], state=TaskState.FAILED, error=failure)
         nxt = task_store.claim_next(s, worker="w", lease_seconds=30)
     assert nxt is not None and nxt[0] == b
 
@@ -181,7 +187,7 @@ def test_priority_order(api: Api, pair: list[str]) -> None:
         "b_second": other.post("/ent/v2/start-end2video", body(pair)).json()["task_id"],
     }
     order = []
-    db = api.client.app.state.db  # type: ignore[attr-defined]
+    db = db_of(api)
     while True:
         with db.session() as s:
             got = task_store.claim_next(s, worker="w", lease_seconds=30)
@@ -249,15 +255,13 @@ def test_custom_blocklist(make_api: Callable[..., Api], pair: list[str], tmp_pat
 
 def test_lapsed_lease_requeues_and_fences(api: Api, pair: list[str]) -> None:
     task_id = api.post("/ent/v2/start-end2video", body(pair)).json()["task_id"]
-    db = api.client.app.state.db  # type: ignore[attr-defined]
-    with db.session() as s:
-        claimed = task_store.claim_next(s, worker="old", lease_seconds=30)
+    db = db_of(api)
+    claimed = claim(db, "old")
     assert claimed == (task_id, 1)
     with db.session() as s:
         reaped = task_store.requeue_expired(s, max_attempts=3, now=utcnow() + timedelta(seconds=60))
     assert reaped.requeued == [task_id] and reaped.abandoned == []
-    with db.session() as s:
-        again = task_store.claim_next(s, worker="new", lease_seconds=30)
+    again = claim(db, "new")
     assert again == (task_id, 2)
     with db.session() as s:  # the old worker's writes now match nothing
         assert task_store.heartbeat(s, task_id=task_id, attempt=1, progress=50, lease_seconds=30) is None
@@ -327,7 +331,7 @@ def test_idempotency_key_header_in_every_dialect(api: Api, pair: list[str]) -> N
 def test_a_full_tenants_backlog_does_not_block_others(api: Api, pair: list[str]) -> None:
     limited = metered(api, concurrency=1)
     template = limited.post("/ent/v2/start-end2video", body(pair)).json()["task_id"]
-    db = api.client.app.state.db  # type: ignore[attr-defined]
+    db = db_of(api)
     with db.session() as s:
         first = task_store.claim_next(s, worker="w", lease_seconds=30)
         assert first is not None and first[0] == template
@@ -347,8 +351,7 @@ def test_a_full_tenants_backlog_does_not_block_others(api: Api, pair: list[str])
                 )
             )
     other = api.post("/ent/v2/start-end2video", body(pair)).json()["task_id"]
-    with db.session() as s:
-        got = task_store.claim_next(s, worker="w", lease_seconds=30)
+    got = claim(db)
     assert got is not None and got[0] == other
 
 
@@ -359,7 +362,7 @@ def test_reaper_forgets_expired_idempotency_keys(
 
     api = make_api(idempotency_hours=24)
     api.post("/ent/v2/start-end2video", body(pair, client_request_id="short-lived"))
-    db = api.client.app.state.db  # type: ignore[attr-defined]
+    db = db_of(api)
     api.client.app.state.runner.reap()  # type: ignore[attr-defined]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(IdempotencyRow)) == 1

@@ -42,6 +42,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="print the full records as JSON (nothing shortened; for scripts)")
 ]
+KeyIdArg = Annotated[str, typer.Argument(help="the key id from `keys list`")]
+# what `generate` (here) and `submit` (on a server) both ask for
+DurationOpt = Annotated[int | None, typer.Option(help="seconds (the model's default if omitted)")]
+SeedOpt = Annotated[int | None, typer.Option(help="seed (random if omitted)")]
 
 
 def _print_table(table: Table) -> None:
@@ -232,8 +236,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
 
 @keys_app.command("topup")
 def keys_topup(
-    key_id: Annotated[str, typer.Argument(help="the key id from `keys list`")],
-    credits: Annotated[int, typer.Option(help="credits to add to the key's tenant")],
+    key_id: KeyIdArg, credits: Annotated[int, typer.Option(help="credits to add to the key's tenant")]
 ) -> None:
     """Add credits to the tenant of a key (an unmetered tenant becomes metered)."""
     from framecast.store import billing
@@ -245,8 +248,7 @@ def keys_topup(
 
 @keys_app.command("limit")
 def keys_limit(
-    key_id: Annotated[str, typer.Argument(help="the key id from `keys list`")],
-    concurrency: Annotated[int, typer.Option(help="tasks running at once; 0 = unlimited")],
+    key_id: KeyIdArg, concurrency: Annotated[int, typer.Option(help="tasks running at once; 0 = unlimited")]
 ) -> None:
     """Set the concurrency limit of a key's tenant."""
     from framecast.store import billing
@@ -269,7 +271,7 @@ def _tenant_of(key_id: str) -> Iterator[tuple[Session, str]]:
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id from `keys list`")]) -> None:
+def keys_revoke(key_id: KeyIdArg) -> None:
     """Revoke a key: requests with it answer 401 from now on."""
     db = _db(Settings())
     with db.session() as s:
@@ -338,10 +340,10 @@ def generate(
     first: Annotated[Path, typer.Option(help="first frame (or the only image, for image-to-video)")],
     last: Annotated[Path | None, typer.Option(help="last frame")] = None,
     prompt: Annotated[str, typer.Option(help="what happens; camera words steer the motion")] = "",
-    duration: Annotated[int | None, typer.Option(help="seconds (the model's default if omitted)")] = None,
+    duration: DurationOpt = None,
     fps: Annotated[int | None, typer.Option(help="frames per second")] = None,
     frames: Annotated[int | None, typer.Option(help="exact frame count; overrides duration x fps")] = None,
-    seed: Annotated[int | None, typer.Option(help="seed (random if omitted)")] = None,
+    seed: SeedOpt = None,
     resolution: Annotated[str | None, typer.Option(help="360p, 540p, 720p or 1080p")] = None,
     model: Annotated[str, typer.Option(help="a catalog model name (`framecast models`)")] = "viduq3-pro",
     movement: Annotated[str, typer.Option(help="auto, small, medium or large")] = "auto",
@@ -475,9 +477,9 @@ def submit(
     ] = None,
     last: Annotated[str | None, typer.Option(help="last frame: a file or an http(s) URL")] = None,
     prompt: Annotated[str | None, typer.Option(help="what happens; camera words steer the motion")] = None,
-    duration: Annotated[int | None, typer.Option(help="seconds (the model's default if omitted)")] = None,
+    duration: DurationOpt = None,
     resolution: Annotated[str | None, typer.Option(help="540p, 720p, 1080p, ...")] = None,
-    seed: Annotated[int | None, typer.Option(help="seed (random if omitted)")] = None,
+    seed: SeedOpt = None,
     model: Annotated[str, typer.Option(help="a model name the server knows")] = "viduq3-pro",
     wait: Annotated[
         bool, typer.Option("--wait", help="follow the task to its end with a progress bar")

@@ -31,13 +31,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import (
-    HTTP_STATUS,
-    Links,
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-)
+from framecast.dialects.common import HTTP_STATUS, Links
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import Task, TaskState
 from framecast.errors import ClientError
 from framecast.service import TaskService

@@ -34,53 +34,33 @@ def post(api: Api, body: Any) -> Any:
     return api.post("/v1/videos/generations", body, scheme="Bearer")
 
 
-def envelope(body: dict[str, Any], status: int) -> object:
-    """Baicai's ``{code: <HTTP status>, message, data: null}``; the word is ``code``."""
-    assert body == {"code": status, "message": body["message"], "data": None}
-    assert body["message"]
-    return body["code"]
-
-
 def assert_error(resp: Any, status: int) -> dict[str, Any]:
-    return error_asserter(envelope)(resp, status, status)
+    return error_asserter(TestBaicaiContract.envelope)(resp, status, status)
 
 
 class TestBaicaiContract(DialectContract):
+    @staticmethod
+    def envelope(body: dict[str, Any], status: int) -> object:
+        """Baicai's ``{code: <HTTP status>, message, data: null}``; the word is ``code``."""
+        assert body == {"code": status, "message": body["message"], "data": None}
+        assert body["message"]
+        return body["code"]
+
     dialect = baicai.DIALECT
     create_path = "/v1/videos/generations"
-    unknown_route = "/v1/comfyui/nope"
-    errors = ErrorWords(
-        no_key=(401, 401),
-        not_found=(404, 404),
-        no_route=(404, 404),
-        bad_json=(400, 400),
-        too_large=(400, 400),  # Baicai documents only 200, 400 and 500
-    )
-    states = StateWords(
-        queued="PENDING", running="RUNNING", succeeded="COMPLETED", failed="FAILED", cancelled="CANCELED"
-    )
-
-    envelope = staticmethod(envelope)
+    query_path = "/v1/comfyui/tasks/{id}/status"
+    id_at, state_at, urls_at = "data.taskId", "data.0.status", "result.data.urls"
+    # Baicai documents only 200, 400 and 500
+    errors = ErrorWords(401, 404, 404, 400, 400, too_large_status=400)
+    states = StateWords("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELED")
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return flf()
-
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["data"]["taskId"], created["data"]["taskId"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"/v1/comfyui/tasks/{public_id}/status"
 
     def read(self, api: Api, public_id: str) -> dict[str, Any]:
         """Status and result together: the shape Baicai's callback body has."""
         result = api.get(f"/v1/comfyui/tasks/{public_id}/result", scheme="Bearer").json()
         return {**super().read(api, public_id), "result": result}
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["data"][0]["status"])
-
-    def urls_of(self, body: dict[str, Any]) -> list[str] | None:
-        return list(body["result"]["data"]["urls"])
 
 
 def upload(api: Api, data: bytes, name: str = "a.png") -> str:

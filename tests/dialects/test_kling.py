@@ -52,51 +52,31 @@ def omni(**extra: Any) -> dict[str, Any]:
     }
 
 
-def envelope(body: dict[str, Any], status: int) -> object:
-    """Kling's ``{code: <service code>, message, request_id}``; the word is the numeric code."""
-    assert set(body) == {"code", "message", "request_id"}
-    assert body["message"] and body["request_id"]
-    return body["code"]
-
-
-assert_error = error_asserter(envelope)
-
-
 class TestKlingContract(DialectContract):
+    @staticmethod
+    def envelope(body: dict[str, Any], status: int) -> object:
+        """Kling's ``{code: <service code>, message, request_id}``; the word is the numeric code."""
+        assert set(body) == {"code", "message", "request_id"}
+        assert body["message"] and body["request_id"]
+        return body["code"]
+
     dialect = kling.DIALECT
     create_path = "/v1/videos/image2video"
-    unknown_route = "/v1/videos/image2video/1/nope"
-    errors = ErrorWords(
-        no_key=(401, 1001),
-        wrong_key=(401, 1002),
-        not_found=(404, 1203),
-        no_route=(404, 1203),
-        bad_json=(400, 1201),
-        too_large=(400, 1200),  # Kling documents no 413: 1200 is its "bad request body"
-    )
-    states = StateWords(
-        queued="submitted", running="processing", succeeded="succeed", failed="failed", cancelled="failed"
-    )
-
-    envelope = staticmethod(envelope)
+    query_path = "/v1/videos/image2video/{id}"
+    id_at, state_at = "data.task_id", "data.task_status"
+    urls_at = "data.task_result.videos.*.url"
+    # Kling documents no 413: 1200 is its "bad request body"
+    errors = ErrorWords(1001, 1203, 1203, 1201, 1200, wrong_key=1002, too_large_status=400)
+    states = StateWords("submitted", "processing", "succeed", "failed", "failed")
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return i2v()
 
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["data"]["task_id"], created["data"]["task_id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"/v1/videos/image2video/{public_id}"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["data"]["task_status"])
-
-    def urls_of(self, body: dict[str, Any]) -> list[str] | None:
-        return [v["url"] for v in body["data"]["task_result"]["videos"]]
-
     def callback_as_query(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"data": body}  # the callback sends the task itself, without the response envelope
+
+
+assert_error = error_asserter(TestKlingContract.envelope)
 
 
 def create(api: Api, path: str, body: dict[str, Any], **kw: Any) -> Any:

@@ -73,47 +73,31 @@ def post(api: Api, body: Any) -> Any:
     return api.post(PATH, body, scheme="Bearer")
 
 
-def envelope(body: dict[str, Any], status: int) -> object:
-    """new-api's task error ``{code: "<string>", message, data: null}``; the word is ``code``."""
-    assert set(body) == {"code", "message", "data"}
-    assert body["message"] and body["data"] is None
-    return body["code"]
-
-
-assert_error = error_asserter(envelope)
-
-
 class TestNewApiContract(DialectContract):
+    @staticmethod
+    def envelope(body: dict[str, Any], status: int) -> object:
+        """new-api's task error ``{code: "<string>", message, data: null}``; the word is ``code``."""
+        assert set(body) == {"code", "message", "data"}
+        assert body["message"] and body["data"] is None
+        return body["code"]
+
     dialect = newapi.DIALECT
     create_path = PATH
-    unknown_route = f"{PATH}/task_1/nope"
+    query_path = f"{PATH}/{{id}}"
+    id_at, id_prefix, state_at = "id", "task_", "data.status"
     errors = ErrorWords(
-        no_key=(401, "unauthorized"),
-        not_found=(404, "task_not_exist"),
-        no_route=(404, "task_not_exist"),
-        bad_json=(400, "invalid_request"),
-        too_large=(413, "request_body_too_large"),
+        "unauthorized", "task_not_exist", "task_not_exist", "invalid_request", "request_body_too_large"
     )
-    states = StateWords(
-        queued="QUEUED", running="IN_PROGRESS", succeeded="SUCCESS", failed="FAILURE", cancelled="FAILURE"
-    )
-
-    envelope = staticmethod(envelope)
+    states = StateWords("QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE", "FAILURE")
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return flf(pair)
 
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["id"].removeprefix("task_"), created["id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"{PATH}/{public_id}"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["data"]["status"])
-
     def urls_of(self, body: dict[str, Any]) -> list[str] | None:
         return [body["url"]] if body["url"] else []
+
+
+assert_error = error_asserter(TestNewApiContract.envelope)
 
 
 def vidu_task(api: Api) -> dict[str, Any]:

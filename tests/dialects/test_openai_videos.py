@@ -60,51 +60,33 @@ def form(api: Api, path: str, data: dict[str, Any], files: Any = None) -> Any:
     return api.client.post(path, data=data, files=files, headers=api.headers("Bearer"))
 
 
-def envelope(body: dict[str, Any], status: int) -> object:
-    """OpenAI's ``{error: {message, type, param, code}}``; the word is ``code``."""
-    assert set(body) == {"error"}
-    err = body["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    assert err["message"] and err["type"]
-    return err["code"]
-
-
 def assert_error(resp: Any, status: int, code: str, param: str | None = None) -> dict[str, Any]:
     """The error, and the field it names when ``param`` is given; returns the inner ``error``."""
-    err: dict[str, Any] = error_asserter(envelope)(resp, status, code)["error"]
+    err: dict[str, Any] = error_asserter(TestOpenAIContract.envelope)(resp, status, code)["error"]
     if param is not None:
         assert err["param"] == param, err
     return err
 
 
 class TestOpenAIContract(DialectContract):
+    @staticmethod
+    def envelope(body: dict[str, Any], status: int) -> object:
+        """OpenAI's ``{error: {message, type, param, code}}``; the word is ``code``."""
+        assert set(body) == {"error"}
+        err = body["error"]
+        assert set(err) == {"message", "type", "param", "code"}
+        assert err["message"] and err["type"]
+        return err["code"]
+
     dialect = openai_videos.DIALECT
     create_path = "/v1/videos"
-    unknown_route = "/v1/videos/1/nope"
-    errors = ErrorWords(
-        no_key=(401, "invalid_api_key"),
-        not_found=(404, "not_found"),
-        no_route=(404, "not_found"),
-        bad_json=(400, "invalid_value"),
-        too_large=(413, "request_too_large"),
-    )
-    states = StateWords(
-        queued="queued", running="in_progress", succeeded="completed", failed="failed", cancelled="failed"
-    )
-
-    envelope = staticmethod(envelope)
+    query_path = "/v1/videos/{id}"
+    id_at, id_prefix, state_at = "id", "video_", "status"
+    errors = ErrorWords("invalid_api_key", "not_found", "not_found", "invalid_value", "request_too_large")
+    states = StateWords("queued", "in_progress", "completed", "failed", "failed")
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return flf(pair)
-
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["id"].removeprefix("video_"), created["id"]
-
-    def query_url(self, public_id: str) -> str:
-        return f"/v1/videos/{public_id}"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["status"])
 
 
 def wait(api: Api, video_id: str, timeout: float = 30.0) -> dict[str, Any]:

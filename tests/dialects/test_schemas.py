@@ -32,6 +32,23 @@ def cancel(api: Api, task_id: str) -> None:
     assert api.post(f"/ent/v2/tasks/{task_id}/cancel", {}).status_code == 200
 
 
+def create_query_cancel(
+    api: Api, path: str, body: dict[str, Any], created: Any, query: Any, prefix: str
+) -> str:
+    """Create at ``path``, query the task queued and, once cancelled, again; returns its public id.
+
+    ``created`` and ``query`` are the reference schemas of the answers; ``prefix`` is what the
+    public id adds before framecast's task id.
+    """
+    answer = ok(bearer(api, "POST", path, body))
+    check(answer, created, "create")
+    public_id: str = answer["id"]
+    check(ok(bearer(api, "GET", f"{path}/{public_id}")), query, "queued")
+    cancel(api, public_id.removeprefix(prefix))
+    check(ok(bearer(api, "GET", f"{path}/{public_id}")), query, "cancelled")
+    return public_id
+
+
 def test_vidu_responses_match_the_reference(api: Api, pair: list[str]) -> None:
     body = {
         "model": "viduq3-pro",
@@ -108,12 +125,9 @@ def test_openai_responses_match_the_reference(api: Api, pair: list[str]) -> None
         "input_reference": {"image_url": pair[0]},
         "last_frame": {"image_url": pair[1]},
     }
-    created = ok(bearer(api, "POST", "/v1/videos", body))
-    check(created, schemas.OPENAI_VIDEO, "create")
-    video_id = created["id"]
-    check(ok(bearer(api, "GET", f"/v1/videos/{video_id}")), schemas.OPENAI_VIDEO, "queued")
-    cancel(api, video_id.removeprefix("video_"))
-    check(ok(bearer(api, "GET", f"/v1/videos/{video_id}")), schemas.OPENAI_VIDEO, "cancelled")
+    video_id = create_query_cancel(
+        api, "/v1/videos", body, schemas.OPENAI_VIDEO, schemas.OPENAI_VIDEO, "video_"
+    )
     check(ok(bearer(api, "GET", "/v1/videos")), schemas.OPENAI_LIST, "list")
     check(ok(bearer(api, "DELETE", f"/v1/videos/{video_id}")), schemas.OPENAI_DELETED, "delete")
     check(bearer(api, "GET", "/v1/videos/video_1").json(), schemas.OPENAI_ERROR)
@@ -128,12 +142,8 @@ def test_newapi_responses_match_the_reference(api: Api, pair: list[str]) -> None
         "last_image": pair[1],
         "duration": 2,
     }
-    created = ok(bearer(api, "POST", "/v1/video/generations", body))
-    check(created, schemas.NEWAPI_CREATE, "create")
-    task_id = created["id"]
-    check(ok(bearer(api, "GET", f"/v1/video/generations/{task_id}")), schemas.NEWAPI_QUERY, "queued")
-    cancel(api, task_id.removeprefix("task_"))
-    check(ok(bearer(api, "GET", f"/v1/video/generations/{task_id}")), schemas.NEWAPI_QUERY, "cancelled")
+    path = "/v1/video/generations"
+    create_query_cancel(api, path, body, schemas.NEWAPI_CREATE, schemas.NEWAPI_QUERY, "task_")
     check(bearer(api, "GET", "/v1/video/generations/task_1").json(), schemas.NEWAPI_ERROR)
     check(bearer(api, "POST", "/v1/video/generations", {"images": [""]}).json(), schemas.NEWAPI_ERROR)
 

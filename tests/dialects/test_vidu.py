@@ -55,50 +55,29 @@ def start_end(pair: list[str], **extra: Any) -> dict[str, Any]:
     return {"model": "viduq3-pro", "images": pair, "prompt": "the camera follows", "duration": 2, **extra}
 
 
-def envelope(body: dict[str, Any], status: int) -> object:
-    """Vidu's ``{code: <HTTP status>, reason, message, metadata: {trace_id}}``; the word is ``reason``."""
-    assert set(body) == {"code", "reason", "message", "metadata"}
-    assert body["code"] == status
-    assert body["message"]
-    assert body["metadata"]["trace_id"]
-    return body["reason"]
-
-
-assert_error = error_asserter(envelope)
-
-
 class TestViduContract(DialectContract):
+    @staticmethod
+    def envelope(body: dict[str, Any], status: int) -> object:
+        """Vidu's ``{code: <HTTP status>, reason, message, metadata: {trace_id}}``; the word is ``reason``."""
+        assert set(body) == {"code", "reason", "message", "metadata"}
+        assert body["code"] == status
+        assert body["message"]
+        assert body["metadata"]["trace_id"]
+        return body["reason"]
+
     dialect = vidu.DIALECT
     create_path = "/ent/v2/start-end2video"
-    unknown_route = "/ent/v2/nope"
+    query_path = "/ent/v2/tasks/{id}/creations"
+    id_at, state_at, urls_at = "task_id", "state", "creations.*.url"
     scheme = "Token"
-    errors = ErrorWords(
-        no_key=(401, "Unauthorized"),
-        not_found=(404, "TaskNotFound"),
-        no_route=(404, "NotFound"),
-        bad_json=(400, "FieldInvalid"),
-        too_large=(413, "BadRequest"),
-    )
-    states = StateWords(
-        queued="queueing", running="processing", succeeded="success", failed="failed", cancelled="failed"
-    )
-
-    envelope = staticmethod(envelope)
+    errors = ErrorWords("Unauthorized", "TaskNotFound", "NotFound", "FieldInvalid", "BadRequest")
+    states = StateWords("queueing", "processing", "success", "failed", "failed")
 
     def create_body(self, pair: list[str]) -> dict[str, Any]:
         return start_end(pair)
 
-    def ids(self, created: dict[str, Any]) -> tuple[str, str]:
-        return created["task_id"], created["task_id"]
 
-    def query_url(self, public_id: str) -> str:
-        return f"/ent/v2/tasks/{public_id}/creations"
-
-    def state_of(self, body: dict[str, Any]) -> str:
-        return str(body["state"])
-
-    def urls_of(self, body: dict[str, Any]) -> list[str] | None:
-        return [c["url"] for c in body["creations"]]
+assert_error = error_asserter(TestViduContract.envelope)
 
 
 # --- create ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from tests.transports import recording_transport
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -288,17 +289,12 @@ def test_odd_ipv4_spelling_of_a_private_address_is_refused_as_private() -> None:
 
 
 def test_odd_ipv4_spelling_of_a_public_address_is_fetched_from_that_address() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, content=PNG_BYTES, headers={"Content-Type": "image/png"})
-
+    transport, seen = recording_transport(PNG_BYTES, "image/png")
     # 0x5d.0xb8.0xd8.0x22 == 93.184.216.34; no DNS lookup is made for it
     got = fetch(
         "http://0x5d.0xb8.0xd8.0x22/a.png",
         FetchPolicy(),
-        transport=httpx.MockTransport(handler),
+        transport=transport,
         resolver=_table_resolver({}),
     )
     assert got.data == PNG_BYTES
@@ -354,18 +350,13 @@ def test_error_message_does_not_leak_resolved_address() -> None:
 
 
 def test_https_request_is_pinned_to_vetted_ip_with_sni() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, content=PNG_BYTES, headers={"Content-Type": "image/png; charset=binary"})
-
+    transport, seen = recording_transport(PNG_BYTES, "image/png; charset=binary")
     calls: list[str] = []
     resolver = _table_resolver({"img.example": [PUBLIC_IP]}, calls)
     got = fetch(
         "https://img.example/pics/a.png?x=1",
         FetchPolicy(),
-        transport=httpx.MockTransport(handler),
+        transport=transport,
         resolver=resolver,
     )
     assert got.data == PNG_BYTES
@@ -381,16 +372,9 @@ def test_https_request_is_pinned_to_vetted_ip_with_sni() -> None:
 
 
 def test_ipv6_pinning_and_port_in_host_header() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, content=b"ok")
-
+    transport, seen = recording_transport(b"ok")
     resolver = _table_resolver({"v6.example": ["2606:4700::1111"]})
-    fetch(
-        "http://v6.example:8080/a", FetchPolicy(), transport=httpx.MockTransport(handler), resolver=resolver
-    )
+    fetch("http://v6.example:8080/a", FetchPolicy(), transport=transport, resolver=resolver)
     (request,) = seen
     assert request.url.host == "2606:4700::1111"
     assert request.url.port == 8080

@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from tests.transports import recording_transport
 
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
@@ -238,18 +239,13 @@ def test_empty_source_refused() -> None:
 
 def test_url_source_is_fetched_and_checked() -> None:
     jpeg = make("JPEG", 300, 200)
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        # the server claims PNG; the bytes decide
-        return httpx.Response(200, content=jpeg, headers={"Content-Type": "image/png"})
+    transport, seen = recording_transport(jpeg, "image/png")  # the server claims PNG; the bytes decide
 
     checked = load_source(
         "https://img.example/a.png",
         limits=LIMITS,
         policy=POLICY,
-        transport=httpx.MockTransport(handler),
+        transport=transport,
         resolver=lambda host: ["93.184.216.34"],
     )
     assert (checked.mime, checked.width, checked.height) == ("image/jpeg", 300, 200)

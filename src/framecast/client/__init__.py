@@ -10,7 +10,14 @@ with Client("http://127.0.0.1:8000", api_key) as fc:
 
 from __future__ import annotations
 
-from framecast.client._client import AsyncClient, Client, GenerationOptions, ImageInput, ProgressCallback
+from framecast.client._client import (
+    AsyncClient,
+    Client,
+    GenerationOptions,
+    ImageInput,
+    ProgressCallback,
+    WaitOptions,
+)
 from framecast.client._exceptions import (
     APIConnectionError,
     APIError,
@@ -52,6 +59,7 @@ __all__ = [
     "TaskState",
     "TimeoutError",
     "Variant",
+    "WaitOptions",
 ]
 
 # reprs and tracebacks show framecast.client.Task, not the private module (httpx does the same);

@@ -131,6 +131,19 @@ class GenerationOptions(TypedDict, total=False):
     extra: Mapping[str, Any] | None
 
 
+class WaitOptions(TypedDict, total=False):
+    """The options ``wait()`` takes, as keyword arguments.
+
+    ``timeout`` (seconds, default 600): then :class:`TimeoutError` is raised and the task keeps
+    running. ``on_progress``: called with each change of state or progress. ``poll_interval``
+    (seconds, default 1): between queries when the server's event stream cannot be used.
+    """
+
+    timeout: float
+    on_progress: ProgressCallback | None
+    poll_interval: float
+
+
 # the options that go into the body under their own name when given
 _SENT_AS_IS = ("duration", "resolution", "seed", "movement_amplitude", "watermark", "callback_url")
 # what each create_<kind> method posts to
@@ -276,14 +289,15 @@ class _Wait:
         self,
         client: _Base[Any],
         task_id: str,
-        timeout: float,
-        on_progress: ProgressCallback | None,
-        interval: float,
+        *,
+        timeout: float = DEFAULT_WAIT,
+        on_progress: ProgressCallback | None = None,
+        poll_interval: float = 1.0,
     ) -> None:
         self._client = client
         self.task_id = task_id
         self.deadline = time.monotonic() + timeout
-        self.interval = interval
+        self.interval = poll_interval
         self._on_progress = on_progress
         self._parser = _SSEParser()
         self._native = True
@@ -482,19 +496,12 @@ class Client(_Base[httpx.BaseTransport]):
         """Queued tasks end at once, running ones at their next frame; finished ones raise."""
         self._call(self._cancel_call(task_id))
 
-    def wait(
-        self,
-        task_id: str,
-        *,
-        timeout: float = DEFAULT_WAIT,
-        on_progress: ProgressCallback | None = None,
-        poll_interval: float = 1.0,
-    ) -> Task:
+    def wait(self, task_id: str, **options: Unpack[WaitOptions]) -> Task:
         """Block until the task ends; return it with its results, or raise :class:`TaskFailed`.
 
         Raises :class:`TimeoutError` after ``timeout`` seconds (the task keeps running).
         """
-        wait = _Wait(self, task_id, timeout, on_progress, poll_interval)
+        wait = _Wait(self, task_id, **options)
         last = self._follow_events(wait) or self._follow_polling(wait)
         return wait.finish(self.get(task_id), last)
 
@@ -612,15 +619,8 @@ class AsyncClient(_Base[httpx.AsyncBaseTransport]):
     async def cancel(self, task_id: str) -> None:
         await self._call(self._cancel_call(task_id))
 
-    async def wait(
-        self,
-        task_id: str,
-        *,
-        timeout: float = DEFAULT_WAIT,
-        on_progress: ProgressCallback | None = None,
-        poll_interval: float = 1.0,
-    ) -> Task:
-        wait = _Wait(self, task_id, timeout, on_progress, poll_interval)
+    async def wait(self, task_id: str, **options: Unpack[WaitOptions]) -> Task:
+        wait = _Wait(self, task_id, **options)
         last = await self._follow_events(wait) or await self._follow_polling(wait)
         return wait.finish(await self.get(task_id), last)
 

@@ -90,30 +90,25 @@ class Creation:
     @classmethod
     def from_native(cls, item: Mapping[str, Any]) -> Creation:
         """From an item of ``creations`` in framecast's ``/v1/tasks/{id}``."""
-        return cls(
-            id=str(item.get("id", "")),
-            url=str(item.get("url", "")),
-            cover_url=str(item.get("cover_url", "")),
-            watermarked_url=str(item.get("watermarked_url") or ""),
-            width=_int(item.get("width")),
-            height=_int(item.get("height")),
-            fps=_int(item.get("fps")),
-            duration=_float(item.get("duration")),
-        )
+        return cls._from(item, item)
 
     @classmethod
     def from_vidu(cls, item: Mapping[str, Any]) -> Creation:
+        # Vidu nests the video's figures: video.{fps, duration} and video.resolution.{width, height}
         video = item.get("video") or {}
-        resolution = video.get("resolution") or {}
+        return cls._from(item, {**video, **(video.get("resolution") or {})})
+
+    @classmethod
+    def _from(cls, item: Mapping[str, Any], figures: Mapping[str, Any]) -> Creation:
         return cls(
             id=str(item.get("id", "")),
             url=str(item.get("url", "")),
             cover_url=str(item.get("cover_url", "")),
             watermarked_url=str(item.get("watermarked_url") or ""),
-            width=_int(resolution.get("width")),
-            height=_int(resolution.get("height")),
-            fps=_int(video.get("fps")),
-            duration=_float(video.get("duration")),
+            width=_int(figures.get("width")),
+            height=_int(figures.get("height")),
+            fps=_int(figures.get("fps")),
+            duration=_float(figures.get("duration")),
         )
 
 
@@ -145,35 +140,49 @@ class Task:
         state = state_from_vidu(str(body.get("state", "")), err_code)
         # list items carry no progress; a finished one is complete, not at 0%
         default = 100 if state is TaskState.SUCCEEDED else 0
-        return cls(
-            id=str(body.get("id") or body.get("task_id") or ""),
-            state=state,
-            progress=_int(body["progress"]) if "progress" in body else default,
-            err_code=err_code,
-            creations=tuple(Creation.from_vidu(c) for c in body.get("creations") or ()),
-            model=str(body.get("model") or ""),
-            created_at=str(body.get("created_at") or ""),
-            raw=dict(body),
-        )
+        progress = _int(body["progress"]) if "progress" in body else default
+        creations = [Creation.from_vidu(c) for c in body.get("creations") or ()]
+        return cls._from(body, state, progress, err_code, creations)
 
     @classmethod
     def from_native(cls, body: Mapping[str, Any]) -> Task:
         """From framecast's ``/v1/tasks/{id}``: the vendor-neutral view, with the operator's fields."""
-        state, code, message = _native_state(body)
-        return cls(
-            id=str(body.get("id", "")),
-            state=state,
-            progress=_int(body.get("progress")),
-            err_code=code,
-            err_message=message,
-            creations=tuple(Creation.from_native(c) for c in body.get("creations") or ()),
-            model=str(body.get("model") or ""),
-            created_at=str(body.get("created_at") or ""),
+        event = TaskEvent.from_native(body)
+        creations = [Creation.from_native(c) for c in body.get("creations") or ()]
+        return cls._from(
+            body,
+            event.state,
+            event.progress,
+            event.error_code,
+            creations,
+            err_message=event.error_message,
             phase=str(body.get("phase") or ""),
             attempt=_int(body.get("attempt")),
             lost_attempts=_int(body.get("lost_attempts")),
             worker=str(body.get("worker") or ""),
+        )
+
+    @classmethod
+    def _from(
+        cls,
+        body: Mapping[str, Any],
+        state: TaskState,
+        progress: int,
+        err_code: str,
+        creations: list[Creation],
+        **operator: Any,
+    ) -> Task:
+        """The fields every answer carries; ``operator``: what only framecast's own route adds."""
+        return cls(
+            id=str(body.get("id") or body.get("task_id") or ""),
+            state=state,
+            progress=progress,
+            err_code=err_code,
+            creations=tuple(creations),
+            model=str(body.get("model") or ""),
+            created_at=str(body.get("created_at") or ""),
             raw=dict(body),
+            **operator,
         )
 
 

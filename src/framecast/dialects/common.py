@@ -1,24 +1,27 @@
-"""What every dialect shares: auth, body reading, links to results, OpenAPI helpers, renderer types.
+"""What every dialect shares: body reading, links to results, OpenAPI helpers, renderer types.
 
-Which dialect answers which path is decided per app (``dialects/dialect.py``).
+Which dialect answers which path is decided per app (``dialects/dialect.py``); what a route
+declares it depends on (the caller, the service, result links) is in ``dialects/deps.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
-from framecast.errors import AuthError, ClientError
-from framecast.service import ResultFile, TaskService
+from framecast.errors import ClientError
+from framecast.service import ResultFile, SubmitLimits, TaskService
 from framecast.storage import UrlSigner
 from framecast.store.keys import Principal
 
@@ -55,28 +58,6 @@ def trace_id_of(request: Request) -> str:
         tid = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.trace_id = tid
     return str(tid)
-
-
-def service_of(request: Request) -> TaskService:
-    svc: TaskService = request.app.state.service
-    return svc
-
-
-def principal_of(request: Request) -> Principal:
-    """Accepts ``Authorization: Token <key>`` (Vidu) and ``Bearer <key>`` (everyone else)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() not in ("token", "bearer") or not token:
-        raise AuthError("missing API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'")
-    principal = service_of(request).authenticate(token)
-    if principal is None:
-        raise AuthError("invalid or revoked API key")
-    return principal
-
-
-PrincipalDep = Annotated[Principal, Depends(principal_of)]
-ServiceDep = Annotated[TaskService, Depends(service_of)]
 
 
 async def read_body(request: Request) -> bytes:
@@ -124,6 +105,45 @@ def with_idempotency_key(req: GenerationRequest, request: Request) -> Generation
     return req.model_copy(update={"client_request_id": key}) if key else req
 
 
+async def submit(
+    request: Request,
+    svc: TaskService,
+    principal: Principal,
+    req: GenerationRequest,
+    *,
+    dialect: str,
+    echo: dict[str, Any],
+    limits: SubmitLimits | None,
+    external_id: str | None = None,
+) -> Task:
+    """Create a task off the event loop, keyed by the request's ``Idempotency-Key`` when it sends one."""
+    call = functools.partial(
+        svc.submit,
+        principal,
+        with_idempotency_key(req, request),
+        dialect=dialect,
+        echo=echo,
+        limits=limits,
+        external_id=external_id,
+    )
+    return await run_in_threadpool(call)
+
+
+def add_create_route(
+    router: APIRouter,
+    path: str,
+    create: Callable[..., Any],
+    *,
+    name: str,
+    summary: str,
+    body: type[BaseModel],
+) -> None:
+    """``POST path`` answered by ``create``, one of several a loop makes (so each needs its own ``name``
+    for OpenAPI), with ``body`` described as the request body it reads itself."""
+    create.__name__ = name
+    router.add_api_route(path, create, methods=["POST"], summary=summary, openapi_extra=request_body(body))
+
+
 @dataclass(frozen=True)
 class Links:
     """Absolute, signed, expiring URLs for a task's files."""
@@ -146,15 +166,6 @@ def file_response(f: ResultFile, headers: dict[str, str] | None = None) -> Respo
     if f.path is not None:
         return FileResponse(f.path, media_type=f.media_type, headers=headers)
     return Response(f.data or b"", media_type=f.media_type, headers=headers)
-
-
-def links_of(request: Request) -> Links:
-    settings = request.app.state.settings
-    base = settings.public_url or str(request.base_url)
-    return Links(signer=request.app.state.signer, base_url=base)
-
-
-LinksDep = Annotated[Links, Depends(links_of)]
 
 
 def validation_message(errors: list[Any]) -> tuple[str, str | None]:
@@ -187,8 +198,13 @@ def request_body(
 
 
 def error_responses(model: Any, statuses: Iterable[int]) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a router: each error status a dialect answers, with its envelope model."""
-    return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in sorted(set(statuses))}
+    """``responses=`` for a router: each error status a dialect answers, with its envelope model.
+
+    ``statuses`` are those of the dialect's error table; every dialect also answers 400 (an
+    unreadable body), 404 (an unknown route) and 405 (a wrong method).
+    """
+    every = set(statuses) | {400, 404, 405}
+    return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in sorted(every)}
 
 
 def hoist_schema_defs(doc: dict[str, Any]) -> dict[str, Any]:

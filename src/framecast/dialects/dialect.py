@@ -42,14 +42,25 @@ class Dialect:
     """Everything ``create_app`` needs to serve one wire format."""
 
     name: str  # what Task.dialect records for tasks created here
-    prefixes: tuple[str, ...]  # paths whose errors answer in this dialect's envelope
     router: APIRouter
     render_error: ErrorRenderer
     # the body its tasks send to their callback URL; required when accepts_callbacks
     render_callback: CallbackFactory | None = None
-    accepts_callbacks: bool = False  # whether create bodies take a callback URL
     # the input limits its create routes pass to the service; None when they depend on the request
     limits: SubmitLimits | None = None
+    # paths whose errors answer in this dialect's envelope; empty: the router's prefix
+    prefixes: tuple[str, ...] = ()
+    # whether create bodies take a callback URL; None: whether it has a callback body
+    accepts_callbacks: bool | None = None
+
+    def __post_init__(self) -> None:
+        # frozen: the defaults that depend on other fields are filled in once, here
+        if not self.prefixes:
+            if not self.router.prefix:
+                raise ValueError(f"dialect {self.name}: a router without a prefix needs explicit prefixes")
+            object.__setattr__(self, "prefixes", (self.router.prefix,))
+        if self.accepts_callbacks is None:
+            object.__setattr__(self, "accepts_callbacks", self.render_callback is not None)
 
 
 class DialectTable:

@@ -44,36 +44,30 @@ class CameraMove(StrEnum):
     TILT_DOWN = "tilt_down"
 
 
+def _move_words(english: str, chinese: str) -> re.Pattern[str]:
+    """English phrases matched as whole words (any case), Chinese ones anywhere (no word breaks)."""
+    return re.compile(rf"\b(?:{english})\b|{chinese}", re.IGNORECASE)
+
+
+_PAN = r"(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|move[sd]?|track(?:s|ing)?)\s+(?:to\s+the\s+)?"
+_TILT = r"(?:tilt(?:s|ing|ed)?|pedestal(?:s|ing)?|crane(?:s|ing)?)\s+"
+
 # Earliest mention in the prompt wins, so "pan left then zoom in" pans.
 _MOVE_PATTERNS: dict[CameraMove, re.Pattern[str]] = {
-    CameraMove.PUSH_IN: re.compile(
-        r"\b(?:push(?:es|ing|ed)?[\s-]*in|zoom(?:s|ing|ed)?[\s-]*in|dolly(?:ing)?[\s-]*in|move[sd]?\s+closer"
-        r"|close[\s-]*in)\b|推进|推近|拉近|推镜|镜头推|放大|靠近",
-        re.IGNORECASE,
+    CameraMove.PUSH_IN: _move_words(
+        r"push(?:es|ing|ed)?[\s-]*in|zoom(?:s|ing|ed)?[\s-]*in|dolly(?:ing)?[\s-]*in|move[sd]?\s+closer"
+        r"|close[\s-]*in",
+        "推进|推近|拉近|推镜|镜头推|放大|靠近",
     ),
-    CameraMove.PULL_OUT: re.compile(
-        r"\b(?:pull(?:s|ing|ed)?[\s-]*(?:out|back)|zoom(?:s|ing|ed)?[\s-]*out|dolly(?:ing)?[\s-]*(?:out|back)"
-        r"|move[sd]?\s+away)\b|拉远|拉出|后拉|拉镜|镜头拉|缩小|远离",
-        re.IGNORECASE,
+    CameraMove.PULL_OUT: _move_words(
+        r"pull(?:s|ing|ed)?[\s-]*(?:out|back)|zoom(?:s|ing|ed)?[\s-]*out|dolly(?:ing)?[\s-]*(?:out|back)"
+        r"|move[sd]?\s+away",
+        "拉远|拉出|后拉|拉镜|镜头拉|缩小|远离",
     ),
-    CameraMove.PAN_LEFT: re.compile(
-        r"\b(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|move[sd]?|track(?:s|ing)?)\s+(?:to\s+the\s+)?left\b"
-        r"|左移|左摇|向左|往左|左转|左摇镜",
-        re.IGNORECASE,
-    ),
-    CameraMove.PAN_RIGHT: re.compile(
-        r"\b(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|move[sd]?|track(?:s|ing)?)\s+(?:to\s+the\s+)?right\b"
-        r"|右移|右摇|向右|往右|右转",
-        re.IGNORECASE,
-    ),
-    CameraMove.TILT_UP: re.compile(
-        r"\b(?:tilt(?:s|ing|ed)?|pedestal(?:s|ing)?|crane(?:s|ing)?)\s+up(?:ward)?s?\b|上摇|上移|向上|仰拍|上升",
-        re.IGNORECASE,
-    ),
-    CameraMove.TILT_DOWN: re.compile(
-        r"\b(?:tilt(?:s|ing|ed)?|pedestal(?:s|ing)?|crane(?:s|ing)?)\s+down(?:ward)?s?\b|下摇|下移|向下|俯拍|下降",
-        re.IGNORECASE,
-    ),
+    CameraMove.PAN_LEFT: _move_words(_PAN + "left", "左移|左摇|向左|往左|左转|左摇镜"),
+    CameraMove.PAN_RIGHT: _move_words(_PAN + "right", "右移|右摇|向右|往右|右转"),
+    CameraMove.TILT_UP: _move_words(_TILT + r"up(?:ward)?s?", "上摇|上移|向上|仰拍|上升"),
+    CameraMove.TILT_DOWN: _move_words(_TILT + r"down(?:ward)?s?", "下摇|下移|向下|俯拍|下降"),
 }
 
 # Zoom gained over the whole clip for image-to-video; auto is a slow, calm move.

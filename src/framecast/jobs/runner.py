@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from framecast.config import Catalog
-from framecast.domain import Creation, ErrorCode, GenerationRequest, ImageRole, Task, TaskState
+from framecast.domain import Creation, ErrorCode, GenerationRequest, ImageRole, Task, TaskError, TaskState
 from framecast.engines.base import EngineCancelled, Frame, GenerationJob
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError, Fenced
@@ -34,6 +34,12 @@ from framecast.store import tasks as task_store
 from framecast.store.db import Database
 
 log = logging.getLogger(__name__)
+
+# what a task that failed for a reason of the server's own records: the details go to the log only
+INTERNAL_FAILURE = TaskError(
+    code=ErrorCode.INTERNAL,
+    message="the video could not be generated (internal error); the operator's log has the details",
+)
 
 ASPECTS = {
     "16:9": (16, 9),
@@ -230,31 +236,22 @@ def _run_held(ctx: RunContext, held: HeldAttempt) -> None:
             log.info("task %s handed back to the queue at shutdown", task.id)
             return
         outcome = TaskState.CANCELLED
-        _fail(
-            ctx,
-            task.id,
-            attempt,
-            TaskState.CANCELLED,
-            ErrorCode.CANCELLED,
-            "cancelled by the user",
-            "UserCancelled",
-        )
+        _fail(ctx, task.id, attempt, TaskState.CANCELLED, task_store.CANCELLED_BY_USER)
     except ClientError as exc:
         held.close()
-        ctx.blobs.delete_prefix(prefix)
-        _fail(ctx, task.id, attempt, TaskState.FAILED, exc.code, exc.message, exc.reason)
-    except Exception:
-        held.close()
-        log.exception("task %s attempt %s failed", task.id, attempt)
         ctx.blobs.delete_prefix(prefix)
         _fail(
             ctx,
             task.id,
             attempt,
             TaskState.FAILED,
-            ErrorCode.INTERNAL,
-            "the video could not be generated (internal error); the operator's log has the details",
+            TaskError(code=exc.code, message=exc.message, reason=exc.reason),
         )
+    except Exception:
+        held.close()
+        log.exception("task %s attempt %s failed", task.id, attempt)
+        ctx.blobs.delete_prefix(prefix)
+        _fail(ctx, task.id, attempt, TaskState.FAILED, INTERNAL_FAILURE)
     if ctx.metrics is not None:
         ctx.metrics.observe_task(task.request.model, outcome.value, time.monotonic() - started)
 
@@ -269,19 +266,9 @@ def attempt_prefix(task_id: str, attempt: int) -> str:
     return f"tasks/{task_id}/a{attempt}"
 
 
-def _fail(
-    ctx: RunContext,
-    task_id: str,
-    attempt: int,
-    state: TaskState,
-    code: ErrorCode,
-    message: str,
-    reason: str = "",
-) -> None:
+def _fail(ctx: RunContext, task_id: str, attempt: int, state: TaskState, error: TaskError) -> None:
     with ctx.db.session() as s:
-        task_store.finish_failure(
-            s, task_id=task_id, attempt=attempt, state=state, code=code, message=message, reason=reason
-        )
+        task_store.finish_failure(s, task_id=task_id, attempt=attempt, state=state, error=error)
 
 
 def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> list[Creation]:

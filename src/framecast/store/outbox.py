@@ -7,7 +7,7 @@ compare-and-swap lease (several processes may send), and every attempt is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, literal, select, update
@@ -48,18 +48,15 @@ class Due:
     created_at: datetime
 
 
+# a Due is read straight from the outbox columns of the same names
+_DUE_FIELDS = [f.name for f in fields(Due)]
+_DUE_COLUMNS = [getattr(OutboxRow, name) for name in _DUE_FIELDS]
+
+
 def claim_due(session: Session, *, limit: int, lease_seconds: float) -> list[Due]:
     now = utcnow()
     rows = session.execute(
-        select(
-            OutboxRow.id,
-            OutboxRow.task_id,
-            OutboxRow.event,
-            OutboxRow.url,
-            OutboxRow.attempts,
-            OutboxRow.created_at,
-            OutboxRow.status,
-        )
+        select(*_DUE_COLUMNS, OutboxRow.status)
         .where(
             ((OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now))
             | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))
@@ -75,16 +72,8 @@ def claim_due(session: Session, *, limit: int, lease_seconds: float) -> list[Due
             .values(status="sending", lease_until=now + timedelta(seconds=lease_seconds))
         )
         if rows_matched(res) == 1:
-            claimed.append(
-                Due(
-                    id=r.id,
-                    task_id=r.task_id,
-                    event=r.event,
-                    url=r.url,
-                    attempts=r.attempts,
-                    created_at=aware(r.created_at) or now,
-                )
-            )
+            due = {name: getattr(r, name) for name in _DUE_FIELDS}
+            claimed.append(Due(**{**due, "created_at": aware(r.created_at) or now}))
     return claimed
 
 

@@ -24,6 +24,11 @@ from framecast.store.db import rows_matched
 from framecast.store.tables import CreationRow, TaskRow, TenantRow
 from framecast.store.time import aware, utcnow
 
+# what a task cancelled while it ran records (Vidu's reason word; every other dialect says cancelled)
+CANCELLED_BY_USER = TaskError(
+    code=ErrorCode.CANCELLED, message="cancelled by the user", reason="UserCancelled"
+)
+
 
 def insert_task(
     session: Session, *, task: Task, callback_key: str | None = None, external_id: str | None = None
@@ -336,21 +341,19 @@ def finish_failure(
     task_id: str,
     attempt: int,
     state: TaskState,
-    code: ErrorCode,
-    message: str,
-    reason: str = "",
+    error: TaskError,
 ) -> bool:
     if not _end(
         session,
         task_id=task_id,
         attempt=attempt,
         state=state.value,
-        error_code=code.value,
-        error_reason=reason,
-        error_message=message,
+        error_code=error.code.value,
+        error_reason=error.reason,
+        error_message=error.message,
     ):
         return False
-    _ended_unpaid(session, task_id=task_id, state=state, note=reason or code.value)
+    _ended_unpaid(session, task_id=task_id, state=state, note=error.reason or error.code.value)
     return True
 
 
@@ -428,14 +431,9 @@ def requeue_expired(session: Session, *, max_attempts: int, now: datetime | None
             continue  # its worker finished or handed it back meanwhile
         dead.append((task_id, attempt))
         if lost + 1 >= max_attempts and not cancel_requested:
-            if finish_failure(
-                session,
-                task_id=task_id,
-                attempt=attempt,
-                state=TaskState.FAILED,
-                code=ErrorCode.INTERNAL,
-                message=abandoned_message(lost + 1),  # each dialect's own word for an internal failure
-            ):
+            # each dialect's own word for an internal failure
+            error = TaskError(code=ErrorCode.INTERNAL, message=abandoned_message(lost + 1))
+            if finish_failure(session, task_id=task_id, attempt=attempt, state=TaskState.FAILED, error=error):
                 abandoned.append(task_id)
         elif release(session, task_id=task_id, attempt=attempt):
             requeued.append(task_id)
@@ -453,13 +451,7 @@ def release(session: Session, *, task_id: str, attempt: int) -> bool:
         return False
     if row.cancel_requested:
         return finish_failure(
-            session,
-            task_id=task_id,
-            attempt=attempt,
-            state=TaskState.CANCELLED,
-            code=ErrorCode.CANCELLED,
-            message="cancelled by the user",
-            reason="UserCancelled",
+            session, task_id=task_id, attempt=attempt, state=TaskState.CANCELLED, error=CANCELLED_BY_USER
         )
     res = session.execute(
         update(TaskRow)

@@ -5,15 +5,15 @@ from framecast.dialects.baicai.errors import baicai_error
 from framecast.dialects.baicai.router import PREFIXES, router
 from framecast.dialects.dialect import Dialect, fixed
 
+# Baicai documents no callback URL nor body: a callback sends the status answer, with the result URLs
 DIALECT = Dialect(
-    name="baicai",
-    prefixes=PREFIXES,
-    router=router,
-    render_error=baicai_error,
-    # Baicai documents no callback body: the status answer, with the result URLs once there are any
-    render_callback=fixed(translate.render_callback),
-    accepts_callbacks=False,
+    "baicai",
+    router,
+    baicai_error,
+    fixed(translate.render_callback),
     limits=translate.LIMITS,
+    prefixes=PREFIXES,
+    accepts_callbacks=False,
 )
 
 __all__ = ["DIALECT"]

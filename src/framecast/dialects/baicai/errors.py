@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from framecast.dialects.common import error_responses
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
@@ -33,7 +34,7 @@ class BaicaiError(BaseModel):
     data: None = None
 
 
-STATUSES = set(STATUS.values()) | {400, 405}
+RESPONSES = error_responses(BaicaiError, STATUS.values())
 
 
 def baicai_error(err: ClientError, trace_id: str) -> Response:

@@ -14,25 +14,16 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.baicai import translate, uploads
-from framecast.dialects.baicai.errors import STATUSES, BaicaiError
+from framecast.dialects.baicai.errors import RESPONSES
 from framecast.dialects.baicai.models import BaicaiCreate
-from framecast.dialects.common import (
-    Links,
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    error_responses,
-    file_response,
-    read_json,
-    request_body,
-    with_idempotency_key,
-)
+from framecast.dialects.common import Links, file_response, read_json, request_body, submit
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import ErrorCode, ImageRef, ImageRole
 from framecast.errors import ClientError, NotFoundError
 from framecast.service import TaskService
 from framecast.store.keys import Principal
 
-router = APIRouter(tags=["baicai"], responses=error_responses(BaicaiError, STATUSES))
+router = APIRouter(tags=["baicai"], responses=RESPONSES)
 PREFIXES = ("/v1/videos/generations", "/v1/resources", "/v1/comfyui")
 
 
@@ -63,10 +54,7 @@ async def create(
 ) -> dict[str, Any]:
     raw = await read_json(request)
     req, echo = translate.parse(raw, _resolver(request, links, svc, principal))
-    req = with_idempotency_key(req, request)
-    task = await run_in_threadpool(
-        svc.submit, principal, req, dialect="baicai", echo=echo, limits=translate.LIMITS
-    )
+    task = await submit(request, svc, principal, req, dialect="baicai", echo=echo, limits=translate.LIMITS)
     return translate.ok({"taskId": task.id}, "任务提交成功")
 
 

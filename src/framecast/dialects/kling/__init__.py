@@ -3,16 +3,11 @@
 from framecast.dialects.dialect import Dialect, fixed
 from framecast.dialects.kling import translate
 from framecast.dialects.kling.errors import kling_error
-from framecast.dialects.kling.router import ENDPOINTS, PREFIX, router
+from framecast.dialects.kling.router import PREFIXES, router
 
+# only its own endpoints: the rest of /v1/videos is OpenAI's
 DIALECT = Dialect(
-    name="kling",
-    prefixes=tuple(f"{PREFIX}/{endpoint}" for endpoint in ENDPOINTS),
-    router=router,
-    render_error=kling_error,
-    render_callback=fixed(translate.render_task),
-    accepts_callbacks=True,
-    limits=translate.LIMITS,
+    "kling", router, kling_error, fixed(translate.render_task), limits=translate.LIMITS, prefixes=PREFIXES
 )
 
 __all__ = ["DIALECT"]

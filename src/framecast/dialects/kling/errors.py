@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from framecast.dialects.common import error_responses
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
@@ -50,7 +51,7 @@ class KlingError(BaseModel):
     request_id: str
 
 
-STATUSES = {status for status, _ in CODES.values()} | {404, 405}
+RESPONSES = error_responses(KlingError, (status for status, _ in CODES.values()))
 
 
 def numeric(err: ClientError) -> tuple[int, int]:

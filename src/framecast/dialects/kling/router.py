@@ -5,37 +5,29 @@ Mounted before OpenAI Videos (``app.DEFAULT_DIALECTS`` says why).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import (
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    error_responses,
-    read_json,
-    request_body,
-    trace_id_of,
-    with_idempotency_key,
-)
+from framecast.dialects.common import add_create_route, read_json, submit, trace_id_of
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.kling import lookup, translate
-from framecast.dialects.kling.errors import STATUSES, KlingError
+from framecast.dialects.kling.errors import RESPONSES
 from framecast.dialects.kling.models import Image2Video, Omni, Text2Video
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
 PREFIX = "/v1/videos"
 ENDPOINTS = ("image2video", "omni-video", "text2video")
+PREFIXES = tuple(f"{PREFIX}/{endpoint}" for endpoint in ENDPOINTS)
 BODIES: dict[str, type[BaseModel]] = {
     "image2video": Image2Video,
     "omni-video": Omni,
     "text2video": Text2Video,
 }
-router = APIRouter(prefix=PREFIX, tags=["kling"], responses=error_responses(KlingError, STATUSES))
+router = APIRouter(prefix=PREFIX, tags=["kling"], responses=RESPONSES)
 
 
 def _page_param(request: Request, name: str, default: int, high: int) -> int:
@@ -53,18 +45,15 @@ def _routes(endpoint: str) -> None:
 
     async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
         parsed = parse(await read_json(request))
-        req = parsed.request
-        req = with_idempotency_key(req, request)
-        task = await run_in_threadpool(
-            functools.partial(
-                svc.submit,
-                principal,
-                req,
-                dialect="kling",
-                echo=parsed.echo,
-                limits=translate.LIMITS,
-                external_id=parsed.echo.get("external_task_id") or None,
-            )
+        task = await submit(
+            request,
+            svc,
+            principal,
+            parsed.request,
+            dialect="kling",
+            echo=parsed.echo,
+            limits=translate.LIMITS,
+            external_id=parsed.echo.get("external_task_id") or None,
         )
         return translate.envelope(translate.render_created(task), trace_id_of(request))
 
@@ -82,15 +71,15 @@ def _routes(endpoint: str) -> None:
         tasks = await run_in_threadpool(svc.list, principal, offset=(page - 1) * size, limit=size)
         return translate.envelope([translate.render_task(t, links) for t in tasks], trace_id_of(request))
 
-    create.__name__ = f"kling_{name}_create"
     get_one.__name__ = f"kling_{name}_get"
     list_tasks.__name__ = f"kling_{name}_list"
-    router.add_api_route(
+    add_create_route(
+        router,
         f"/{endpoint}",
         create,
-        methods=["POST"],
+        name=f"kling_{name}_create",
         summary=f"Kling: create {endpoint}",
-        openapi_extra=request_body(BODIES[endpoint]),
+        body=BODIES[endpoint],
     )
     router.add_api_route(f"/{endpoint}/{{task_id}}", get_one, methods=["GET"], summary="Kling: query a task")
     router.add_api_route(f"/{endpoint}", list_tasks, methods=["GET"], summary="Kling: list tasks")

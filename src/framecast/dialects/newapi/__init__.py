@@ -3,17 +3,9 @@
 from framecast.dialects.dialect import Dialect, fixed
 from framecast.dialects.newapi import translate
 from framecast.dialects.newapi.errors import newapi_error
-from framecast.dialects.newapi.router import PREFIX, router
+from framecast.dialects.newapi.router import router
 
-DIALECT = Dialect(
-    name="newapi",
-    prefixes=(PREFIX,),
-    router=router,
-    render_error=newapi_error,
-    # metadata.callback_url: new-api's own task body (the query answer), never another dialect's
-    render_callback=fixed(translate.render_query),
-    accepts_callbacks=True,
-    limits=translate.LIMITS,
-)
+# metadata.callback_url: new-api's own task body (the query answer), never another dialect's
+DIALECT = Dialect("newapi", router, newapi_error, fixed(translate.render_query), limits=translate.LIMITS)
 
 __all__ = ["DIALECT"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from framecast.dialects.common import error_responses
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
@@ -49,7 +50,7 @@ class NewApiError(BaseModel):
     data: None = None
 
 
-STATUSES = {status for status, _ in ERRORS.values()} | {404, 405}
+RESPONSES = error_responses(NewApiError, (status for status, _ in ERRORS.values()))
 
 
 def status_and_code(code: ErrorCode) -> tuple[int, str]:

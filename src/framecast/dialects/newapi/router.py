@@ -7,22 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import (
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    error_responses,
-    idempotency_key,
-    read_json,
-    request_body,
-)
+from framecast.dialects.common import idempotency_key, read_json, request_body
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.newapi import translate
-from framecast.dialects.newapi.errors import STATUSES, NewApiError
+from framecast.dialects.newapi.errors import RESPONSES
 from framecast.dialects.newapi.models import GenerationCreate
 from framecast.errors import NotFoundError
 
 PREFIX = "/v1/video/generations"
-router = APIRouter(prefix=PREFIX, tags=["new-api"], responses=error_responses(NewApiError, STATUSES))
+router = APIRouter(prefix=PREFIX, tags=["new-api"], responses=RESPONSES)
 
 
 @router.post(

@@ -3,15 +3,9 @@
 from framecast.dialects.dialect import Dialect
 from framecast.dialects.openai_videos import translate
 from framecast.dialects.openai_videos.errors import openai_error
-from framecast.dialects.openai_videos.router import FILES_PREFIX, MODELS_PREFIX, PREFIX, router
+from framecast.dialects.openai_videos.router import PREFIXES, router
 
-DIALECT = Dialect(
-    name="openai",
-    prefixes=(PREFIX, FILES_PREFIX, MODELS_PREFIX),
-    router=router,
-    render_error=openai_error,
-    accepts_callbacks=False,
-    limits=translate.LIMITS,
-)
+# no callback URL in OpenAI's create body
+DIALECT = Dialect("openai", router, openai_error, limits=translate.LIMITS, prefixes=PREFIXES)
 
 __all__ = ["DIALECT"]

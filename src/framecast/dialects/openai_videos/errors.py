@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from framecast.dialects.common import error_responses
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
@@ -54,7 +55,7 @@ class OpenAIError(BaseModel):
     error: OpenAIErrorInfo
 
 
-STATUSES = {status for status, _, _ in ERRORS.values()} | {404, 405}
+RESPONSES = error_responses(OpenAIError, (status for status, _, _ in ERRORS.values()))
 
 # the service names canonical fields; an OpenAI caller knows them by these names
 PARAMS = {"duration": "seconds", "resolution": "size", "images": "input_reference"}

@@ -15,18 +15,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from framecast.dialects.common import (
-    PrincipalDep,
-    ServiceDep,
-    error_responses,
-    file_response,
-    idempotency_key,
-    read_body,
-    read_json,
-    request_body,
-)
+from framecast.dialects.common import file_response, idempotency_key, read_body, read_json, request_body
+from framecast.dialects.deps import PrincipalDep, ServiceDep
 from framecast.dialects.openai_videos import translate
-from framecast.dialects.openai_videos.errors import STATUSES, OpenAIError
+from framecast.dialects.openai_videos.errors import RESPONSES
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
@@ -36,7 +28,8 @@ from framecast.store.keys import Principal
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
 MODELS_PREFIX = "/v1/models"
-router = APIRouter(prefix="/v1", tags=["openai"], responses=error_responses(OpenAIError, STATUSES))
+PREFIXES = (PREFIX, FILES_PREFIX, MODELS_PREFIX)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=RESPONSES)
 # the SDK sends multipart; hand-written clients and gateways send JSON
 _BOTH = ("application/json", "multipart/form-data")
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from framecast.dialects.kling.errors import kling_error
+from framecast.dialects.common import error_responses
+from framecast.dialects.kling.errors import CODES as KLING_CODES
+from framecast.dialects.kling.errors import KlingError, kling_error
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
@@ -49,7 +51,11 @@ class QianfanError(BaseModel):
     request_id: str
 
 
-STATUSES = {status for status, _, _ in HTTP_LEVEL.values()} | {_ARGUMENT[0], 405}
+# HTTP-level errors in Qianfan's envelope, Kling-family ones in the numeric envelope
+RESPONSES = error_responses(
+    QianfanError | KlingError,
+    [status for status, _, _ in HTTP_LEVEL.values()] + [status for status, _ in KLING_CODES.values()],
+)
 
 
 def http_level_error(err: ClientError, trace_id: str) -> Response:

@@ -13,32 +13,16 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.config import Catalog
-from framecast.dialects.common import (
-    CallbackRenderer,
-    Links,
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    error_responses,
-    read_json,
-    request_body,
-    trace_id_of,
-    with_idempotency_key,
-)
-from framecast.dialects.kling import errors as kling_errors
+from framecast.dialects.common import CallbackRenderer, Links, read_json, request_body, submit, trace_id_of
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.qianfan import translate
-from framecast.dialects.qianfan.errors import STATUSES, QianfanError, http_level_error, numeric_error
+from framecast.dialects.qianfan.errors import RESPONSES, http_level_error, numeric_error
 from framecast.dialects.qianfan.models import QianfanCreate
 from framecast.domain import ErrorCode, Task
 from framecast.errors import ClientError
 
 PREFIX = "/beta/video/generations"
-# HTTP-level errors in Qianfan's envelope, Kling-family ones in the numeric envelope
-router = APIRouter(
-    prefix=PREFIX,
-    tags=["qianfan"],
-    responses=error_responses(QianfanError | kling_errors.KlingError, STATUSES | kling_errors.STATUSES),
-)
+router = APIRouter(prefix=PREFIX, tags=["qianfan"], responses=RESPONSES)
 
 
 @router.post(
@@ -51,10 +35,8 @@ async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> 
     render_error = numeric_error if family == translate.KLING else http_level_error
     try:
         parsed = translate.parse(body, family)
-        req = parsed.request
-        req = with_idempotency_key(req, request)
-        task = await run_in_threadpool(
-            svc.submit, principal, req, dialect="qianfan", echo=parsed.echo, limits=parsed.limits
+        task = await submit(
+            request, svc, principal, parsed.request, dialect="qianfan", echo=parsed.echo, limits=parsed.limits
         )
     except ClientError as exc:
         return render_error(exc, trace_id)

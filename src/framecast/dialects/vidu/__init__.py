@@ -3,16 +3,8 @@
 from framecast.dialects.dialect import Dialect, fixed
 from framecast.dialects.vidu import translate
 from framecast.dialects.vidu.errors import vidu_error
-from framecast.dialects.vidu.router import PREFIX, router
+from framecast.dialects.vidu.router import router
 
-DIALECT = Dialect(
-    name="vidu",
-    prefixes=(PREFIX,),
-    router=router,
-    render_error=vidu_error,
-    render_callback=fixed(translate.render_query),
-    accepts_callbacks=True,
-    limits=translate.LIMITS,
-)
+DIALECT = Dialect("vidu", router, vidu_error, fixed(translate.render_query), limits=translate.LIMITS)
 
 __all__ = ["DIALECT"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from framecast.dialects.common import error_responses
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
 
@@ -48,7 +49,7 @@ class ViduError(BaseModel):
     metadata: ViduErrorMetadata
 
 
-STATUSES = {status for status, _ in REASONS.values()} | {404, 405}
+RESPONSES = error_responses(ViduError, (status for status, _ in REASONS.values()))
 
 
 def reason_for(code: ErrorCode, specific: str = "") -> str:

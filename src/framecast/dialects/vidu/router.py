@@ -9,23 +9,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import (
-    LinksDep,
-    PrincipalDep,
-    ServiceDep,
-    error_responses,
-    read_json,
-    request_body,
-)
+from framecast.dialects.common import add_create_route, read_json, request_body
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.vidu import translate
-from framecast.dialects.vidu.errors import STATUSES, ViduError
+from framecast.dialects.vidu.errors import RESPONSES
 from framecast.dialects.vidu.models import ViduCancel, ViduCreate
 from framecast.domain import ErrorCode, TaskState
 from framecast.errors import ClientError, InvalidStateError
 from framecast.service import TaskQuery
 
 PREFIX = "/ent/v2"
-router = APIRouter(prefix=PREFIX, tags=["vidu"], responses=error_responses(ViduError, STATUSES))
+router = APIRouter(prefix=PREFIX, tags=["vidu"], responses=RESPONSES)
 
 
 def _create_route(endpoint: translate.Endpoint) -> None:
@@ -37,14 +31,9 @@ def _create_route(endpoint: translate.Endpoint) -> None:
         )
         return translate.render_create(task)
 
-    create.__name__ = f"vidu_{endpoint.path.replace('-', '_')}"
-    router.add_api_route(
-        f"/{endpoint.path}",
-        create,
-        methods=["POST"],
-        summary=f"Vidu {endpoint.path} ({endpoint.kind.value})",
-        openapi_extra=request_body(ViduCreate),
-    )
+    name = f"vidu_{endpoint.path.replace('-', '_')}"
+    summary = f"Vidu {endpoint.path} ({endpoint.kind.value})"
+    add_create_route(router, f"/{endpoint.path}", create, name=name, summary=summary, body=ViduCreate)
 
 
 for _endpoint in translate.ENDPOINTS.values():

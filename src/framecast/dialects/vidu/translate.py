@@ -161,18 +161,32 @@ def cannot_cancel(task: Task) -> str:
     return f"task state is {state}, can not cancel"
 
 
-def render_create(task: Task) -> dict[str, Any]:
+def _vidu_type(task: Task) -> str:
+    """The Vidu task type it was created as (its route's), else the one its kind maps to."""
+    r = task.request
+    return str(task.echo.get("vidu_type") or TYPE_BY_KIND.get(r.kind, r.kind.value))
+
+
+def _asked(task: Task) -> dict[str, Any]:
+    """What the task was asked to make, as the create answer and a list item both show it."""
     r = task.request
     return {
-        "task_id": task.id,
-        "type": task.echo.get("vidu_type") or TYPE_BY_KIND.get(r.kind, r.kind.value),
-        "state": state_of(task, fresh=True),
-        "model": r.model,
-        "style": task.echo.get("style", "general"),
         "prompt": r.prompt,
         "images": [i.source for i in r.images],
         "duration": int(r.duration or 0),
         "seed": task.seed,
+    }
+
+
+def render_create(task: Task) -> dict[str, Any]:
+    r = task.request
+    return {
+        "task_id": task.id,
+        "type": _vidu_type(task),
+        "state": state_of(task, fresh=True),
+        "model": r.model,
+        "style": task.echo.get("style", "general"),
+        **_asked(task),
         "aspect_ratio": r.aspect_ratio or "",
         "resolution": r.resolution or "",
         "movement_amplitude": r.movement_amplitude.value,
@@ -233,14 +247,11 @@ def render_list_item(task: Task, links: Links) -> dict[str, Any]:
     return {
         "id": task.id,
         "key_id": task.key_id,
-        "type": task.echo.get("vidu_type") or TYPE_BY_KIND.get(r.kind, r.kind.value),
+        "type": _vidu_type(task),
         "model": r.model,
         "state": state_of(task),
         "err_code": err_code_of(task),
-        "prompt": r.prompt,
-        "images": [i.source for i in r.images],
-        "duration": int(r.duration or 0),
-        "seed": task.seed,
+        **_asked(task),
         "resolution": r.resolution or "",
         "aspect_ratio": r.aspect_ratio or "",
         "credits": task.credits,

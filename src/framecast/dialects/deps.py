@@ -1,0 +1,45 @@
+"""What a route declares it depends on, as ``Annotated`` aliases that keep signatures short
+(the FastAPI template's ``api/deps.py`` habit): the caller, the app's service and its result links.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from framecast.dialects.common import Links
+from framecast.errors import AuthError
+from framecast.service import TaskService
+from framecast.store.keys import Principal
+
+
+def service_of(request: Request) -> TaskService:
+    svc: TaskService = request.app.state.service
+    return svc
+
+
+def principal_of(request: Request) -> Principal:
+    """Accepts ``Authorization: Token <key>`` (Vidu) and ``Bearer <key>`` (everyone else)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() not in ("token", "bearer") or not token:
+        raise AuthError("missing API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'")
+    principal = service_of(request).authenticate(token)
+    if principal is None:
+        raise AuthError("invalid or revoked API key")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(principal_of)]
+ServiceDep = Annotated[TaskService, Depends(service_of)]
+
+
+def links_of(request: Request) -> Links:
+    settings = request.app.state.settings
+    base = settings.public_url or str(request.base_url)
+    return Links(signer=request.app.state.signer, base_url=base)
+
+
+LinksDep = Annotated[Links, Depends(links_of)]
