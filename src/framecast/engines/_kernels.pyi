@@ -9,6 +9,8 @@ import numpy.typing as npt
 _U8 = npt.NDArray[np.uint8]
 _F32 = npt.NDArray[np.float32]
 _Window = tuple[float, float, float]
+# A 3x3 projective map, row-major.
+_Matrix = tuple[float, float, float, float, float, float, float, float, float]
 
 def inbetween(
     out: _U8,
@@ -36,5 +38,18 @@ def camera(
     feather0: float,
     feather1: float,
     /,
+) -> None: ...
+def camera_flow(
+    out: _U8,
+    first: _U8,
+    last: _U8,
+    flow: _F32 | None,
+    out_to_first: _Matrix,
+    first_to_last: _Matrix,
+    t: float,
+    feather0: float,
+    feather1: float,
+    *,
+    portable: bool = False,
 ) -> None: ...
 def simd() -> str: ...

@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from framecast.engines import _kernels
 from framecast.engines.base import Frame
+from framecast.engines.flow import pad_for_kernel
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -395,21 +396,16 @@ def _corners(w: int, h: int) -> F64:
 # --- rendering ------------------------------------------------------------------------------------
 
 
-def _edge_ramp(pos: F32, n: int, feather: float) -> F32:
-    """1 inside [0, n - 1] further than ``feather`` from its ends, falling linearly to 0 at them and
-    0 outside."""
-    d = np.minimum(pos, (n - 1) - pos)
-    return np.asarray(np.clip(d / feather + 1.0 / feather, 0.0, 1.0), np.float32)
-
-
 class CameraInterpolator:
     """In-betweens of a keyframe pair related by a camera move: each keyframe is warped along the
     camera's path to time t and the two are blended ``(1 - t, t)`` where both see the point; where
     only one does (content entering or leaving the frame), that one alone is used, with a soft edge.
 
     Local motion inside the moving frame (a subject walking while the camera pans) is the dense flow of
-    the camera-compensated pair, added on top of the camera's sampling positions. :meth:`frame` has
-    the same contract as :meth:`framecast.engines.flow.Interpolator.frame`.
+    the camera-compensated pair, added on top of the camera's sampling positions. Per frame it is one
+    pass of a C kernel: ``camera`` for pans, tilts and zooms without local motion (separable windows),
+    ``camera_flow`` for everything else (the path's homography composed with the flow per pixel).
+    :meth:`frame` has the same contract as :meth:`framecast.engines.flow.Interpolator.frame`.
     """
 
     def __init__(self, first: Frame, last: Frame, motion: GlobalMotion) -> None:
@@ -421,10 +417,10 @@ class CameraInterpolator:
         self.low = (max(16, round(w * scale)), max(16, round(h * scale)))
         lw, lh = self.low
         self.s = _scale_matrix(w / lw, h / lh)
-        # Maps are computed on the low-resolution grid (they are smooth) and upsampled to full resolution.
-        self._gx = np.arange(lw, dtype=np.float64)[None, :]
-        self._gy = np.arange(lh, dtype=np.float64)[:, None]
         self.residual = self._residual_flow(first, last)
+        self.flow = self._full_flow()
+        # The keyframes as camera_flow reads them (2x2 neighbourhoods, 8 bytes wide).
+        self.src0, self.src1 = pad_for_kernel(first), pad_for_kernel(last)
 
     def _residual_flow(self, first: Frame, last: Frame) -> tuple[F32, F32] | None:
         """DIS flow between the first keyframe and the last warped into the first's view (analysis
@@ -468,38 +464,16 @@ class CameraInterpolator:
         trust = np.asarray(cv2.GaussianBlur(trust, (0, 0), 2.0), np.float32)
         return f01 * trust[..., None], f10 * trust[..., None]
 
-    def _grid_map(self, m: F64) -> F32:
-        """(lh, lw, 2) map: where ``m`` takes each low-grid pixel (as ``apply``, on the separable grid)."""
-        gx, gy = self._gx, self._gy
-        den = m[2, 0] * gx + m[2, 1] * gy + m[2, 2]
-        out: F32 = np.empty((*self.low[::-1], 2), np.float32)
-        out[..., 0] = (m[0, 0] * gx + m[0, 1] * gy + m[0, 2]) / den
-        out[..., 1] = (m[1, 0] * gx + m[1, 1] * gy + m[1, 2]) / den
-        return out
-
-    def _positions(self, t: float) -> tuple[F32, F32]:
-        """Low-grid sampling positions (full-resolution pixels) in the first and the last keyframe."""
-        ht_inv = self.path.inverse_at(t)
-        q = self._grid_map(ht_inv @ self.s)  # the output pixel in the first keyframe's view
+    def _full_flow(self) -> F32 | None:
+        """The residual flows at full resolution in full-resolution pixels, (h, w, 4): f01 then f10."""
         if self.residual is None:
-            return q, _transform(q, self.h_full)
+            return None
         f01, f10 = self.residual
-        ql = self._grid_map(np.linalg.inv(self.s) @ ht_inv @ self.s)  # the same, in analysis pixels
-        # Linear-motion approximation (as flow.py): flow from t back to each keyframe's view.
-        ft0 = cv2.addWeighted(f01, -(1 - t) * t, f10, t * t, 0.0)
-        ft1 = cv2.addWeighted(f01, (1 - t) * (1 - t), f10, -t * (1 - t), 0.0)
-        gain = np.array([self.s[0, 0], self.s[1, 1]], np.float32)
-        d0 = _cv.remap(ft0, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        d1 = _cv.remap(ft1, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        x0 = np.asarray(q + d0 * gain, np.float32)
-        x1 = _transform(np.asarray(q + d1 * gain, np.float32), self.h_full)
-        return x0, x1
-
-    def _full(self, low: F32) -> F32:
-        w, h = self.size
-        if self.low == self.size:
-            return low
-        return np.asarray(cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
+        gain = np.array([self.s[0, 0], self.s[1, 1]] * 2, np.float32)
+        both = np.ascontiguousarray(np.dstack([f01, f10]) * gain)
+        if self.low != self.size:
+            both = cv2.resize(both, self.size, interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(both, np.float32)
 
     def frame(self, t: float, first: Frame, last: Frame) -> Frame:
         """The in-between at ``t`` in (0, 1); a copy of the keyframe at ``t <= 0`` or ``t >= 1``."""
@@ -510,42 +484,32 @@ class CameraInterpolator:
         # in output pixels, so it is scaled to each keyframe's pixels by the path's zoom.
         zoom0 = math.sqrt(abs(np.linalg.det(ht_inv[:2, :2])))
         zoom1 = math.sqrt(abs(np.linalg.det(self.h_full[:2, :2]))) * zoom0
-        if self.residual is None:
-            m0, m1 = ht_inv / ht_inv[2, 2], self.h_full @ ht_inv
-            m1 = m1 / m1[2, 2]
-            if _axis_aligned(m0) and _axis_aligned(m1):
-                # Pans, tilts and zooms: both windows, the soft edges and the blend in one C pass.
-                out: Frame = np.empty_like(first)
-                _kernels.camera(
-                    out,
-                    np.ascontiguousarray(first),
-                    np.ascontiguousarray(last),
-                    (float(m0[0, 2]), float(m0[1, 2]), float(m0[0, 0])),
-                    (float(m1[0, 2]), float(m1[1, 2]), float(m1[0, 0])),
-                    t,
-                    FEATHER * zoom0,
-                    FEATHER * zoom1,
-                )
-                return out
-        w, h = self.size
-        x0, x1 = self._positions(t)
-        weights = []
-        for x, share, z in ((x0, 1.0 - t, zoom0), (x1, t, zoom1)):
-            fx = _edge_ramp(x[..., 0], w, FEATHER * z)
-            fy = _edge_ramp(x[..., 1], h, FEATHER * z)
-            # A floor keeps the sum positive where neither keyframe sees the point (clamped edge pixels).
-            weights.append(self._full(np.asarray((fx * fy + 1e-3) * share, np.float32)))
-        if self.residual is None:
-            a, b = warp(first, ht_inv), warp(last, self.h_full @ ht_inv)
-        else:
-            a, b = self._sample(first, x0), self._sample(last, x1)
-        return np.asarray(cv2.blendLinear(a, b, weights[0], weights[1]), np.uint8)
-
-    def _sample(self, img: Frame, pos: F32) -> Frame:
-        out = _cv.remap(img, self._full(pos), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return np.asarray(out, np.uint8)
-
-
-def _transform(pts: F32, m: F64) -> F32:
-    """A (h, w, 2) float32 map of positions taken through ``m`` (``cv2.perspectiveTransform``)."""
-    return np.asarray(cv2.perspectiveTransform(pts, m), np.float32)
+        m0, m1 = ht_inv / ht_inv[2, 2], self.h_full @ ht_inv
+        m1 = m1 / m1[2, 2]
+        out: Frame = np.empty_like(first)
+        if self.flow is None and _axis_aligned(m0) and _axis_aligned(m1):
+            # Pans, tilts and zooms: both windows, the soft edges and the blend in one separable pass.
+            _kernels.camera(
+                out,
+                np.ascontiguousarray(first),
+                np.ascontiguousarray(last),
+                (float(m0[0, 2]), float(m0[1, 2]), float(m0[0, 0])),
+                (float(m1[0, 2]), float(m1[1, 2]), float(m1[0, 0])),
+                t,
+                FEATHER * zoom0,
+                FEATHER * zoom1,
+            )
+            return out
+        h = self.h_full / self.h_full[2, 2]
+        _kernels.camera_flow(
+            out,
+            self.src0,
+            self.src1,
+            self.flow,
+            tuple(float(v) for v in m0.ravel()),
+            tuple(float(v) for v in h.ravel()),
+            t,
+            FEATHER * zoom0,
+            FEATHER * zoom1,
+        )
+        return out
