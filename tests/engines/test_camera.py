@@ -259,7 +259,13 @@ def _project(m: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, n
 
 
 def camera_flow_reference(
-    first: Frame, last: Frame, flow: np.ndarray, m0: np.ndarray, hm: np.ndarray, t: float, feathers: tuple[float, float]
+    first: Frame,
+    last: Frame,
+    flow: np.ndarray,
+    m0: np.ndarray,
+    hm: np.ndarray,
+    t: float,
+    feathers: tuple[float, float],
 ) -> np.ndarray:
     """The formula of ``_kernels.camera_flow`` in float64 (flow read at the nearest grid pixel)."""
     h, w = first.shape[:2]
@@ -274,9 +280,9 @@ def camera_flow_reference(
     e0 = _ramp(p0x, w, feathers[0]) * _ramp(p0y, h, feathers[0])
     e1 = _ramp(p1x, w, feathers[1]) * _ramp(p1y, h, feathers[1])
     w0, w1 = (1 - t) * (e0 + 1e-3), t * (e1 + 1e-3)
-    mix = (_bilinear(first, p0x, p0y) * w0[..., None] + _bilinear(last, p1x, p1y) * w1[..., None]) / (w0 + w1)[
-        ..., None
-    ]
+    mix = (_bilinear(first, p0x, p0y) * w0[..., None] + _bilinear(last, p1x, p1y) * w1[..., None]) / (
+        w0 + w1
+    )[..., None]
     return np.asarray(mix)
 
 
@@ -313,10 +319,16 @@ def test_camera_flow_kernel_matches_float_reference(with_flow: bool) -> None:
             6.0,
             7.5,
         )
-        ref = camera_flow_reference(first, last, flow if with_flow else flow * 0, _TURN, _TURN_ALL, t, (6.0, 7.5))
+        ref = camera_flow_reference(
+            first, last, flow if with_flow else flow * 0, _TURN, _TURN_ALL, t, (6.0, 7.5)
+        )
         diff = np.abs(out.astype(np.float64) - ref)
         # Positions in 1/64 px, shares in 1/256, one rounding at the end: within a grey level or so.
-        assert float(diff.max()) <= 2.0 and float(diff.mean()) < 0.3, (t, float(diff.max()), float(diff.mean()))
+        assert float(diff.max()) <= 2.0 and float(diff.mean()) < 0.3, (
+            t,
+            float(diff.max()),
+            float(diff.mean()),
+        )
 
 
 def camera_flow_args(rng: np.random.Generator, h: int, w: int) -> dict[str, object]:
@@ -351,7 +363,13 @@ def test_camera_flow_simd_and_portable_paths_give_identical_bytes() -> None:
         # Far outside the frame, and not numbers at all: clamped to the edge, never read outside.
         flow[0, 0] = (1e30, -1e30, 3.0, 4.0)
         flow[-1, -1] = (np.nan, np.inf, -np.inf, np.nan)
-        for variant in ({}, {"flow": None}, {"out_to_first": horizon}, {"first_to_last": horizon}, {"t": 0.0}):
+        for variant in (
+            {},
+            {"flow": None},
+            {"out_to_first": horizon},
+            {"first_to_last": horizon},
+            {"t": 0.0},
+        ):
             outs = []
             for portable in (False, True):
                 out = np.empty((h, w, 3), np.uint8)
@@ -368,7 +386,10 @@ def test_camera_flow_reads_through_row_strides() -> None:
     args = camera_flow_args(rng, 12, 17)
     wide = {k: rng.integers(0, 256, (13, 30, 3), np.uint8) for k in ("first", "last")}
     outs = []
-    for keyframes in ({k: v[:, :19] for k, v in wide.items()}, {k: v[:, :19].copy() for k, v in wide.items()}):
+    for keyframes in (
+        {k: v[:, :19] for k, v in wide.items()},
+        {k: v[:, :19].copy() for k, v in wide.items()},
+    ):
         out = np.zeros((12, 25, 3), np.uint8)
         _kernels.camera_flow(**{**args, **keyframes, "out": out[:, :17]})
         assert not out[:, 17:].any()  # nothing written past the view's columns
