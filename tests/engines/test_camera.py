@@ -12,6 +12,7 @@ from framecast.domain import TaskKind
 from framecast.engines import camera
 from framecast.engines.base import Frame, GenerationJob
 from framecast.engines.builtin import BuiltinEngine
+from tests.engines.test_flow import bilinear
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 OUT_W, OUT_H = 160, 90
@@ -240,19 +241,6 @@ def test_camera_kernel_path_draws_what_the_general_path_draws(
 # --- camera_flow: the camera path and the residual flow in one pass ---------------------------------
 
 
-def _bilinear(img: Frame, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """Float64 bilinear samples of ``img`` at (px, py), clamped to the frame (BORDER_REPLICATE)."""
-    h, w = img.shape[:2]
-    cx, cy = np.clip(np.nan_to_num(px), 0, w - 1), np.clip(np.nan_to_num(py), 0, h - 1)
-    xi, yi = np.floor(cx).astype(int), np.floor(cy).astype(int)
-    xj, yj = np.minimum(xi + 1, w - 1), np.minimum(yi + 1, h - 1)
-    fx, fy = (cx - xi)[..., None], (cy - yi)[..., None]
-    s = img.astype(np.float64)
-    top = s[yi, xi] * (1 - fx) + s[yi, xj] * fx
-    bot = s[yj, xi] * (1 - fx) + s[yj, xj] * fx
-    return np.asarray(top * (1 - fy) + bot * fy)
-
-
 def _project(m: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     den = m[2, 0] * x + m[2, 1] * y + m[2, 2]
     return (m[0, 0] * x + m[0, 1] * y + m[0, 2]) / den, (m[1, 0] * x + m[1, 1] * y + m[1, 2]) / den
@@ -280,7 +268,7 @@ def camera_flow_reference(
     e0 = _ramp(p0x, w, feathers[0]) * _ramp(p0y, h, feathers[0])
     e1 = _ramp(p1x, w, feathers[1]) * _ramp(p1y, h, feathers[1])
     w0, w1 = (1 - t) * (e0 + 1e-3), t * (e1 + 1e-3)
-    mix = (_bilinear(first, p0x, p0y) * w0[..., None] + _bilinear(last, p1x, p1y) * w1[..., None]) / (
+    mix = (bilinear(first, p0x, p0y) * w0[..., None] + bilinear(last, p1x, p1y) * w1[..., None]) / (
         w0 + w1
     )[..., None]
     return np.asarray(mix)

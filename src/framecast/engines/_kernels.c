@@ -117,7 +117,8 @@ static inline Row row_of(const Job *j, int y) {
     return r;
 }
 
-static void pixels_scalar(const Job *j, int y, int x_begin, int x_end) {
+static void pixels_scalar(const void *job, int y, int x_begin, int x_end) {
+    const Job *j = job;
     const Row r = row_of(j, y);
     const float *u = r.u, *v = r.v;
     const uint8_t *lam = r.lam, *first = r.first, *last = r.last;
@@ -180,7 +181,49 @@ FC_SSE41 static inline Taps taps_sse41(__m128 px, __m128 py, __m128 xmax64, __m1
     return r;
 }
 
-FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
+/* Four pixels' two bilinear samples (one in each source, at the taps t0 and t1), summed per pixel:
+ * value * 2^20 * share per channel, RGB and a 0 lane. */
+FC_SSE41 static inline void samples4_sse41(__m128i res[4], const uint8_t *src0, const uint8_t *src1,
+                                           Py_ssize_t stride, Taps t0, Taps t1) {
+    const __m128i pair_bytes = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1);
+    /* pshufb masks broadcasting the low 16 bits of 32-bit lane k */
+    const __m128i lane16[4] = {
+        _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1),
+        _mm_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5),
+        _mm_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9),
+        _mm_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13),
+    };
+    int32_t off0[4], off1[4];
+    _mm_storeu_si128((__m128i *)off0, t0.off);
+    _mm_storeu_si128((__m128i *)off1, t1.off);
+#define FC_PIXEL(K)                                                                                    \
+    res[K] = _mm_add_epi32(                                                                            \
+        sample_sse41(src0 + off0[K], stride, _mm_shuffle_epi8(t0.hw, lane16[K]),                       \
+                     _mm_shuffle_epi32(t0.vw, (K) * 0x55), pair_bytes),                                \
+        sample_sse41(src1 + off1[K], stride, _mm_shuffle_epi8(t1.hw, lane16[K]),                       \
+                     _mm_shuffle_epi32(t1.vw, (K) * 0x55), pair_bytes))
+    FC_PIXEL(0);
+    FC_PIXEL(1);
+    FC_PIXEL(2);
+    FC_PIXEL(3);
+#undef FC_PIXEL
+}
+
+/* Four pixels' sums (value * 2^20) rounded once and stored as their 12 RGB bytes. */
+FC_SSE41 static inline void store4_sse41(uint8_t *out, __m128i res[4]) {
+    const __m128i round20 = _mm_set1_epi32(1 << 19);
+    const __m128i rgb_bytes = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    for (int k = 0; k < 4; k++)
+        res[k] = _mm_srai_epi32(_mm_add_epi32(res[k], round20), 20);
+    __m128i packed = _mm_packus_epi16(_mm_packs_epi32(res[0], res[1]), _mm_packs_epi32(res[2], res[3]));
+    packed = _mm_shuffle_epi8(packed, rgb_bytes);
+    _mm_storel_epi64((__m128i *)out, packed);
+    int32_t tail = _mm_cvtsi128_si32(_mm_srli_si128(packed, 8));
+    memcpy(out + 8, &tail, 4);
+}
+
+FC_SSE41 static void pixels_sse41(const void *job, int y, int x_end) {
+    const Job *j = job;
     const Row r = row_of(j, y);
     const float *u = r.u, *v = r.v;
     const uint8_t *lam = r.lam, *first = r.first, *last = r.last;
@@ -198,17 +241,7 @@ FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
     const __m128i i128 = _mm_set1_epi32(128), i256 = _mm_set1_epi32(256);
     const __m128i rest_t = _mm_sub_epi32(i256, _mm_set1_epi32(j->t256));
     const __m128i zero = _mm_setzero_si128();
-    const __m128i pair_bytes = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1);
     const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-    const __m128i rgb_bytes = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-    const __m128i round20 = _mm_set1_epi32(1 << 19);
-    /* pshufb masks broadcasting the low 16 bits of 32-bit lane k */
-    const __m128i lane16[4] = {
-        _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1),
-        _mm_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5),
-        _mm_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9),
-        _mm_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13),
-    };
 
     for (int x = 0; x + 4 <= x_end; x += 4) {
         __m128 ulo = _mm_loadu_ps(u + 2 * x), uhi = _mm_loadu_ps(u + 2 * x + 4);
@@ -235,22 +268,8 @@ FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
         Taps p1 = taps_sse41(_mm_add_ps(_mm_add_ps(gx, _mm_mul_ps(a1, ux)), _mm_mul_ps(b1, vx)),
                              _mm_add_ps(_mm_add_ps(gy, _mm_mul_ps(a1, uy)), _mm_mul_ps(b1, vy)), xmax64,
                              ymax64, stride4, _mm_or_si128(c1, _mm_slli_epi32(c1, 16)));
-        int32_t off0[4], off1[4];
-        _mm_storeu_si128((__m128i *)off0, p0.off);
-        _mm_storeu_si128((__m128i *)off1, p1.off);
-
         __m128i res[4];
-#define FC_PIXEL(K)                                                                                    \
-    res[K] = _mm_add_epi32(                                                                            \
-        sample_sse41(src0 + off0[K], stride, _mm_shuffle_epi8(p0.hw, lane16[K]),                       \
-                     _mm_shuffle_epi32(p0.vw, (K) * 0x55), pair_bytes),                                \
-        sample_sse41(src1 + off1[K], stride, _mm_shuffle_epi8(p1.hw, lane16[K]),                       \
-                     _mm_shuffle_epi32(p1.vw, (K) * 0x55), pair_bytes))
-        FC_PIXEL(0);
-        FC_PIXEL(1);
-        FC_PIXEL(2);
-        FC_PIXEL(3);
-#undef FC_PIXEL
+        samples4_sse41(res, src0, src1, stride, p0, p1);
         if (lam) {
             /* The fade of four neighbouring pixels: (first * 64, last * 64) pairs by (64 d0, 64 d1). */
             __m128i d0 = _mm_srli_epi32(_mm_add_epi32(_mm_mullo_epi32(fwt, rest_t), i128), 8);
@@ -266,29 +285,33 @@ FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
             res[2] = _mm_add_epi32(res[2], _mm_madd_epi16(_mm_slli_epi16(fl[2], 6), _mm_shuffle_epi32(fw, 0xAA)));
             res[3] = _mm_add_epi32(res[3], _mm_madd_epi16(_mm_slli_epi16(fl[3], 6), _mm_shuffle_epi32(fw, 0xFF)));
         }
-        for (int k = 0; k < 4; k++)
-            res[k] = _mm_srai_epi32(_mm_add_epi32(res[k], round20), 20);
-        __m128i packed = _mm_packus_epi16(_mm_packs_epi32(res[0], res[1]), _mm_packs_epi32(res[2], res[3]));
-        packed = _mm_shuffle_epi8(packed, rgb_bytes);
-        _mm_storel_epi64((__m128i *)(out + 3 * x), packed);
-        int32_t tail = _mm_cvtsi128_si32(_mm_srli_si128(packed, 8));
-        memcpy(out + 3 * x + 8, &tail, 4);
+        store4_sse41(out + 3 * x, res);
     }
 }
 #endif
 
 static int use_sse41 = 0;
 
-static void run_rows(const Job *j, int y0, int y1, int simd_ok) {
-    for (int y = y0; y < y1; y++) {
-        int done = 0;
+/* A kernel's row bodies: the SSE4.1 one does the row's first x_end pixels (a multiple of four), the
+ * portable one [x_begin, x_end). The job is the kernel's own struct. */
+typedef void (*SimdRow)(const void *job, int y, int x_end);
+typedef void (*ScalarRow)(const void *job, int y, int x_begin, int x_end);
 #ifdef FC_HAVE_SSE41
-        if (simd_ok && use_sse41) {
-            done = j->width & ~3;
-            pixels_sse41(j, y, done);
-        }
+#define FC_SIMD_ROW(f) (f)
+#else
+#define FC_SIMD_ROW(f) NULL
 #endif
-        pixels_scalar(j, y, done, j->width);
+
+/* Rows [0, h) of ``width`` pixels: the SSE4.1 body where it exists, runs and is allowed, the portable
+ * one for the rest of each row. */
+static void each_row(const void *job, int h, int width, int simd_ok, SimdRow simd, ScalarRow scalar) {
+    for (int y = 0; y < h; y++) {
+        int done = 0;
+        if (simd != NULL && simd_ok && use_sse41) {
+            done = width & ~3;
+            simd(job, y, done);
+        }
+        scalar(job, y, done, width);
     }
 }
 
@@ -546,7 +569,8 @@ static inline RowTerms row_terms(const CamFlow *j, int y) {
     return r;
 }
 
-static void camflow_scalar(const CamFlow *j, int y, int x_begin, int x_end) {
+static void camflow_scalar(const void *job, int y, int x_begin, int x_end) {
+    const CamFlow *j = job;
     const RowTerms rt = row_terms(j, y);
     const float *m = j->m, *hm = j->hm;
     const float xmax64 = 64.0f * j->xmax, ymax64 = 64.0f * j->ymax;
@@ -587,7 +611,8 @@ FC_SSE41 static inline __m128 ramp_sse41(__m128 p, __m128 last, __m128 inv) {
     return _mm_min_ps(_mm_max_ps(r, _mm_setzero_ps()), _mm_set1_ps(1.0f));
 }
 
-FC_SSE41 static void camflow_sse41(const CamFlow *j, int y, int x_end) {
+FC_SSE41 static void camflow_sse41(const void *job, int y, int x_end) {
+    const CamFlow *j = job;
     const RowTerms rt = row_terms(j, y);
     uint8_t *out = j->out + (Py_ssize_t)y * j->out_stride;
     const uint8_t *src0 = j->src0, *src1 = j->src1;
@@ -607,15 +632,6 @@ FC_SSE41 static void camflow_sse41(const CamFlow *j, int y, int x_end) {
 #undef FC_SET
     const __m128i fw = _mm_set1_epi32(j->fw), i256 = _mm_set1_epi32(256);
     const __m128i stride4 = _mm_set1_epi32((int32_t)stride);
-    const __m128i pair_bytes = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1);
-    const __m128i rgb_bytes = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-    const __m128i round20 = _mm_set1_epi32(1 << 19);
-    const __m128i lane16[4] = {
-        _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1),
-        _mm_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5),
-        _mm_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9),
-        _mm_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13),
-    };
     const __m128 steps = _mm_set_ps(3.0f, 2.0f, 1.0f, 0.0f);
 
     for (int x = 0; x + 4 <= x_end; x += 4) {
@@ -651,46 +667,12 @@ FC_SSE41 static void camflow_sse41(const CamFlow *j, int y, int x_end) {
                              _mm_or_si128(c0, _mm_slli_epi32(c0, 16)));
         Taps t1 = taps_sse41(_mm_mul_ps(s64, p1x), _mm_mul_ps(s64, p1y), xmax64, ymax64, stride4,
                              _mm_or_si128(c1, _mm_slli_epi32(c1, 16)));
-        int32_t off0[4], off1[4];
-        _mm_storeu_si128((__m128i *)off0, t0.off);
-        _mm_storeu_si128((__m128i *)off1, t1.off);
         __m128i res[4];
-#define FC_PIXEL(K)                                                                                    \
-    res[K] = _mm_add_epi32(                                                                            \
-        sample_sse41(src0 + off0[K], stride, _mm_shuffle_epi8(t0.hw, lane16[K]),                       \
-                     _mm_shuffle_epi32(t0.vw, (K) * 0x55), pair_bytes),                                \
-        sample_sse41(src1 + off1[K], stride, _mm_shuffle_epi8(t1.hw, lane16[K]),                       \
-                     _mm_shuffle_epi32(t1.vw, (K) * 0x55), pair_bytes))
-        FC_PIXEL(0);
-        FC_PIXEL(1);
-        FC_PIXEL(2);
-        FC_PIXEL(3);
-#undef FC_PIXEL
-        for (int k = 0; k < 4; k++)
-            res[k] = _mm_srai_epi32(_mm_add_epi32(res[k], round20), 20);
-        __m128i packed = _mm_packus_epi16(_mm_packs_epi32(res[0], res[1]), _mm_packs_epi32(res[2], res[3]));
-        packed = _mm_shuffle_epi8(packed, rgb_bytes);
-        _mm_storel_epi64((__m128i *)(out + 3 * x), packed);
-        int32_t tail = _mm_cvtsi128_si32(_mm_srli_si128(packed, 8));
-        memcpy(out + 3 * x + 8, &tail, 4);
+        samples4_sse41(res, src0, src1, stride, t0, t1);
+        store4_sse41(out + 3 * x, res);
     }
 }
 #endif
-
-static void camflow_rows(const CamFlow *j, int h, int simd_ok) {
-    for (int y = 0; y < h; y++) {
-        int done = 0;
-#ifdef FC_HAVE_SSE41
-        if (simd_ok && use_sse41) {
-            done = j->width & ~3;
-            camflow_sse41(j, y, done);
-        }
-#else
-        (void)simd_ok;
-#endif
-        camflow_scalar(j, y, done, j->width);
-    }
-}
 
 /* ---- argument handling ---- */
 
@@ -807,7 +789,7 @@ static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
         .t256 = (int32_t)nearbyint(256.0 * t), /* round half to even, as Python's round() */
     };
     Py_BEGIN_ALLOW_THREADS
-    run_rows(&j, 0, h, !portable);
+    each_row(&j, h, w, !portable, FC_SIMD_ROW(pixels_sse41), pixels_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -1031,7 +1013,7 @@ static PyObject *camera_flow(PyObject *self, PyObject *args, PyObject *kwargs) {
         j.hm[i] = (float)hm[i];
     }
     Py_BEGIN_ALLOW_THREADS
-    camflow_rows(&j, out.h, !portable);
+    each_row(&j, out.h, out.w, !portable, FC_SIMD_ROW(camflow_sse41), camflow_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
