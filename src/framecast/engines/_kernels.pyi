@@ -3,14 +3,16 @@
 Every array's shape and row stride are read from its buffer (pixels contiguous within a row).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
 _U8 = npt.NDArray[np.uint8]
 _F32 = npt.NDArray[np.float32]
 _Window = tuple[float, float, float]
-# A 3x3 projective map, row-major.
-_Matrix = tuple[float, float, float, float, float, float, float, float, float]
+# A 3x3 projective map: its 9 entries, row-major.
+_Matrix = Sequence[float]
 
 def inbetween(
     out: _U8,
