@@ -69,10 +69,9 @@ FEATHER = 6.0
 # four fewer degrees of freedom make the path and the extrapolation outside the matches steadier.
 _HOMOGRAPHY_GAIN = 1.1
 # An estimate this close to a pure pan or zoom (analysis pixels of departure, summed over the
-# matrix's off-pan terms times the frame size) is drawn as one: a quarter pixel at the far corner is
-# invisible, and bench/camera.py's 50% pan (estimated with 0.15 px of roll) scored 0.05 dB lower
-# through camera_flow than through the separable kernel.
-_SNAP_PX = 0.25
+# matrix's off-pan terms times the frame size) is drawn as one. Tried at 0.25 px: bench/camera.py's
+# 50% pan (0.15 px of roll) gained 0.06 dB through the separable kernel, its 30% tilt lost 0.12 dB.
+_SNAP_PX = 0.05
 # RANSAC threshold in analysis pixels.
 _RANSAC_PX = 2.0
 # Residual local motion (analysis pixels, 95th percentile over the overlap) below which the pair is a
