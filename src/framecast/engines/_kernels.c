@@ -531,8 +531,7 @@ static void camera_rows(const Sampler *s0, const Sampler *s1, uint8_t *out, Py_s
  * rotations and perspective included. Positions are computed in float with the same operation order in
  * the SSE4.1 and the portable path, then sampled with the integer arithmetic of ``inbetween``, so the
  * two paths give identical bytes. The flow is read at the nearest grid pixel, not interpolated (one
- * 16-byte load per pixel, no weights): it is the upsampling of a smooth field, and the weights the
- * positions take it with (a, b) are at most 1/4. */
+ * 16-byte load per pixel, no weights): it is the upsampling of a smooth field. */
 
 typedef struct {
     const uint8_t *src0, *src1; /* padded keyframes (one replicated row, two columns), same layout */
