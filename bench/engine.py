@@ -11,7 +11,8 @@ all rounds printed (the lowest ratio would favour rounds where the bare encode w
 keyframe pairs: Big Buck Bunny frames 20 and 60 (large motion, the engine's fast path) and frames 20 and
 22 (small motion, where it samples the keyframes through their 2x upsampling; see
 ``framecast.engines.flow``), and a 25% camera pan (two windows over one frame: the camera path of
-``framecast.engines.camera``). Then the camera moves: image to video, and first/last with a move on top.
+``framecast.engines.camera``), and the same pan with the subject moving inside the frame (the camera
+path with local flow on top). Then the camera moves: image to video, and first/last with a move on top.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ from framecast.engines.builtin import BuiltinEngine, inbetweener
 from framecast.media.encode import H264Writer
 from framecast.media.render import render_outputs
 
-PAIRS = {"large": (20, 60), "small": (20, 22), "pan": (100, 100)}
+PAIRS = {"large": (20, 60), "small": (20, 22), "pan": (100, 100), "pan_subject": (96, 104)}
 # The "pan" pair is a camera move: two 720p windows, 25% of the width apart, over frame 100 shown at
-# 1.5x (bench/camera.py has the quality side of such moves).
+# 1.5x (bench/camera.py has the quality side of such moves). "pan_subject" is the same move over frames
+# 96 and 104, where the bunny moves inside the frame: the camera path with local flow on top.
 PAN_WINDOWS = ((800.0, 540.0), (1120.0, 540.0))
 # Rounds per pair; the median round is the headline.
 ROUNDS = 5
@@ -55,12 +57,15 @@ MOVE_ROUNDS = 3
 
 
 def keyframes(width: int, height: int, pair: str = "large") -> tuple[Frame, Frame]:
-    if pair == "pan":
-        (src,) = read_frames("bigbuckbunny.mp4", {PAIRS[pair][0]})
-        big = cv2.resize(src, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    if pair.startswith("pan"):
+        src = read_frames("bigbuckbunny.mp4", set(PAIRS[pair]))
+        big = [cv2.resize(f, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC) for f in src]
         wins = [camera.window_matrix(1.0, cx, cy, 1280, 720) for cx, cy in PAN_WINDOWS]
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        a, b = (np.ascontiguousarray(cv2.warpPerspective(big, m, (1280, 720), flags=flags)) for m in wins)
+        a, b = (
+            np.ascontiguousarray(cv2.warpPerspective(big[min(k, len(big) - 1)], m, (1280, 720), flags=flags))
+            for k, m in enumerate(wins)
+        )
     else:
         a, b = read_frames("bigbuckbunny.mp4", set(PAIRS[pair]))
     if (a.shape[1], a.shape[0]) != (width, height):

@@ -14,6 +14,11 @@ calls in ms; the machine is shared, so the minimum is the steadier figure of wha
 - zoom (image-to-video moves) against ``cv2.warpAffine`` of the same window;
 - camera (first/last pans and zooms) against its OpenCV composition: two ``warpAffine``s, the edge
   weights in NumPy, ``cv2.blendLinear``;
+- camera_flow (first/last camera moves with local motion on top: the ``pan_subject`` pair of
+  ``bench/engine.py``), SSE4.1 and portable C paths, against the OpenCV composition the engine used
+  before the kernel: sampling maps on the analysis grid (the path's homography, two ``remap``s of the
+  residual flows, ``perspectiveTransform``), upsampled with ``resize``, the edge weights in NumPy, two
+  ``remap``s of the keyframes, ``cv2.blendLinear``;
 - per-pair analysis (``builtin.inbetweener``: camera stage and flow), with OpenCV's threads as the
   engine runs it.
 """
@@ -33,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import keyframes, load
-from framecast.engines import _kernels
+from framecast.engines import _kernels, camera
 from framecast.engines.base import Frame
 from framecast.engines.builtin import inbetweener
 from framecast.engines.flow import Interpolator
@@ -92,6 +97,35 @@ def opencv_camera(
         rx = _ramp(x0 + np.arange(w, dtype=np.float32) * step, w, 6.0)
         ry = _ramp(y0 + np.arange(h, dtype=np.float32) * step, h, 6.0)
         weights.append(np.asarray((np.outer(ry, rx) + 1e-3) * share, np.float32))
+    return np.asarray(cv2.blendLinear(layers[0], layers[1], weights[0], weights[1]), np.uint8)
+
+
+def opencv_camera_flow(it: camera.CameraInterpolator, t: float, a: Frame, b: Frame) -> Frame:
+    """What ``_kernels.camera_flow`` draws, composed from OpenCV calls and NumPy on maps computed on the
+    analysis grid and upsampled (the engine's code before the kernel)."""
+    assert it.residual is not None
+    (w, h), (lw, lh) = it.size, it.low
+    ht_inv = it.path.inverse_at(t)
+    gx, gy = np.meshgrid(np.arange(lw, dtype=np.float32), np.arange(lh, dtype=np.float32))
+    grid = np.dstack([gx, gy])
+    q = cv2.perspectiveTransform(grid, ht_inv @ it.s)  # output pixel -> first keyframe, full-res pixels
+    ql = cv2.perspectiveTransform(grid, np.linalg.inv(it.s) @ ht_inv @ it.s)
+    f01, f10 = it.residual
+    ft0 = cv2.addWeighted(f01, -(1 - t) * t, f10, t * t, 0.0)
+    ft1 = cv2.addWeighted(f01, (1 - t) * (1 - t), f10, -t * (1 - t), 0.0)
+    gain = np.array([it.s[0, 0], it.s[1, 1]], np.float32)
+    d0 = _cv.remap(ft0, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    d1 = _cv.remap(ft1, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    x0 = np.asarray(q + d0 * gain, np.float32)
+    x1 = cv2.perspectiveTransform(np.asarray(q + d1 * gain, np.float32), it.h_full)
+    zoom0 = float(np.sqrt(abs(np.linalg.det(ht_inv[:2, :2]))))
+    zoom1 = float(np.sqrt(abs(np.linalg.det(it.h_full[:2, :2])))) * zoom0
+    layers, weights = [], []
+    for img, x, share, z in ((a, x0, 1 - t, zoom0), (b, x1, t, zoom1)):
+        weight = (_ramp(x[..., 0], w, 6.0 * z) * _ramp(x[..., 1], h, 6.0 * z) + 1e-3) * share
+        weights.append(cv2.resize(np.asarray(weight, np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+        pos = cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
+        layers.append(_cv.remap(img, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
     return np.asarray(cv2.blendLinear(layers[0], layers[1], weights[0], weights[1]), np.uint8)
 
 
@@ -179,9 +213,38 @@ def main() -> None:
             _kernels.camera(out, c0, c1, w0, w1, 0.4, 6.0, 6.0 * w1[2])
 
         row(name, timed(cam, n), None, timed(lambda w0=w0, w1=w1: opencv_camera(c0, c1, w0, w1, 0.4), n))
+    s0, s1 = keyframes(1280, 720, "pan_subject")
+    motion = camera.estimate(s0, s1)
+    assert motion is not None and not motion.dissolve
+    cam_it = camera.CameraInterpolator(s0, s1, motion)
+    assert cam_it.flow is not None
+    m0 = cam_it.path.inverse_at(0.4)
+    hm = cam_it.h_full / cam_it.h_full[2, 2]
+    maps = (tuple(float(v) for v in (m0 / m0[2, 2]).ravel()), tuple(float(v) for v in hm.ravel()))
+    zoom0 = float(np.sqrt(abs(np.linalg.det(m0[:2, :2]))))
+
+    def cam_flow(portable: bool) -> None:
+        _kernels.camera_flow(
+            out,
+            cam_it.src0,
+            cam_it.src1,
+            cam_it.flow,
+            *maps,
+            0.4,
+            6.0 * zoom0,
+            6.0 * zoom0,
+            portable=portable,
+        )
+
+    row(
+        "camera_flow, a 25% pan with local motion",
+        timed(lambda: cam_flow(False), n),
+        timed(lambda: cam_flow(True), max(3, n // 3)),
+        timed(lambda: opencv_camera_flow(cam_it, 0.4, s0, s1), max(3, n // 3)),
+    )
     cv2.setNumThreads(threads)
     print(f"\nPer-pair analysis (builtin.inbetweener, OpenCV with {threads} threads), median of 3, s:\n")
-    for pair in ("large", "small", "pan"):
+    for pair in ("large", "small", "pan", "pan_subject"):
         a, b = keyframes(1280, 720, pair)
         times, kind = [], ""
         for _ in range(3):

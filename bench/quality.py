@@ -25,7 +25,7 @@ from _clips import read_frames
 from engine import minterpolate
 from framecast.domain import TaskKind
 from framecast.engines.base import Frame, GenerationJob
-from framecast.engines.builtin import BuiltinEngine
+from framecast.engines.builtin import BuiltinEngine, inbetweener
 
 KS = (2, 4, 8, 16)
 CLIPS = ("bigbuckbunny.mp4", "bikes.mp4")
@@ -88,6 +88,8 @@ def main() -> None:
     }
     # per k, per method: list of (psnr, ssim) means per pair
     table: dict[int, dict[str, list[tuple[float, float]]]] = {k: {m: [] for m in methods} for k in KS}
+    # Which in-betweener the engine chose per pair: the camera path, the flow alone, or a dissolve.
+    paths: dict[str, int] = {}
     for clip in CLIPS:
         frames = read_frames(clip)
         if frames[0].shape[1] > 640:  # 720p minterpolate is ~0.5 s a frame; half size keeps this bench short
@@ -104,6 +106,8 @@ def main() -> None:
             for si, i in chosen:
                 shot = shots(frames)[si]
                 truth = shot[i + 1 : i + k]
+                kind = type(inbetweener(shot[i], shot[i + k])).__name__
+                paths[kind] = paths.get(kind, 0) + 1
                 for name, fn in methods.items():
                     gen = fn(shot[i], shot[i + k], k)
                     table[k][name].append(
@@ -134,6 +138,7 @@ def main() -> None:
         f"\nmean PSNR over all {len(diffs)} pairs: "
         + ", ".join(f"{m} {np.mean(v):.2f} dB" for m, v in allp.items())
     )
+    print("in-betweener per pair: " + ", ".join(f"{kind} {n}" for kind, n in sorted(paths.items())))
     print(
         f"worst pair vs cross-fade: {diffs.min():+.2f} dB; pairs where builtin beats cross-fade by >= 2 dB: "
         f"{int((diffs >= 2).sum())}/{len(diffs)}"

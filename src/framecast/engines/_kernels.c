@@ -85,11 +85,11 @@ static inline float clampf(float v, float hi) {
 }
 
 /* value * 4096 * c for each channel of a bilinear sample at (xf, yf), in 1/64 px. */
-static inline void sample_scalar(const Job *j, const uint8_t *src, int32_t xf, int32_t yf, int32_t c,
+static inline void sample_scalar(Py_ssize_t stride, const uint8_t *src, int32_t xf, int32_t yf, int32_t c,
                                  int32_t acc[3]) {
     int32_t fx = xf & 63, fy = yf & 63;
-    const uint8_t *top = src + (Py_ssize_t)(yf >> 6) * j->stride + (Py_ssize_t)(xf >> 6) * 3;
-    const uint8_t *bot = top + j->stride;
+    const uint8_t *top = src + (Py_ssize_t)(yf >> 6) * stride + (Py_ssize_t)(xf >> 6) * 3;
+    const uint8_t *bot = top + stride;
     int32_t wt = (64 - fy) * c, wb = fy * c;
     for (int k = 0; k < 3; k++) {
         int32_t ht = top[k] * (64 - fx) + top[k + 3] * fx;
@@ -117,7 +117,8 @@ static inline Row row_of(const Job *j, int y) {
     return r;
 }
 
-static void pixels_scalar(const Job *j, int y, int x_begin, int x_end) {
+static void pixels_scalar(const void *job, int y, int x_begin, int x_end) {
+    const Job *j = job;
     const Row r = row_of(j, y);
     const float *u = r.u, *v = r.v;
     const uint8_t *lam = r.lam, *first = r.first, *last = r.last;
@@ -132,8 +133,8 @@ static void pixels_scalar(const Job *j, int y, int x_begin, int x_end) {
         const float y1 = clampf((gy + j->a1 * uy) + j->b1 * vy, j->ymax64);
         const Shares s = shares(lam ? lam[x] : 255, j->t256);
         int32_t acc[3] = {0, 0, 0};
-        sample_scalar(j, j->src0, (int32_t)lrintf(x0), (int32_t)lrintf(y0), s.c0, acc);
-        sample_scalar(j, j->src1, (int32_t)lrintf(x1), (int32_t)lrintf(y1), s.c1, acc);
+        sample_scalar(j->stride, j->src0, (int32_t)lrintf(x0), (int32_t)lrintf(y0), s.c0, acc);
+        sample_scalar(j->stride, j->src1, (int32_t)lrintf(x1), (int32_t)lrintf(y1), s.c1, acc);
         for (int k = 0; k < 3; k++) {
             acc[k] += (first[3 * x + k] * 64) * (64 * s.d0) + (last[3 * x + k] * 64) * (64 * s.d1);
             out[3 * x + k] = (uint8_t)((acc[k] + (1 << 19)) >> 20);
@@ -180,7 +181,49 @@ FC_SSE41 static inline Taps taps_sse41(__m128 px, __m128 py, __m128 xmax64, __m1
     return r;
 }
 
-FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
+/* Four pixels' two bilinear samples (one in each source, at the taps t0 and t1), summed per pixel:
+ * value * 2^20 * share per channel, RGB and a 0 lane. */
+FC_SSE41 static inline void samples4_sse41(__m128i res[4], const uint8_t *src0, const uint8_t *src1,
+                                           Py_ssize_t stride, Taps t0, Taps t1) {
+    const __m128i pair_bytes = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1);
+    /* pshufb masks broadcasting the low 16 bits of 32-bit lane k */
+    const __m128i lane16[4] = {
+        _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1),
+        _mm_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5),
+        _mm_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9),
+        _mm_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13),
+    };
+    int32_t off0[4], off1[4];
+    _mm_storeu_si128((__m128i *)off0, t0.off);
+    _mm_storeu_si128((__m128i *)off1, t1.off);
+#define FC_PIXEL(K)                                                                                    \
+    res[K] = _mm_add_epi32(                                                                            \
+        sample_sse41(src0 + off0[K], stride, _mm_shuffle_epi8(t0.hw, lane16[K]),                       \
+                     _mm_shuffle_epi32(t0.vw, (K) * 0x55), pair_bytes),                                \
+        sample_sse41(src1 + off1[K], stride, _mm_shuffle_epi8(t1.hw, lane16[K]),                       \
+                     _mm_shuffle_epi32(t1.vw, (K) * 0x55), pair_bytes))
+    FC_PIXEL(0);
+    FC_PIXEL(1);
+    FC_PIXEL(2);
+    FC_PIXEL(3);
+#undef FC_PIXEL
+}
+
+/* Four pixels' sums (value * 2^20) rounded once and stored as their 12 RGB bytes. */
+FC_SSE41 static inline void store4_sse41(uint8_t *out, __m128i res[4]) {
+    const __m128i round20 = _mm_set1_epi32(1 << 19);
+    const __m128i rgb_bytes = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    for (int k = 0; k < 4; k++)
+        res[k] = _mm_srai_epi32(_mm_add_epi32(res[k], round20), 20);
+    __m128i packed = _mm_packus_epi16(_mm_packs_epi32(res[0], res[1]), _mm_packs_epi32(res[2], res[3]));
+    packed = _mm_shuffle_epi8(packed, rgb_bytes);
+    _mm_storel_epi64((__m128i *)out, packed);
+    int32_t tail = _mm_cvtsi128_si32(_mm_srli_si128(packed, 8));
+    memcpy(out + 8, &tail, 4);
+}
+
+FC_SSE41 static void pixels_sse41(const void *job, int y, int x_end) {
+    const Job *j = job;
     const Row r = row_of(j, y);
     const float *u = r.u, *v = r.v;
     const uint8_t *lam = r.lam, *first = r.first, *last = r.last;
@@ -198,17 +241,7 @@ FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
     const __m128i i128 = _mm_set1_epi32(128), i256 = _mm_set1_epi32(256);
     const __m128i rest_t = _mm_sub_epi32(i256, _mm_set1_epi32(j->t256));
     const __m128i zero = _mm_setzero_si128();
-    const __m128i pair_bytes = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1);
     const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-    const __m128i rgb_bytes = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-    const __m128i round20 = _mm_set1_epi32(1 << 19);
-    /* pshufb masks broadcasting the low 16 bits of 32-bit lane k */
-    const __m128i lane16[4] = {
-        _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1),
-        _mm_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5),
-        _mm_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9),
-        _mm_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13),
-    };
 
     for (int x = 0; x + 4 <= x_end; x += 4) {
         __m128 ulo = _mm_loadu_ps(u + 2 * x), uhi = _mm_loadu_ps(u + 2 * x + 4);
@@ -235,22 +268,8 @@ FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
         Taps p1 = taps_sse41(_mm_add_ps(_mm_add_ps(gx, _mm_mul_ps(a1, ux)), _mm_mul_ps(b1, vx)),
                              _mm_add_ps(_mm_add_ps(gy, _mm_mul_ps(a1, uy)), _mm_mul_ps(b1, vy)), xmax64,
                              ymax64, stride4, _mm_or_si128(c1, _mm_slli_epi32(c1, 16)));
-        int32_t off0[4], off1[4];
-        _mm_storeu_si128((__m128i *)off0, p0.off);
-        _mm_storeu_si128((__m128i *)off1, p1.off);
-
         __m128i res[4];
-#define FC_PIXEL(K)                                                                                    \
-    res[K] = _mm_add_epi32(                                                                            \
-        sample_sse41(src0 + off0[K], stride, _mm_shuffle_epi8(p0.hw, lane16[K]),                       \
-                     _mm_shuffle_epi32(p0.vw, (K) * 0x55), pair_bytes),                                \
-        sample_sse41(src1 + off1[K], stride, _mm_shuffle_epi8(p1.hw, lane16[K]),                       \
-                     _mm_shuffle_epi32(p1.vw, (K) * 0x55), pair_bytes))
-        FC_PIXEL(0);
-        FC_PIXEL(1);
-        FC_PIXEL(2);
-        FC_PIXEL(3);
-#undef FC_PIXEL
+        samples4_sse41(res, src0, src1, stride, p0, p1);
         if (lam) {
             /* The fade of four neighbouring pixels: (first * 64, last * 64) pairs by (64 d0, 64 d1). */
             __m128i d0 = _mm_srli_epi32(_mm_add_epi32(_mm_mullo_epi32(fwt, rest_t), i128), 8);
@@ -266,29 +285,33 @@ FC_SSE41 static void pixels_sse41(const Job *j, int y, int x_end) {
             res[2] = _mm_add_epi32(res[2], _mm_madd_epi16(_mm_slli_epi16(fl[2], 6), _mm_shuffle_epi32(fw, 0xAA)));
             res[3] = _mm_add_epi32(res[3], _mm_madd_epi16(_mm_slli_epi16(fl[3], 6), _mm_shuffle_epi32(fw, 0xFF)));
         }
-        for (int k = 0; k < 4; k++)
-            res[k] = _mm_srai_epi32(_mm_add_epi32(res[k], round20), 20);
-        __m128i packed = _mm_packus_epi16(_mm_packs_epi32(res[0], res[1]), _mm_packs_epi32(res[2], res[3]));
-        packed = _mm_shuffle_epi8(packed, rgb_bytes);
-        _mm_storel_epi64((__m128i *)(out + 3 * x), packed);
-        int32_t tail = _mm_cvtsi128_si32(_mm_srli_si128(packed, 8));
-        memcpy(out + 3 * x + 8, &tail, 4);
+        store4_sse41(out + 3 * x, res);
     }
 }
 #endif
 
 static int use_sse41 = 0;
 
-static void run_rows(const Job *j, int y0, int y1, int simd_ok) {
-    for (int y = y0; y < y1; y++) {
-        int done = 0;
+/* A kernel's row bodies: the SSE4.1 one does the row's first x_end pixels (a multiple of four), the
+ * portable one [x_begin, x_end). The job is the kernel's own struct. */
+typedef void (*SimdRow)(const void *job, int y, int x_end);
+typedef void (*ScalarRow)(const void *job, int y, int x_begin, int x_end);
 #ifdef FC_HAVE_SSE41
-        if (simd_ok && use_sse41) {
-            done = j->width & ~3;
-            pixels_sse41(j, y, done);
-        }
+#define FC_SIMD_ROW(f) (f)
+#else
+#define FC_SIMD_ROW(f) NULL
 #endif
-        pixels_scalar(j, y, done, j->width);
+
+/* Rows [0, h) of ``width`` pixels: the SSE4.1 body where it exists, runs and is allowed, the portable
+ * one for the rest of each row. */
+static void each_row(const void *job, int h, int width, int simd_ok, SimdRow simd, ScalarRow scalar) {
+    for (int y = 0; y < h; y++) {
+        int done = 0;
+        if (simd != NULL && simd_ok && use_sse41) {
+            done = width & ~3;
+            simd(job, y, done);
+        }
+        scalar(job, y, done, width);
     }
 }
 
@@ -490,6 +513,166 @@ static void camera_rows(const Sampler *s0, const Sampler *s1, uint8_t *out, Py_s
     }
 }
 
+/* ---- camera_flow: a camera move with local motion on top (camera.py), in one pass ----
+ *
+ * For every output pixel p at time t:
+ *
+ *     q  = M p                                  where p is in the first keyframe (M: the camera path's
+ *                                               out -> first map at t, projective)
+ *     u, v = f01(q), f10(q)                     the residual flows of the camera-compensated pair, read
+ *                                               at the nearest pixel of their grid (the first's view)
+ *     p0 = q + a0 u + b0 v                      sample position in the first keyframe
+ *     p1 = H (q + a1 u + b1 v)                  sample position in the last (H: first -> last)
+ *     e0, e1 = edge ramps of p0, p1             1 well inside a keyframe's view, 0 one pixel outside
+ *     c1 = round(256 t (e1 + 0.001) / ((1 - t)(e0 + 0.001) + t (e1 + 0.001))), c0 = 256 - c1
+ *     out = (c0 bilinear(first, p0) + c1 bilinear(last, p1)) / 256, rounded once
+ *
+ * (a, b) are the linear-motion weights of flow.py. Without flows (u = v = 0) this is any camera move,
+ * rotations and perspective included. Positions are computed in float with the same operation order in
+ * the SSE4.1 and the portable path, then sampled with the integer arithmetic of ``inbetween``, so the
+ * two paths give identical bytes. The flow is read at the nearest grid pixel, not interpolated (one
+ * 16-byte load per pixel, no weights): it is the upsampling of a smooth field. */
+
+typedef struct {
+    const uint8_t *src0, *src1; /* padded keyframes (one replicated row, two columns), same layout */
+    Py_ssize_t stride;
+    float xmax, ymax;           /* last valid column and row */
+    const float *flow;          /* (fh, fw, 4): f01 x, y, f10 x, y; or NULL */
+    int fw, fh;
+    float m[9], hm[9];          /* out -> first at t, first -> last */
+    float a0, b0, a1, b1;
+    float inv0, inv1;           /* 1 / feather of each keyframe, in its pixels */
+    float w0, w1;               /* 1 - t, t */
+    uint8_t *out;
+    Py_ssize_t out_stride;
+    int width;
+} CamFlow;
+
+static inline float maxf(float a, float b) { return a > b ? a : b; } /* _mm_max_ps, NaN -> b */
+static inline float minf(float a, float b) { return a < b ? a : b; } /* _mm_min_ps, NaN -> b */
+
+/* The edge ramp of camera.py's _edge_ramp for one coordinate (``_mm`` order of operations). */
+static inline float ramp_f(float p, float last, float inv) {
+    float r = minf(p, last - p) * inv + inv;
+    return minf(maxf(r, 0.0f), 1.0f);
+}
+
+/* Per-row constants of the two projective maps: M's terms in y. */
+typedef struct {
+    float nx, ny, d;
+} RowTerms;
+
+static inline RowTerms row_terms(const CamFlow *j, int y) {
+    const float fy = (float)y;
+    RowTerms r = {j->m[1] * fy + j->m[2], j->m[4] * fy + j->m[5], j->m[7] * fy + j->m[8]};
+    return r;
+}
+
+static void camflow_scalar(const void *job, int y, int x_begin, int x_end) {
+    const CamFlow *j = job;
+    const RowTerms rt = row_terms(j, y);
+    const float *m = j->m, *hm = j->hm;
+    const float xmax64 = 64.0f * j->xmax, ymax64 = 64.0f * j->ymax;
+    uint8_t *out = j->out + (Py_ssize_t)y * j->out_stride;
+    for (int x = x_begin; x < x_end; x++) {
+        const float fx = (float)x;
+        const float den = m[6] * fx + rt.d;
+        const float qx = (m[0] * fx + rt.nx) / den, qy = (m[3] * fx + rt.ny) / den;
+        float ux = 0.0f, uy = 0.0f, vx = 0.0f, vy = 0.0f;
+        if (j->flow) {
+            const int32_t ix = (int32_t)lrintf(clampf(qx, (float)(j->fw - 1)));
+            const int32_t iy = (int32_t)lrintf(clampf(qy, (float)(j->fh - 1)));
+            const float *f = j->flow + 4 * ((size_t)iy * (size_t)j->fw + (size_t)ix);
+            ux = f[0], uy = f[1], vx = f[2], vy = f[3];
+        }
+        const float p0x = (qx + j->a0 * ux) + j->b0 * vx, p0y = (qy + j->a0 * uy) + j->b0 * vy;
+        const float rx = (qx + j->a1 * ux) + j->b1 * vx, ry = (qy + j->a1 * uy) + j->b1 * vy;
+        const float d1 = (hm[6] * rx + hm[7] * ry) + hm[8];
+        const float p1x = ((hm[0] * rx + hm[1] * ry) + hm[2]) / d1;
+        const float p1y = ((hm[3] * rx + hm[4] * ry) + hm[5]) / d1;
+        const float e0 = ramp_f(p0x, j->xmax, j->inv0) * ramp_f(p0y, j->ymax, j->inv0);
+        const float e1 = ramp_f(p1x, j->xmax, j->inv1) * ramp_f(p1y, j->ymax, j->inv1);
+        const float a = j->w0 * (e0 + 1e-3f), b = j->w1 * (e1 + 1e-3f);
+        const int32_t c1 = (int32_t)lrintf((256.0f * b) / (a + b));
+        int32_t acc[3] = {0, 0, 0};
+        sample_scalar(j->stride, j->src0, (int32_t)lrintf(clampf(64.0f * p0x, xmax64)),
+                      (int32_t)lrintf(clampf(64.0f * p0y, ymax64)), 256 - c1, acc);
+        sample_scalar(j->stride, j->src1, (int32_t)lrintf(clampf(64.0f * p1x, xmax64)),
+                      (int32_t)lrintf(clampf(64.0f * p1y, ymax64)), c1, acc);
+        for (int k = 0; k < 3; k++)
+            out[3 * x + k] = (uint8_t)((acc[k] + (1 << 19)) >> 20);
+    }
+}
+
+#ifdef FC_HAVE_SSE41
+FC_SSE41 static inline __m128 ramp_sse41(__m128 p, __m128 last, __m128 inv) {
+    __m128 r = _mm_add_ps(_mm_mul_ps(_mm_min_ps(p, _mm_sub_ps(last, p)), inv), inv);
+    return _mm_min_ps(_mm_max_ps(r, _mm_setzero_ps()), _mm_set1_ps(1.0f));
+}
+
+FC_SSE41 static void camflow_sse41(const void *job, int y, int x_end) {
+    const CamFlow *j = job;
+    const RowTerms rt = row_terms(j, y);
+    uint8_t *out = j->out + (Py_ssize_t)y * j->out_stride;
+    const uint8_t *src0 = j->src0, *src1 = j->src1;
+    const Py_ssize_t stride = j->stride;
+#define FC_SET(v) _mm_set1_ps(v)
+    const __m128 m0 = FC_SET(j->m[0]), m3 = FC_SET(j->m[3]), m6 = FC_SET(j->m[6]);
+    const __m128 rnx = FC_SET(rt.nx), rny = FC_SET(rt.ny), rd = FC_SET(rt.d);
+    const __m128 h0 = FC_SET(j->hm[0]), h1 = FC_SET(j->hm[1]), h2 = FC_SET(j->hm[2]), h3 = FC_SET(j->hm[3]),
+                 h4 = FC_SET(j->hm[4]), h5 = FC_SET(j->hm[5]), h6 = FC_SET(j->hm[6]), h7 = FC_SET(j->hm[7]),
+                 h8 = FC_SET(j->hm[8]);
+    const __m128 a0 = FC_SET(j->a0), b0 = FC_SET(j->b0), a1 = FC_SET(j->a1), b1 = FC_SET(j->b1);
+    const __m128 xmax = FC_SET(j->xmax), ymax = FC_SET(j->ymax);
+    const __m128 xmax64 = FC_SET(64.0f * j->xmax), ymax64 = FC_SET(64.0f * j->ymax), s64 = FC_SET(64.0f);
+    const __m128 inv0 = FC_SET(j->inv0), inv1 = FC_SET(j->inv1), w0 = FC_SET(j->w0), w1 = FC_SET(j->w1);
+    const __m128 floor3 = FC_SET(1e-3f), s256 = FC_SET(256.0f);
+    const __m128 fwm1 = FC_SET((float)(j->fw - 1)), fhm1 = FC_SET((float)(j->fh - 1)), zero = _mm_setzero_ps();
+#undef FC_SET
+    const __m128i fw = _mm_set1_epi32(j->fw), i256 = _mm_set1_epi32(256);
+    const __m128i stride4 = _mm_set1_epi32((int32_t)stride);
+    const __m128 steps = _mm_set_ps(3.0f, 2.0f, 1.0f, 0.0f);
+
+    for (int x = 0; x + 4 <= x_end; x += 4) {
+        const __m128 fx = _mm_add_ps(_mm_set1_ps((float)x), steps);
+        const __m128 den = _mm_add_ps(_mm_mul_ps(m6, fx), rd);
+        const __m128 qx = _mm_div_ps(_mm_add_ps(_mm_mul_ps(m0, fx), rnx), den);
+        const __m128 qy = _mm_div_ps(_mm_add_ps(_mm_mul_ps(m3, fx), rny), den);
+        __m128 ux = zero, uy = zero, vx = zero, vy = zero;
+        if (j->flow) {
+            __m128i ix = _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(qx, zero), fwm1));
+            __m128i iy = _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(qy, zero), fhm1));
+            int32_t idx[4];
+            _mm_storeu_si128((__m128i *)idx, _mm_add_epi32(_mm_mullo_epi32(iy, fw), ix));
+            ux = _mm_loadu_ps(j->flow + 4 * (size_t)idx[0]);
+            uy = _mm_loadu_ps(j->flow + 4 * (size_t)idx[1]);
+            vx = _mm_loadu_ps(j->flow + 4 * (size_t)idx[2]);
+            vy = _mm_loadu_ps(j->flow + 4 * (size_t)idx[3]);
+            _MM_TRANSPOSE4_PS(ux, uy, vx, vy); /* rows were pixels; now ux = f01 x of the four, ... */
+        }
+        const __m128 p0x = _mm_add_ps(_mm_add_ps(qx, _mm_mul_ps(a0, ux)), _mm_mul_ps(b0, vx));
+        const __m128 p0y = _mm_add_ps(_mm_add_ps(qy, _mm_mul_ps(a0, uy)), _mm_mul_ps(b0, vy));
+        const __m128 rx = _mm_add_ps(_mm_add_ps(qx, _mm_mul_ps(a1, ux)), _mm_mul_ps(b1, vx));
+        const __m128 ry = _mm_add_ps(_mm_add_ps(qy, _mm_mul_ps(a1, uy)), _mm_mul_ps(b1, vy));
+        const __m128 d1 = _mm_add_ps(_mm_add_ps(_mm_mul_ps(h6, rx), _mm_mul_ps(h7, ry)), h8);
+        const __m128 p1x = _mm_div_ps(_mm_add_ps(_mm_add_ps(_mm_mul_ps(h0, rx), _mm_mul_ps(h1, ry)), h2), d1);
+        const __m128 p1y = _mm_div_ps(_mm_add_ps(_mm_add_ps(_mm_mul_ps(h3, rx), _mm_mul_ps(h4, ry)), h5), d1);
+        const __m128 e0 = _mm_mul_ps(ramp_sse41(p0x, xmax, inv0), ramp_sse41(p0y, ymax, inv0));
+        const __m128 e1 = _mm_mul_ps(ramp_sse41(p1x, xmax, inv1), ramp_sse41(p1y, ymax, inv1));
+        const __m128 a = _mm_mul_ps(w0, _mm_add_ps(e0, floor3)), b = _mm_mul_ps(w1, _mm_add_ps(e1, floor3));
+        const __m128i c1 = _mm_cvtps_epi32(_mm_div_ps(_mm_mul_ps(s256, b), _mm_add_ps(a, b)));
+        const __m128i c0 = _mm_sub_epi32(i256, c1);
+        Taps t0 = taps_sse41(_mm_mul_ps(s64, p0x), _mm_mul_ps(s64, p0y), xmax64, ymax64, stride4,
+                             _mm_or_si128(c0, _mm_slli_epi32(c0, 16)));
+        Taps t1 = taps_sse41(_mm_mul_ps(s64, p1x), _mm_mul_ps(s64, p1y), xmax64, ymax64, stride4,
+                             _mm_or_si128(c1, _mm_slli_epi32(c1, 16)));
+        __m128i res[4];
+        samples4_sse41(res, src0, src1, stride, t0, t1);
+        store4_sse41(out + 3 * x, res);
+    }
+}
+#endif
+
 /* ---- argument handling ---- */
 
 /* An array argument with its shape and row stride read from its buffer. */
@@ -519,7 +702,7 @@ static int get_arr(PyObject *obj, const char *name, char fmt, int channels, int 
     if (a->b.ndim != (channels ? 3 : 2) || f[0] != fmt || f[1] != 0 || a->b.itemsize != item ||
         (channels && a->b.shape[2] != channels)) {
         PyErr_Format(PyExc_ValueError, "%s: expected an (h, w%s) %s array", name,
-                     channels == 3 ? ", 3" : channels == 2 ? ", 2" : "", fmt == 'B' ? "uint8" : "float32");
+                     channels == 4 ? ", 4" : channels == 3 ? ", 3" : channels == 2 ? ", 2" : "", fmt == 'B' ? "uint8" : "float32");
         return 0;
     }
     const Py_ssize_t *shape = a->b.shape, *strides = a->b.strides;
@@ -605,7 +788,7 @@ static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
         .t256 = (int32_t)nearbyint(256.0 * t), /* round half to even, as Python's round() */
     };
     Py_BEGIN_ALLOW_THREADS
-    run_rows(&j, 0, h, !portable);
+    each_row(&j, h, w, !portable, FC_SIMD_ROW(pixels_sse41), pixels_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -761,6 +944,85 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(camera_flow_doc,
+             "camera_flow(out, first, last, flow, out_to_first, first_to_last, t, feather0, feather1,\n"
+             "            portable=False)\n\n"
+             "The camera path's in-between at t with local motion on top (framecast.engines.camera), in one\n"
+             "pass: output pixel p reads the first keyframe near q = out_to_first p and the last near\n"
+             "first_to_last q, each moved by the residual flows read at q, and blends them by their edge\n"
+             "weights. out (h, w, 3 uint8); first and last the keyframes with one replicated row below and\n"
+             "two columns right (same shape and stride); flow (fh, fw, 4 float32: f01 x, y, f10 x, y in the\n"
+             "first keyframe's pixels, on its grid) or None for a camera move alone; the two maps as 9\n"
+             "floats each (3x3 row-major, projective). The GIL is released while it runs. portable=True\n"
+             "forces the scalar path (identical bytes).");
+
+static int finite_all(const double *v, int n) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(v[i]) || fabs(v[i]) > 1e30)
+            return 0;
+    return 1;
+}
+
+static PyObject *camera_flow(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"out", "first", "last", "flow", "out_to_first", "first_to_last",
+                             "t", "feather0", "feather1", "portable", NULL};
+    PyObject *o_out, *o_first, *o_last, *o_flow;
+    double m[9], hm[9], t, feather0, feather1;
+    int portable = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO(ddddddddd)(ddddddddd)ddd|$p", kwlist, &o_out, &o_first,
+                                     &o_last, &o_flow, &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &m[6], &m[7],
+                                     &m[8], &hm[0], &hm[1], &hm[2], &hm[3], &hm[4], &hm[5], &hm[6], &hm[7],
+                                     &hm[8], &t, &feather0, &feather1, &portable))
+        return NULL;
+    Arr out = {0}, first = {0}, last = {0}, flow = {0};
+    PyObject *result = NULL;
+    if (!get_arr(o_out, "out", 'B', 3, 1, 0, &out) || !get_arr(o_first, "first", 'B', 3, 0, 0, &first) ||
+        !get_arr(o_last, "last", 'B', 3, 0, 0, &last) ||
+        (o_flow != Py_None && !get_arr(o_flow, "flow", 'f', 4, 0, 1, &flow)))
+        goto done;
+    if (!same_layout(&first, &last, "first, last"))
+        goto done;
+    /* The keyframes carry one padding row and two padding columns: positions are clamped to [0, xmax] x
+     * [0, ymax], and a sample reads 8 bytes at (x, y) and at (x, y + 1). */
+    if (first.w < 3 || first.h < 2) {
+        PyErr_SetString(PyExc_ValueError, "camera_flow: first and last need one padding row and two columns");
+        goto done;
+    }
+    if (!finite_all(m, 9) || !finite_all(hm, 9)) {
+        PyErr_SetString(PyExc_ValueError, "camera_flow: the maps must be finite");
+        goto done;
+    }
+    if (!(t >= 0.0 && t <= 1.0) || !(feather0 >= 1e-3 && feather0 <= 1e6) || !(feather1 >= 1e-3 && feather1 <= 1e6)) {
+        PyErr_SetString(PyExc_ValueError, "camera_flow: t must be in [0, 1] and the feathers in [0.001, 1e6]");
+        goto done;
+    }
+    CamFlow j = {
+        .src0 = first.b.buf, .src1 = last.b.buf, .stride = first.stride,
+        .xmax = (float)(first.w - 3), .ymax = (float)(first.h - 2),
+        .flow = flow.held ? flow.b.buf : NULL, .fw = flow.held ? flow.w : 1, .fh = flow.held ? flow.h : 1,
+        .a0 = (float)(-(1.0 - t) * t), .b0 = (float)(t * t),
+        .a1 = (float)((1.0 - t) * (1.0 - t)), .b1 = (float)(-t * (1.0 - t)),
+        .inv0 = (float)(1.0 / feather0), .inv1 = (float)(1.0 / feather1),
+        .w0 = (float)(1.0 - t), .w1 = (float)t,
+        .out = out.b.buf, .out_stride = out.stride, .width = out.w,
+    };
+    for (int i = 0; i < 9; i++) {
+        j.m[i] = (float)m[i];
+        j.hm[i] = (float)hm[i];
+    }
+    Py_BEGIN_ALLOW_THREADS
+    each_row(&j, out.h, out.w, !portable, FC_SIMD_ROW(camflow_sse41), camflow_scalar);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(&out);
+    release(&first);
+    release(&last);
+    release(&flow);
+    return result;
+}
+
 static PyObject *simd(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
@@ -772,6 +1034,7 @@ static PyMethodDef methods[] = {
     {"upsample2", upsample2, METH_VARARGS, upsample2_doc},
     {"zoom", zoom, METH_VARARGS, zoom_doc},
     {"camera", camera, METH_VARARGS, camera_doc},
+    {"camera_flow", (PyCFunction)(void (*)(void))camera_flow, METH_VARARGS | METH_KEYWORDS, camera_flow_doc},
     {"simd", simd, METH_NOARGS, "The instruction set the kernel runs with: 'sse4.1' or 'portable'."},
     {NULL, NULL, 0, NULL},
 };

@@ -3,12 +3,16 @@
 Every array's shape and row stride are read from its buffer (pixels contiguous within a row).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
 _U8 = npt.NDArray[np.uint8]
 _F32 = npt.NDArray[np.float32]
 _Window = tuple[float, float, float]
+# A 3x3 projective map: its 9 entries, row-major.
+_Matrix = Sequence[float]
 
 def inbetween(
     out: _U8,
@@ -36,5 +40,18 @@ def camera(
     feather0: float,
     feather1: float,
     /,
+) -> None: ...
+def camera_flow(
+    out: _U8,
+    first: _U8,
+    last: _U8,
+    flow: _F32 | None,
+    out_to_first: _Matrix,
+    first_to_last: _Matrix,
+    t: float,
+    feather0: float,
+    feather1: float,
+    *,
+    portable: bool = False,
 ) -> None: ...
 def simd() -> str: ...

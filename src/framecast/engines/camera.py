@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from framecast.engines import _kernels
 from framecast.engines.base import Frame
+from framecast.engines.flow import pad_for_kernel
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -67,11 +68,20 @@ FEATHER = 6.0
 # The similarity model is kept over the homography unless the homography has this many more inliers:
 # four fewer degrees of freedom make the path and the extrapolation outside the matches steadier.
 _HOMOGRAPHY_GAIN = 1.1
+# An estimate this close to a pure pan or zoom (analysis pixels of departure, summed over the
+# matrix's off-pan terms times the frame size) is drawn as one. Tried at 0.25 px: bench/camera.py's
+# 50% pan (0.15 px of roll) gained 0.06 dB through the separable kernel, its 30% tilt lost 0.12 dB.
+_SNAP_PX = 0.05
 # RANSAC threshold in analysis pixels.
 _RANSAC_PX = 2.0
 # Residual local motion (analysis pixels, 95th percentile over the overlap) below which the pair is a
 # pure camera move and no local flow is applied.
 _MIN_RESIDUAL = 0.75
+# A residual flow vector is trusted fully where warping by it lowers the grey-level difference of the
+# compensated pair by this much (smoothed over _EXPLAINED_SIGMA analysis pixels), whatever the
+# consistency check says: see _flow_trust.
+_EXPLAINED_GREY = 8.0
+_EXPLAINED_SIGMA = 2.0
 
 
 @dataclass(frozen=True)
@@ -378,12 +388,14 @@ def estimate(first: Frame, last: Frame) -> GlobalMotion | None:
 
 
 def _snap_axis_aligned(m: F64, size: int) -> F64:
-    """``m`` as an exact pan/zoom when it differs from one by under 0.05 px across the frame: ECC's
-    affine refinement leaves a trace of shear on pure pans, and the exact form takes the fast kernel."""
+    """``m`` as an exact pan/zoom when it differs from one by under _SNAP_PX across the frame: ECC's
+    affine refinement and the feature fit leave a trace of shear or roll on pure pans, and the exact
+    form takes the separable ``camera`` kernel (half the cost of ``camera_flow``, positions in 1/256
+    px where camera_flow has 1/64)."""
     m = m / m[2, 2]
     s = 0.5 * (m[0, 0] + m[1, 1])
     off = abs(m[0, 1]) + abs(m[1, 0]) + abs(m[0, 0] - s) + abs(m[1, 1] - s)
-    if off * size < 0.05 and abs(m[2, 0]) * size < 1e-4 and abs(m[2, 1]) * size < 1e-4:
+    if off * size < _SNAP_PX and abs(m[2, 0]) * size < 1e-4 and abs(m[2, 1]) * size < 1e-4:
         return np.array([[s, 0.0, m[0, 2]], [0.0, s, m[1, 2]], [0.0, 0.0, 1.0]])
     return m
 
@@ -392,14 +404,33 @@ def _corners(w: int, h: int) -> F64:
     return np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], np.float64)
 
 
+def _remap_replicate(src: F32, pos: F32) -> F32:
+    return np.asarray(
+        _cv.remap(src, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), np.float32
+    )
+
+
+def _flow_trust(fab: F32, fba: F32, ga: U8, gb: U8, grid: F32) -> F32:
+    """Per-pixel trust in the residual flow ``fab`` (from view a to view b), in [0, 1].
+
+    Trusted where the flow the other way agrees (forward/backward consistency), or where warping
+    ``gb`` by it explains ``ga`` clearly better than no motion does. The second reason matters for a
+    subject that moves far inside a moving frame: DIS often follows it one way and not the other (the
+    subject's trail is occluded in one direction only), and the consistency check alone then throws
+    the motion away (0.3 dB on bench/camera.py's Big Buck Bunny subject case)."""
+    pos = grid + fab
+    back = _remap_replicate(fba, pos)
+    err2 = ((fab + back) ** 2).sum(axis=2)
+    tol2 = 0.01 * ((fab**2).sum(axis=2) + (back**2).sum(axis=2)) + 0.5
+    consistent = np.exp(-err2 / (2.0 * tol2)).astype(np.float32)
+    a, b = ga.astype(np.float32), gb.astype(np.float32)
+    moved = cv2.GaussianBlur(np.abs(a - _remap_replicate(b, pos)), (0, 0), _EXPLAINED_SIGMA)
+    still = cv2.GaussianBlur(np.abs(a - b), (0, 0), _EXPLAINED_SIGMA)
+    explained = np.clip((still - moved) / _EXPLAINED_GREY, 0.0, 1.0)
+    return np.asarray(np.maximum(consistent, explained), np.float32)
+
+
 # --- rendering ------------------------------------------------------------------------------------
-
-
-def _edge_ramp(pos: F32, n: int, feather: float) -> F32:
-    """1 inside [0, n - 1] further than ``feather`` from its ends, falling linearly to 0 at them and
-    0 outside."""
-    d = np.minimum(pos, (n - 1) - pos)
-    return np.asarray(np.clip(d / feather + 1.0 / feather, 0.0, 1.0), np.float32)
 
 
 class CameraInterpolator:
@@ -408,8 +439,10 @@ class CameraInterpolator:
     only one does (content entering or leaving the frame), that one alone is used, with a soft edge.
 
     Local motion inside the moving frame (a subject walking while the camera pans) is the dense flow of
-    the camera-compensated pair, added on top of the camera's sampling positions. :meth:`frame` has
-    the same contract as :meth:`framecast.engines.flow.Interpolator.frame`.
+    the camera-compensated pair, added on top of the camera's sampling positions. Per frame it is one
+    pass of a C kernel: ``camera`` for pans, tilts and zooms without local motion (separable windows),
+    ``camera_flow`` for everything else (the path's homography composed with the flow per pixel).
+    :meth:`frame` has the same contract as :meth:`framecast.engines.flow.Interpolator.frame`.
     """
 
     def __init__(self, first: Frame, last: Frame, motion: GlobalMotion) -> None:
@@ -421,10 +454,10 @@ class CameraInterpolator:
         self.low = (max(16, round(w * scale)), max(16, round(h * scale)))
         lw, lh = self.low
         self.s = _scale_matrix(w / lw, h / lh)
-        # Maps are computed on the low-resolution grid (they are smooth) and upsampled to full resolution.
-        self._gx = np.arange(lw, dtype=np.float64)[None, :]
-        self._gy = np.arange(lh, dtype=np.float64)[:, None]
         self.residual = self._residual_flow(first, last)
+        self.flow = self._full_flow()
+        # The keyframes as camera_flow reads them (2x2 neighbourhoods, 8 bytes wide).
+        self.src0, self.src1 = pad_for_kernel(first), pad_for_kernel(last)
 
     def _residual_flow(self, first: Frame, last: Frame) -> tuple[F32, F32] | None:
         """DIS flow between the first keyframe and the last warped into the first's view (analysis
@@ -460,46 +493,23 @@ class CameraInterpolator:
         if mag.size == 0 or float(np.percentile(mag, 95)) < _MIN_RESIDUAL:
             return None
         gx, gy = np.meshgrid(np.arange(lw, dtype=np.float32), np.arange(lh, dtype=np.float32))
-        pos = np.dstack([gx + f01[..., 0], gy + f01[..., 1]])
-        back = np.asarray(_cv.remap(f10, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-        err2 = ((f01 + back) ** 2).sum(axis=2)
-        tol2 = 0.01 * ((f01**2).sum(axis=2) + (back**2).sum(axis=2)) + 0.5
-        trust = np.exp(-err2 / (2.0 * tol2)).astype(np.float32) * inside
-        trust = np.asarray(cv2.GaussianBlur(trust, (0, 0), 2.0), np.float32)
-        return f01 * trust[..., None], f10 * trust[..., None]
+        grid = np.dstack([gx, gy])
+        t01 = _flow_trust(f01, f10, g0, g1c, grid) * inside
+        t10 = _flow_trust(f10, f01, g1c, g0, grid) * inside
+        t01 = np.asarray(cv2.GaussianBlur(t01, (0, 0), 2.0), np.float32)
+        t10 = np.asarray(cv2.GaussianBlur(t10, (0, 0), 2.0), np.float32)
+        return f01 * t01[..., None], f10 * t10[..., None]
 
-    def _grid_map(self, m: F64) -> F32:
-        """(lh, lw, 2) map: where ``m`` takes each low-grid pixel (as ``apply``, on the separable grid)."""
-        gx, gy = self._gx, self._gy
-        den = m[2, 0] * gx + m[2, 1] * gy + m[2, 2]
-        out: F32 = np.empty((*self.low[::-1], 2), np.float32)
-        out[..., 0] = (m[0, 0] * gx + m[0, 1] * gy + m[0, 2]) / den
-        out[..., 1] = (m[1, 0] * gx + m[1, 1] * gy + m[1, 2]) / den
-        return out
-
-    def _positions(self, t: float) -> tuple[F32, F32]:
-        """Low-grid sampling positions (full-resolution pixels) in the first and the last keyframe."""
-        ht_inv = self.path.inverse_at(t)
-        q = self._grid_map(ht_inv @ self.s)  # the output pixel in the first keyframe's view
+    def _full_flow(self) -> F32 | None:
+        """The residual flows at full resolution in full-resolution pixels, (h, w, 4): f01 then f10."""
         if self.residual is None:
-            return q, _transform(q, self.h_full)
+            return None
         f01, f10 = self.residual
-        ql = self._grid_map(np.linalg.inv(self.s) @ ht_inv @ self.s)  # the same, in analysis pixels
-        # Linear-motion approximation (as flow.py): flow from t back to each keyframe's view.
-        ft0 = cv2.addWeighted(f01, -(1 - t) * t, f10, t * t, 0.0)
-        ft1 = cv2.addWeighted(f01, (1 - t) * (1 - t), f10, -t * (1 - t), 0.0)
-        gain = np.array([self.s[0, 0], self.s[1, 1]], np.float32)
-        d0 = _cv.remap(ft0, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        d1 = _cv.remap(ft1, ql, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        x0 = np.asarray(q + d0 * gain, np.float32)
-        x1 = _transform(np.asarray(q + d1 * gain, np.float32), self.h_full)
-        return x0, x1
-
-    def _full(self, low: F32) -> F32:
-        w, h = self.size
-        if self.low == self.size:
-            return low
-        return np.asarray(cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
+        gain = np.array([self.s[0, 0], self.s[1, 1]] * 2, np.float32)
+        both = np.ascontiguousarray(np.dstack([f01, f10]) * gain)
+        if self.low != self.size:
+            both = cv2.resize(both, self.size, interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(both, np.float32)
 
     def frame(self, t: float, first: Frame, last: Frame) -> Frame:
         """The in-between at ``t`` in (0, 1); a copy of the keyframe at ``t <= 0`` or ``t >= 1``."""
@@ -510,42 +520,32 @@ class CameraInterpolator:
         # in output pixels, so it is scaled to each keyframe's pixels by the path's zoom.
         zoom0 = math.sqrt(abs(np.linalg.det(ht_inv[:2, :2])))
         zoom1 = math.sqrt(abs(np.linalg.det(self.h_full[:2, :2]))) * zoom0
-        if self.residual is None:
-            m0, m1 = ht_inv / ht_inv[2, 2], self.h_full @ ht_inv
-            m1 = m1 / m1[2, 2]
-            if _axis_aligned(m0) and _axis_aligned(m1):
-                # Pans, tilts and zooms: both windows, the soft edges and the blend in one C pass.
-                out: Frame = np.empty_like(first)
-                _kernels.camera(
-                    out,
-                    np.ascontiguousarray(first),
-                    np.ascontiguousarray(last),
-                    (float(m0[0, 2]), float(m0[1, 2]), float(m0[0, 0])),
-                    (float(m1[0, 2]), float(m1[1, 2]), float(m1[0, 0])),
-                    t,
-                    FEATHER * zoom0,
-                    FEATHER * zoom1,
-                )
-                return out
-        w, h = self.size
-        x0, x1 = self._positions(t)
-        weights = []
-        for x, share, z in ((x0, 1.0 - t, zoom0), (x1, t, zoom1)):
-            fx = _edge_ramp(x[..., 0], w, FEATHER * z)
-            fy = _edge_ramp(x[..., 1], h, FEATHER * z)
-            # A floor keeps the sum positive where neither keyframe sees the point (clamped edge pixels).
-            weights.append(self._full(np.asarray((fx * fy + 1e-3) * share, np.float32)))
-        if self.residual is None:
-            a, b = warp(first, ht_inv), warp(last, self.h_full @ ht_inv)
-        else:
-            a, b = self._sample(first, x0), self._sample(last, x1)
-        return np.asarray(cv2.blendLinear(a, b, weights[0], weights[1]), np.uint8)
-
-    def _sample(self, img: Frame, pos: F32) -> Frame:
-        out = _cv.remap(img, self._full(pos), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return np.asarray(out, np.uint8)
-
-
-def _transform(pts: F32, m: F64) -> F32:
-    """A (h, w, 2) float32 map of positions taken through ``m`` (``cv2.perspectiveTransform``)."""
-    return np.asarray(cv2.perspectiveTransform(pts, m), np.float32)
+        m0, m1 = ht_inv / ht_inv[2, 2], self.h_full @ ht_inv
+        m1 = m1 / m1[2, 2]
+        out: Frame = np.empty_like(first)
+        if self.flow is None and _axis_aligned(m0) and _axis_aligned(m1):
+            # Pans, tilts and zooms: both windows, the soft edges and the blend in one separable pass.
+            _kernels.camera(
+                out,
+                np.ascontiguousarray(first),
+                np.ascontiguousarray(last),
+                (float(m0[0, 2]), float(m0[1, 2]), float(m0[0, 0])),
+                (float(m1[0, 2]), float(m1[1, 2]), float(m1[0, 0])),
+                t,
+                FEATHER * zoom0,
+                FEATHER * zoom1,
+            )
+            return out
+        h = self.h_full / self.h_full[2, 2]
+        _kernels.camera_flow(
+            out,
+            self.src0,
+            self.src1,
+            self.flow,
+            tuple(float(v) for v in m0.ravel()),
+            tuple(float(v) for v in h.ravel()),
+            t,
+            FEATHER * zoom0,
+            FEATHER * zoom1,
+        )
+        return out

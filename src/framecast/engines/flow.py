@@ -125,7 +125,7 @@ class Interpolator:
         # Sources for the kernel: the keyframes (or their 2x upsampling) with the edge replicated one row
         # down and two columns right, as the kernel reads 2x2 neighbourhoods 8 bytes wide; the cross-fade
         # reads the padded keyframes.
-        self.fade0, self.fade1 = _pad_for_kernel(first), _pad_for_kernel(last)
+        self.fade0, self.fade1 = pad_for_kernel(first), pad_for_kernel(last)
         if self.fine:
             self.src0, self.src1 = _upsample2(first), _upsample2(last)
         else:
@@ -172,7 +172,7 @@ class Interpolator:
         return int(self.src0.shape[0]) - 2
 
 
-def _pad_for_kernel(img: U8) -> U8:
+def pad_for_kernel(img: U8) -> U8:
     """``img`` with one replicated row below and two columns right."""
     return np.asarray(cv2.copyMakeBorder(img, 0, 1, 0, 2, cv2.BORDER_REPLICATE), np.uint8)
 
