@@ -27,6 +27,7 @@ from framecast.domain import (
     GenerationRequest,
     ImageRef,
     ImageRole,
+    PromptExpansion,
     StoredImage,
     Task,
     TaskKind,
@@ -107,15 +108,29 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
             "see docs/engines.md.",
         )
     _check_limits(spec, caps, req)
-    for flag, wanted in (("audio", req.audio), ("bgm", req.bgm)):
-        if wanted and not caps.audio:
-            raise ClientError(
-                ErrorCode.INVALID_FIELD,
-                f"model {spec.name} runs on the {spec.engine!r} engine, which makes silent video; "
-                f"{flag} is not available on this server (leave it out or set it to false)",
-                param=flag,
-            )
+    # background music (bgm) is the service's own, added to any engine's video (audio/soundtrack.py)
+    if req.audio and not caps.audio:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"model {spec.name} runs on the {spec.engine!r} engine, which makes silent video, and no "
+            "audio model is configured for it, so audio (generated sound) is not available. "
+            "Leave audio out or set it to false; bgm (background music) works on every model. "
+            "The operator maps model names to engines in the catalog (FRAMECAST_CATALOG_FILE); "
+            "see docs/audio.md.",
+            param="audio",
+        )
     return spec
+
+
+def silent_default_note(spec: ModelSpec, engines: EngineRegistry, req: GenerationRequest) -> str:
+    """The task record's note when a model that makes sound by default (Vidu q3) cannot: the video is
+    silent rather than the request refused, as the vendor's clients rarely send audio at all."""
+    if not req.audio_by_default or engines.capabilities(spec.engine, spec.options).audio:
+        return ""
+    return (
+        f"silent: {spec.name} makes sound by default, but no audio model is configured for it on this "
+        "server (see docs/audio.md); the video has no generated sound"
+    )
 
 
 def _check_limits(spec: ModelSpec, caps: Capabilities, req: GenerationRequest) -> None:
@@ -282,6 +297,8 @@ class TaskService:
         seed = req.seed or new_seed()
         task_id = new_task_id()
         credits = spec.price(duration=req.duration or 0, resolution=req.resolution or "", n=req.n)
+        if req.prompt_expansion is PromptExpansion.RECOMMEND:
+            credits += spec.rec_credits  # Vidu's is_rec surcharge, charged once per task
         try:
             task = self._insert(
                 principal,
@@ -295,6 +312,7 @@ class TaskService:
                 echo=echo or {},
                 request_hash=request_hash,
                 external_id=external_id,
+                soundtrack=silent_default_note(spec, self.engines, req),
             )
         except _DuplicateRequest:
             self.blobs.delete_prefix(f"inputs/{task_id}")
@@ -327,6 +345,7 @@ class TaskService:
         echo: dict[str, Any],
         request_hash: str,
         external_id: str | None,
+        soundtrack: str = "",
     ) -> Task:
         """Store the inputs, then insert the task, charge and keep the idempotency key in one transaction."""
         stored: list[StoredImage] = []
@@ -366,6 +385,7 @@ class TaskService:
             state=TaskState.QUEUED,
             seed=seed,
             credits=credits,
+            soundtrack=soundtrack,
             created_at=now,
             updated_at=now,
         )
