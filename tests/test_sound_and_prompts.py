@@ -45,7 +45,7 @@ def test_vidu_bgm_puts_a_mood_track_in_the_mp4(api_with_workers: Api, panned: li
             assert a.duration is not None and a.time_base is not None
             assert abs(float(a.duration * a.time_base) - float(v.duration * v.time_base)) <= 1 / 24
     record = native(api, body["id"])["soundtrack"]
-    assert record.startswith("bgm calm (mood words: calm, gentle, breeze")
+    assert record == "bgm calm (mood words: calm, lake, gentle, breeze)"
 
 
 def test_gateway_extra_body_bgm(api_with_workers: Api, panned: list[str]) -> None:
