@@ -156,6 +156,9 @@ class ModelSpec:
 
     # credits a prompt recommendation adds to a task (Vidu's is_rec: +10)
     rec_credits: int = 10
+    # generated sound (audio: true): a local StableAudioPipeline folder, {weights, steps, ...}; see
+    # audio/generate.py and docs/audio.md. Empty: the model makes no sound of its own
+    audio_model: dict[str, Any] = field(default_factory=dict)
 
     def price(self, *, duration: float, resolution: str, n: int = 1) -> int:
         per_second = self.credits_per_second.get(resolution, max(self.credits_per_second.values()))

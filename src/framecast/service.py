@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from framecast.audio import generate as audio_generate
 from framecast.config import Catalog, ModelSpec, Settings
 from framecast.domain import (
     ErrorCode,
@@ -110,24 +111,36 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
     _check_limits(spec, caps, req)
     # background music (bgm) is the service's own, added to any engine's video (audio/soundtrack.py)
     if req.audio and not caps.audio:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD,
-            f"model {spec.name} runs on the {spec.engine!r} engine, which makes silent video, and no "
-            "audio model is configured for it, so audio (generated sound) is not available. "
-            "Leave audio out or set it to false; bgm (background music) works on every model. "
-            "The operator maps model names to engines in the catalog (FRAMECAST_CATALOG_FILE); "
-            "see docs/audio.md.",
-            param="audio",
-        )
+        problem = _audio_model_problem(spec)
+        if problem is not None:
+            raise ClientError(
+                ErrorCode.INVALID_FIELD,
+                f"model {spec.name} runs on the {spec.engine!r} engine, which makes silent video, and "
+                f"{problem}, so audio (generated sound) is not available. "
+                "Leave audio out or set it to false; bgm (background music) works on every model. "
+                "The operator sets audio_model for the model in the catalog (FRAMECAST_CATALOG_FILE); "
+                "see docs/audio.md.",
+                param="audio",
+            )
     return spec
 
 
-def silent_default_note(spec: ModelSpec, engines: EngineRegistry, req: GenerationRequest) -> str:
-    """The task record's note when a model that makes sound by default (Vidu q3) cannot: the video is
-    silent rather than the request refused, as the vendor's clients rarely send audio at all."""
-    if not req.audio_by_default or engines.capabilities(spec.engine, spec.options).audio:
-        return ""
-    return (
+def _audio_model_problem(spec: ModelSpec) -> str | None:
+    if not spec.audio_model:
+        return "no audio model is configured for it"
+    reason = audio_generate.check(spec.audio_model)
+    return None if reason is None else f"its audio model cannot be used ({reason})"
+
+
+def default_sound(spec: ModelSpec, req: GenerationRequest) -> tuple[GenerationRequest, str]:
+    """A model that makes sound by default (Vidu q3) when the client did not say: sound when an audio
+    model is configured; else a silent video (not a refusal: the vendor's clients rarely send audio)
+    and the note for the task record saying so."""
+    if not req.audio_by_default:
+        return req, ""
+    if _audio_model_problem(spec) is None:
+        return req.model_copy(update={"audio": True}), ""
+    return req, (
         f"silent: {spec.name} makes sound by default, but no audio model is configured for it on this "
         "server (see docs/audio.md); the video has no generated sound"
     )
@@ -279,6 +292,7 @@ class TaskService:
             )
         spec = self.check_model(req)
         req = normalise(req, spec)
+        req, silent_note = default_sound(spec, req)
         self._check_roles(req)
         request_hash = _request_hash(dialect, req)
         if req.client_request_id:
@@ -312,7 +326,7 @@ class TaskService:
                 echo=echo or {},
                 request_hash=request_hash,
                 external_id=external_id,
-                soundtrack=silent_default_note(spec, self.engines, req),
+                soundtrack=silent_note,
             )
         except _DuplicateRequest:
             self.blobs.delete_prefix(f"inputs/{task_id}")

@@ -60,7 +60,7 @@ def normalise(samples: F32, sample_rate: int, target: float = TARGET_LUFS, refer
     """
     measured = samples if len(samples) >= _MIN_MEASURE_S * sample_rate else reference
     if measured is None or len(measured) < _MIN_MEASURE_S * sample_rate:
-        return _limit(samples)
+        return limit(samples)
     out = samples
     # the limiter takes a little loudness off the loudest parts: measure again and make up for it once
     for _ in range(2):
@@ -68,13 +68,13 @@ def normalise(samples: F32, sample_rate: int, target: float = TARGET_LUFS, refer
         if not np.isfinite(level):
             return samples
         gain = 10 ** ((target - level) / 20)
-        out = _limit(out * gain)
+        out = limit(out * gain)
         if measured is not samples:
             return out
     return out
 
 
-def _limit(samples: F32) -> F32:
+def limit(samples: F32) -> F32:
     """A soft knee above -4 dBFS, so nothing reaches the ceiling, instead of a hard clip."""
     knee = PEAK_CEILING * 0.75
     mag = np.abs(samples)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from framecast.audio import soundtrack
+from framecast.audio.generate import AudioModels
 from framecast.config import Catalog
 from framecast.domain import (
     Creation,
@@ -71,6 +72,8 @@ class RunContext:
     metrics: TaskMetrics | None = None
     # writes the prompt for is_rec / need_expand_prompt tasks (prompts.setup.expander_for)
     expander: Expander = field(default_factory=MotionExpander)
+    # the audio models (catalog audio_model) this worker has loaded, each once
+    audio_models: AudioModels = field(default_factory=AudioModels)
 
 
 @dataclass(frozen=True)
@@ -338,7 +341,7 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
     prompt_used = write_prompt(ctx.expander, task, first_job)
     if prompt_used is not None:
         first_job = dataclasses.replace(first_job, prompt=prompt_used)
-    sound = soundtrack.plan(task.request, prompt=first_job.prompt, seed=task.seed)
+    sound = soundtrack.plan(task.request, prompt=first_job.prompt, seed=task.seed, audio_model=spec.audio_model)
     progress = _Progress(held, first_job.num_frames, n)
     for index in range(n):
         seed = task.seed + index
@@ -364,7 +367,9 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
             if sound is not None:
                 held.set_phase("adding sound")
                 files = [p for p in (result.video_path, result.watermarked_path) if p is not None]
-                soundtrack.apply(sound, files, frames=result.frames, fps=result.fps)
+                soundtrack.apply(
+                    sound, files, frames=result.frames, fps=result.fps, seed=seed, models=ctx.audio_models
+                )
             held.set_phase("saving")
             rows.append(_store_creation(ctx, task, held.attempt, prefix, index, seed, result))
     record = None
