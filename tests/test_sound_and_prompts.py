@@ -28,8 +28,15 @@ def test_vidu_bgm_puts_a_mood_track_in_the_mp4(api_with_workers: Api, panned: li
     api = api_with_workers
     created = api.post(
         "/ent/v2/start-end2video",
-        {"model": "viduq2-pro", "images": panned, "duration": 2, "resolution": "540p", "bgm": True,
-         "prompt": "A calm lake, gentle breeze", "watermark": True},
+        {
+            "model": "viduq2-pro",
+            "images": panned,
+            "duration": 2,
+            "resolution": "540p",
+            "bgm": True,
+            "prompt": "A calm lake, gentle breeze",
+            "watermark": True,
+        },
     )
     assert created.status_code == 200, created.text
     assert created.json()["bgm"] is True
@@ -52,8 +59,13 @@ def test_gateway_extra_body_bgm(api_with_workers: Api, panned: list[str]) -> Non
     api = api_with_workers
     resp = api.client.post(
         "/v1/video/generations",
-        json={"model": "viduq2-pro", "image": panned[0], "prompt": "a red box", "duration": 2,
-              "extra_body": {"bgm": True, "seed": 5}},
+        json={
+            "model": "viduq2-pro",
+            "image": panned[0],
+            "prompt": "a red box",
+            "duration": 2,
+            "extra_body": {"bgm": True, "seed": 5},
+        },
         headers=api.headers("Bearer"),
     )
     assert resp.status_code == 200, resp.text
@@ -91,7 +103,9 @@ def test_vidu_audio_type_is_checked(api: Api, pair: list[str]) -> None:
     assert "speech_only" in resp.json()["message"]
 
 
-def test_vidu_is_rec_writes_the_prompt_and_costs_ten_credits(api_with_workers: Api, panned: list[str]) -> None:
+def test_vidu_is_rec_writes_the_prompt_and_costs_ten_credits(
+    api_with_workers: Api, panned: list[str]
+) -> None:
     api = api_with_workers
     base = {"model": "viduq2-pro", "images": panned, "duration": 2, "resolution": "540p"}
     plain = api.post("/ent/v2/start-end2video", {**base, "prompt": "ignored words"}).json()
@@ -111,8 +125,14 @@ def test_vidu_is_rec_answers_in_the_clients_language(api_with_workers: Api, pann
     api = api_with_workers
     rec = api.post(
         "/ent/v2/start-end2video",
-        {"model": "viduq2-pro", "images": panned, "duration": 2, "resolution": "540p", "prompt": "湖面",
-         "is_rec": True},
+        {
+            "model": "viduq2-pro",
+            "images": panned,
+            "duration": 2,
+            "resolution": "540p",
+            "prompt": "湖面",
+            "is_rec": True,
+        },
     ).json()
     assert api.wait(rec["task_id"])["state"] == "success"
     assert native(api, rec["task_id"])["prompt_used"].startswith("镜头向左平移")
@@ -128,8 +148,13 @@ def test_baicai_need_expand_prompt_keeps_the_prompt_and_adds_the_motion(
             "selected_model": "Viduq2-pro-FLF2V-fast",
             "task_type": "flf2video",
             "need_expand_prompt": True,
-            "input": {"image": panned[0], "last_image": panned[1], "prompt": "A garden",
-                      "resolution": "720p", "duration": 5},
+            "input": {
+                "image": panned[0],
+                "last_image": panned[1],
+                "prompt": "A garden",
+                "resolution": "720p",
+                "duration": 5,
+            },
         },
         headers=api.headers("Bearer"),
     )
@@ -143,8 +168,14 @@ def test_mixed_track_loudness_survives_the_aac_round_trip(api_with_workers: Api,
     api = api_with_workers
     created = api.post(
         "/ent/v2/start-end2video",
-        {"model": "viduq2-pro", "images": panned, "duration": 4, "resolution": "540p", "bgm": True,
-         "prompt": "epic mountains"},
+        {
+            "model": "viduq2-pro",
+            "images": panned,
+            "duration": 4,
+            "resolution": "540p",
+            "bgm": True,
+            "prompt": "epic mountains",
+        },
     ).json()
     body = api.wait(created["task_id"])
     path = api.client.app.state.settings.data_dir / "heard.mp4"  # type: ignore[attr-defined]

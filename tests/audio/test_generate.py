@@ -118,12 +118,20 @@ def test_audio_true_generates_sound_and_the_q3_default_uses_it(
     api = sound_api
     asked = api.post(
         "/ent/v2/start-end2video",
-        {"model": "viduq2-pro", "images": pair, "duration": 2, "resolution": "540p", "audio": True,
-         "bgm": True, "prompt": "calm rain"},
+        {
+            "model": "viduq2-pro",
+            "images": pair,
+            "duration": 2,
+            "resolution": "540p",
+            "audio": True,
+            "bgm": True,
+            "prompt": "calm rain",
+        },
     )
     assert asked.status_code == 200, asked.text
     default = api.post(
-        "/ent/v2/start-end2video", {"model": "viduq3-pro", "images": pair, "duration": 2, "resolution": "540p"}
+        "/ent/v2/start-end2video",
+        {"model": "viduq3-pro", "images": pair, "duration": 2, "resolution": "540p"},
     ).json()
     for task_id in (asked.json()["task_id"], default["task_id"]):
         body = api.wait(task_id)

@@ -83,5 +83,7 @@ def test_no_mood_word_falls_back_on_the_seed_deterministically() -> None:
 
 
 def test_the_mood_with_more_words_wins_and_ties_go_to_the_first_named() -> None:
-    assert moods.choose("a happy dog", seed=0).mood == "upbeat"  # happy (upbeat) is named before dog (playful)
+    assert (
+        moods.choose("a happy dog", seed=0).mood == "upbeat"
+    )  # happy (upbeat) is named before dog (playful)
     assert moods.choose("a happy dog and a cute kitten", seed=0).mood == "playful"  # 3 playful words to 1

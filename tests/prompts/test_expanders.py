@@ -102,7 +102,13 @@ def test_chat_endpoint_is_asked_with_the_measured_motion() -> None:
     seen: list[dict[str, object]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append({"url": str(request.url), "auth": request.headers.get("authorization"), **json.loads(request.content)})
+        seen.append(
+            {
+                "url": str(request.url),
+                "auth": request.headers.get("authorization"),
+                **json.loads(request.content),
+            }
+        )
         return httpx.Response(200, json=chat_reply("  A cyclist rides past as the camera pans right.  "))
 
     img = frame("bikes_110.jpg")
@@ -129,7 +135,9 @@ def test_chat_endpoint_is_asked_with_the_measured_motion() -> None:
 )
 def test_bad_answers_fall_back_to_the_built_in_description(reply: httpx.Response) -> None:
     img = frame("bbb_040.jpg")
-    expander = ChatExpander(base_url="http://llm.test/v1", model="m", transport=httpx.MockTransport(lambda r: reply))
+    expander = ChatExpander(
+        base_url="http://llm.test/v1", model="m", transport=httpx.MockTransport(lambda r: reply)
+    )
     text = expander.expand(ExpandRequest("", "en", img, zoomed(img, 1.3)))
     assert "zoom in" in text
 

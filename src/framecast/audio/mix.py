@@ -52,7 +52,9 @@ def loudness(samples: F32, sample_rate: int) -> float:
     return float(pyloudnorm.Meter(sample_rate).integrated_loudness(samples.astype(np.float64)))
 
 
-def normalise(samples: F32, sample_rate: int, target: float = TARGET_LUFS, reference: F32 | None = None) -> F32:
+def normalise(
+    samples: F32, sample_rate: int, target: float = TARGET_LUFS, reference: F32 | None = None
+) -> F32:
     """``samples`` at ``target`` LUFS with peaks softly held under -1 dBFS.
 
     ``reference`` is measured instead when ``samples`` is too short for BS.1770 (under 400 ms): the
@@ -103,7 +105,9 @@ def mux(video: Path, samples: F32, sample_rate: int, out: Path) -> None:
         planar = np.ascontiguousarray(samples.T.astype(np.float32))
         step = 1024  # one AAC frame
         for start in range(0, planar.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(planar[:, start : start + step], format="fltp", layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                planar[:, start : start + step], format="fltp", layout="stereo"
+            )
             frame.sample_rate = sample_rate
             frame.pts = start
             frame.time_base = Fraction(1, sample_rate)
@@ -134,23 +138,28 @@ def carry(video: Path, source: Path, out: Path) -> bool:
             if packet.dts is not None:
                 packet.stream = v_out
                 dst.mux(packet)
-        packets = [p for p in asrc.demux(a_in) if p.dts is not None and p.pts is not None]
+        # (pts, duration, bytes) of each packet, in the source's time base
+        packets = [
+            (p.pts, p.duration or 0, bytes(p))
+            for p in asrc.demux(a_in)
+            if p.dts is not None and p.pts is not None
+        ]
         if not packets:
             return True
         tb = a_in.time_base
         assert tb is not None
-        first = packets[0].pts
-        period = packets[-1].pts + (packets[-1].duration or 0) - first  # one pass of the source, in tb units
-        limit = int(seconds / tb)
+        first = packets[0][0]
+        period = packets[-1][0] + packets[-1][1] - first  # one pass of the source
+        end = int(seconds / tb)
         offset = 0
-        while offset < limit and period > 0:
-            for p in packets:
-                pts = p.pts - first + offset
-                if pts >= limit:
+        while offset < end and period > 0:
+            for pts, duration, data in packets:
+                at = pts - first + offset
+                if at >= end:
                     break
-                copy = av.Packet(bytes(p))
-                copy.pts = copy.dts = pts
-                copy.duration = p.duration
+                copy = av.Packet(data)
+                copy.pts = copy.dts = at
+                copy.duration = duration
                 copy.time_base = tb
                 copy.stream = a_out
                 dst.mux(copy)
@@ -164,9 +173,7 @@ def decode(path: Path) -> tuple[F32, int]:
         stream = src.streams.audio[0]
         rate = stream.codec_context.sample_rate
         resampler = av.AudioResampler(format="flt", layout="stereo", rate=rate)
-        chunks = [
-            r.to_ndarray().reshape(-1, 2) for f in src.decode(stream) for r in resampler.resample(f)
-        ]
+        chunks = [r.to_ndarray().reshape(-1, 2) for f in src.decode(stream) for r in resampler.resample(f)]
     return (np.concatenate(chunks) if chunks else np.zeros((1, 2), np.float32)), rate
 
 

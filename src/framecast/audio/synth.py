@@ -68,30 +68,71 @@ TRACKS: dict[str, Track] = {
     for t in (
         Track("calm", 72, 60, MAJOR, (0, 5, 3, 4), pad=0.5, arp=0.25, arp_steps=1, arp_decay=2.5),
         Track(
-            "upbeat", 120, 67, MAJOR, (0, 4, 5, 3), pad=0.15, arp=0.3, arp_steps=2, bass=0.45,
-            bass_steps=2, kick=0.7, hat=0.15,
+            "upbeat",
+            120,
+            67,
+            MAJOR,
+            (0, 4, 5, 3),
+            pad=0.15,
+            arp=0.3,
+            arp_steps=2,
+            bass=0.45,
+            bass_steps=2,
+            kick=0.7,
+            hat=0.15,
         ),
         Track("cinematic", 60, 50, MINOR, (0, 5, 2, 6), pad=0.6, bass=0.5, kick=0.8, kick_beats=(0,)),
         Track(
-            "playful", 132, 65, MAJOR, (0, 3, 4, 0), arp=0.35, arp_steps=4, arp_decay=14.0, bass=0.4,
-            bass_steps=2, hat=0.08, hat_offbeat=False,
+            "playful",
+            132,
+            65,
+            MAJOR,
+            (0, 3, 4, 0),
+            arp=0.35,
+            arp_steps=4,
+            arp_decay=14.0,
+            bass=0.4,
+            bass_steps=2,
+            hat=0.08,
+            hat_offbeat=False,
         ),
         Track(
-            "tense", 96, 52, MINOR, (0, 1, 0, 6), pad=0.35, bass=0.5, bass_steps=4, hat=0.1,
-            hat_offbeat=False, dissonance=True,
+            "tense",
+            96,
+            52,
+            MINOR,
+            (0, 1, 0, 6),
+            pad=0.35,
+            bass=0.5,
+            bass_steps=4,
+            hat=0.1,
+            hat_offbeat=False,
+            dissonance=True,
         ),
         Track("sad", 66, 57, MINOR, (0, 3, 6, 2), pad=0.35, arp=0.35, arp_steps=2, arp_decay=1.8),
         Track("romantic", 84, 63, MAJOR, (0, 2, 3, 4), pad=0.45, arp=0.2, arp_steps=2, bass=0.3, tremolo=5.0),
         Track(
-            "energetic", 140, 62, MINOR, (0, 5, 6, 4), pad=0.2, arp=0.3, arp_steps=4, arp_decay=9.0,
-            bass=0.5, bass_steps=2, kick=0.8, snare=0.45, hat=0.15,
+            "energetic",
+            140,
+            62,
+            MINOR,
+            (0, 5, 6, 4),
+            pad=0.2,
+            arp=0.3,
+            arp_steps=4,
+            arp_decay=9.0,
+            bass=0.5,
+            bass_steps=2,
+            kick=0.8,
+            snare=0.45,
+            hat=0.15,
         ),
     )
 }
 
 
 def _hz(midi: float) -> float:
-    return 440.0 * 2.0 ** ((midi - 69) / 12)
+    return float(440.0 * 2.0 ** ((midi - 69) / 12))
 
 
 def _chord(track: Track, degree: int) -> list[int]:
@@ -117,7 +158,7 @@ def _tone(freq: float, seconds: float, harmonics: tuple[float, ...], decay: floa
         if freq * k < SAMPLE_RATE / 2:
             wave += level * np.sin(2 * np.pi * freq * k * t)
     env = np.exp(-decay * t) * np.minimum(1.0, t / attack)
-    return wave * env
+    return np.asarray(wave * env, np.float64)
 
 
 class _Score:
@@ -125,11 +166,11 @@ class _Score:
 
     def __init__(self, track: Track) -> None:
         self.track = track
-        self.n = int(round(track.loop_seconds * SAMPLE_RATE))
+        self.n = round(track.loop_seconds * SAMPLE_RATE)
         self.buf = np.zeros(self.n + 4 * SAMPLE_RATE)
 
     def add(self, at_beat: float, sound: F64, level: float) -> None:
-        start = int(round(at_beat * self.track.beat_seconds * SAMPLE_RATE))
+        start = round(at_beat * self.track.beat_seconds * SAMPLE_RATE)
         sound = sound[: len(self.buf) - start]
         self.buf[start : start + len(sound)] += level * sound
 

@@ -39,7 +39,7 @@ from framecast.jobs.lease import HeldAttempt
 from framecast.media.images import decode_rgb, fit_to, output_size
 from framecast.media.labels import default_label
 from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
-from framecast.prompts.base import ExpandRequest, Expander, language_of
+from framecast.prompts.base import Expander, ExpandRequest, language_of
 from framecast.prompts.motion import MotionExpander
 from framecast.storage import BlobStore
 from framecast.store import tasks as task_store
@@ -341,7 +341,9 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
     prompt_used = write_prompt(ctx.expander, task, first_job)
     if prompt_used is not None:
         first_job = dataclasses.replace(first_job, prompt=prompt_used)
-    sound = soundtrack.plan(task.request, prompt=first_job.prompt, seed=task.seed, audio_model=spec.audio_model)
+    sound = soundtrack.plan(
+        task.request, prompt=first_job.prompt, seed=task.seed, audio_model=spec.audio_model
+    )
     progress = _Progress(held, first_job.num_frames, n)
     for index in range(n):
         seed = task.seed + index

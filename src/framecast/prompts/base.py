@@ -28,5 +28,5 @@ class Expander(Protocol):
 
 
 def language_of(text: str) -> str:
-    """"zh" when the text has any Chinese characters, else "en"."""
+    """ "zh" when the text has any Chinese characters, else "en"."""
     return "zh" if _CJK.search(text) else "en"

@@ -25,7 +25,10 @@ _SYSTEM = {
         "You write prompts for a video generator. Reply with one concise English paragraph (at most "
         "60 words) describing the shot: subject, action, camera movement, light. No preamble."
     ),
-    "zh": "你为视频生成模型写提示词。只用一段简洁的中文（不超过100字）描述镜头：主体、动作、运镜、光线。不要任何前言。",
+    "zh": (
+        "你为视频生成模型写提示词。只用一段简洁的中文（不超过100字）描述镜头：主体、动作、运镜、光线。"
+        "不要任何前言。"
+    ),
 }
 
 
@@ -68,7 +71,10 @@ class ChatExpander:
         if req.language == "zh":
             user = f"用户的描述：{req.prompt or '（无）'}\n从关键帧测得的运动：{measured}"
         else:
-            user = f"The user's description: {req.prompt or '(none)'}\nMotion measured from the keyframes: {measured}"
+            user = (
+                f"The user's description: {req.prompt or '(none)'}\n"
+                f"Motion measured from the keyframes: {measured}"
+            )
         body = {
             "model": self.model,
             "messages": [

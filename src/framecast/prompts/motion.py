@@ -96,8 +96,10 @@ def _subject(aligned: F32, last: F32, inside: npt.NDArray[np.bool_]) -> tuple[st
     size = (aligned.shape[1], aligned.shape[0])
     dis = _cv.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     # equalised grey, so a change of light does not read as motion
-    g0 = normalised_grey(cv2.cvtColor(aligned.astype(np.uint8), cv2.COLOR_GRAY2RGB), size)
-    g1 = normalised_grey(cv2.cvtColor(last.astype(np.uint8), cv2.COLOR_GRAY2RGB), size)
+    g0 = normalised_grey(
+        np.asarray(cv2.cvtColor(aligned.astype(np.uint8), cv2.COLOR_GRAY2RGB), np.uint8), size
+    )
+    g1 = normalised_grey(np.asarray(cv2.cvtColor(last.astype(np.uint8), cv2.COLOR_GRAY2RGB), np.uint8), size)
     flow = np.asarray(dis.calc(g0, g1, None), np.float32)
     moving = (np.hypot(flow[..., 0], flow[..., 1]) > SUBJECT_MIN_PX) & inside
     if moving.sum() < SUBJECT_MIN_SHARE * inside.sum():

@@ -88,7 +88,9 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
         raise missing("prompt", LACKING)
     if body.audio_type is not None and body.audio_type not in AUDIO_TYPES:
         raise ClientError(
-            ErrorCode.INVALID_FIELD, f"audio_type must be one of: {', '.join(AUDIO_TYPES)}", param="audio_type"
+            ErrorCode.INVALID_FIELD,
+            f"audio_type must be one of: {', '.join(AUDIO_TYPES)}",
+            param="audio_type",
         )
     sound_by_default = body.audio is None and body.model.lower().startswith(SOUND_BY_DEFAULT)
     roles = {
