@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from framecast.audio import mix, soundtrack, synth
+from framecast.audio.generate import AudioModels
 from framecast.domain import GenerationRequest, TaskKind
 from framecast.media.encode import H264Writer
 from framecast.media.labels import read_label
@@ -76,7 +77,7 @@ def test_bgm_is_aac_in_sync_and_keeps_the_label(tmp_path: Path, frames: int, fps
     req = GenerationRequest(kind=TaskKind.FIRST_LAST, model="m", bgm=True)
     sound = soundtrack.plan(req, prompt="a calm lake", seed=1)
     assert sound is not None and sound.track == "calm"
-    soundtrack.apply(sound, [video], frames=frames, fps=fps)
+    soundtrack.apply(sound, [video], frames=frames, fps=fps, seed=1, models=AudioModels())
 
     v_seconds, a_seconds, codec = streams(video)
     assert codec == "aac"
@@ -97,7 +98,7 @@ def test_same_seed_and_prompt_same_track_and_same_sound(tmp_path: Path) -> None:
     assert picks[0] == picks[1] and picks[0] is not None
     files = [silent_video(tmp_path / f"{i}.mp4", 24, 24) for i in range(2)]
     for f in files:
-        soundtrack.apply(picks[0], [f], frames=24, fps=24)
+        soundtrack.apply(picks[0], [f], frames=24, fps=24, seed=11, models=AudioModels())
     assert np.array_equal(decoded_audio(files[0]), decoded_audio(files[1]))
     assert soundtrack.plan(req.model_copy(update={"bgm": False}), prompt="x", seed=1) is None
 
