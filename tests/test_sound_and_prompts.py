@@ -19,6 +19,12 @@ def panned() -> list[str]:
     return [data_uri(image_bytes(seed=3)), data_uri(image_bytes(seed=3, shift=24))]
 
 
+def start_end(api: Api, images: list[str], **fields: Any) -> Any:
+    """A Vidu start-end2video create: a short 540p viduq2-pro video unless ``fields`` say otherwise."""
+    body = {"model": "viduq2-pro", "images": images, "duration": 2, "resolution": "540p", **fields}
+    return api.post("/ent/v2/start-end2video", body)
+
+
 def native(api: Api, task_id: str) -> dict[str, Any]:
     body: dict[str, Any] = api.get(f"/v1/tasks/{task_id}", scheme="Bearer").json()
     return body
@@ -26,18 +32,7 @@ def native(api: Api, task_id: str) -> dict[str, Any]:
 
 def test_vidu_bgm_puts_a_mood_track_in_the_mp4(api_with_workers: Api, panned: list[str]) -> None:
     api = api_with_workers
-    created = api.post(
-        "/ent/v2/start-end2video",
-        {
-            "model": "viduq2-pro",
-            "images": panned,
-            "duration": 2,
-            "resolution": "540p",
-            "bgm": True,
-            "prompt": "A calm lake, gentle breeze",
-            "watermark": True,
-        },
-    )
+    created = start_end(api, panned, bgm=True, prompt="A calm lake, gentle breeze", watermark=True)
     assert created.status_code == 200, created.text
     assert created.json()["bgm"] is True
     body = api.wait(created.json()["task_id"])
@@ -77,19 +72,17 @@ def test_gateway_extra_body_bgm(api_with_workers: Api, panned: list[str]) -> Non
 
 
 def test_vidu_q3_default_sound_is_silent_and_says_so(api: Api, pair: list[str]) -> None:
-    q3 = api.post("/ent/v2/start-end2video", {"model": "viduq3-pro", "images": pair, "duration": 2}).json()
+    q3 = start_end(api, pair, model="viduq3-pro").json()
     assert q3["audio"] is True  # the vendor's default, echoed as the client would expect it
     record = native(api, q3["task_id"])["soundtrack"]
     assert record.startswith("silent: viduq3-pro makes sound by default") and "docs/audio.md" in record
-    off = api.post(
-        "/ent/v2/start-end2video", {"model": "viduq3-pro", "images": pair, "duration": 2, "audio": False}
-    ).json()
-    q2 = api.post("/ent/v2/start-end2video", {"model": "viduq2-pro", "images": pair, "duration": 2}).json()
+    off = start_end(api, pair, model="viduq3-pro", audio=False).json()
+    q2 = start_end(api, pair).json()
     assert native(api, off["task_id"])["soundtrack"] == "" == native(api, q2["task_id"])["soundtrack"]
 
 
 def test_audio_true_is_refused_naming_what_to_configure(api: Api, pair: list[str]) -> None:
-    resp = api.post("/ent/v2/start-end2video", {"model": "viduq3-pro", "images": pair, "audio": True})
+    resp = start_end(api, pair, model="viduq3-pro", audio=True)
     assert resp.status_code == 400
     body = resp.json()
     assert body["reason"] == "FieldInvalid"
@@ -98,7 +91,7 @@ def test_audio_true_is_refused_naming_what_to_configure(api: Api, pair: list[str
 
 
 def test_vidu_audio_type_is_checked(api: Api, pair: list[str]) -> None:
-    resp = api.post("/ent/v2/start-end2video", {"model": "viduq2-pro", "images": pair, "audio_type": "music"})
+    resp = start_end(api, pair, audio_type="music")
     assert resp.status_code == 400 and resp.json()["reason"] == "FieldInvalid"
     assert "speech_only" in resp.json()["message"]
 
@@ -107,9 +100,8 @@ def test_vidu_is_rec_writes_the_prompt_and_costs_ten_credits(
     api_with_workers: Api, panned: list[str]
 ) -> None:
     api = api_with_workers
-    base = {"model": "viduq2-pro", "images": panned, "duration": 2, "resolution": "540p"}
-    plain = api.post("/ent/v2/start-end2video", {**base, "prompt": "ignored words"}).json()
-    rec = api.post("/ent/v2/start-end2video", {**base, "prompt": "ignored words", "is_rec": True}).json()
+    plain = start_end(api, panned, prompt="ignored words").json()
+    rec = start_end(api, panned, prompt="ignored words", is_rec=True).json()
     assert rec["is_rec"] is True
     assert rec["credits"] == plain["credits"] + 10
     done = api.wait(rec["task_id"])
@@ -123,17 +115,7 @@ def test_vidu_is_rec_writes_the_prompt_and_costs_ten_credits(
 
 def test_vidu_is_rec_answers_in_the_clients_language(api_with_workers: Api, panned: list[str]) -> None:
     api = api_with_workers
-    rec = api.post(
-        "/ent/v2/start-end2video",
-        {
-            "model": "viduq2-pro",
-            "images": panned,
-            "duration": 2,
-            "resolution": "540p",
-            "prompt": "湖面",
-            "is_rec": True,
-        },
-    ).json()
+    rec = start_end(api, panned, prompt="湖面", is_rec=True).json()
     assert api.wait(rec["task_id"])["state"] == "success"
     assert native(api, rec["task_id"])["prompt_used"].startswith("镜头向左平移")
 
@@ -166,17 +148,7 @@ def test_baicai_need_expand_prompt_keeps_the_prompt_and_adds_the_motion(
 
 def test_mixed_track_loudness_survives_the_aac_round_trip(api_with_workers: Api, panned: list[str]) -> None:
     api = api_with_workers
-    created = api.post(
-        "/ent/v2/start-end2video",
-        {
-            "model": "viduq2-pro",
-            "images": panned,
-            "duration": 4,
-            "resolution": "540p",
-            "bgm": True,
-            "prompt": "epic mountains",
-        },
-    ).json()
+    created = start_end(api, panned, duration=4, bgm=True, prompt="epic mountains").json()
     body = api.wait(created["task_id"])
     path = api.client.app.state.settings.data_dir / "heard.mp4"  # type: ignore[attr-defined]
     path.write_bytes(fetch(api, body["creations"][0]["url"]).content)
