@@ -322,7 +322,7 @@ def write_prompt(expander: Expander, task: Task, job: GenerationJob) -> str | No
     if mode is PromptExpansion.NONE:
         return None
     # is_rec ignores the client's words, but their language is still the one the client reads
-    language = language_of(task.request.prompt or str(task.echo.get("prompt", "")))
+    language = language_of(task.request.prompt)
     given = task.request.prompt if mode is PromptExpansion.EXPAND else ""
     return expander.expand(ExpandRequest(prompt=given, language=language, first=job.first, last=job.last))
 
