@@ -77,7 +77,7 @@ def normalise(
 
 
 def limit(samples: F32) -> F32:
-    """A soft knee above -4 dBFS, so nothing reaches the ceiling, instead of a hard clip."""
+    """A soft knee from 3/4 of the ceiling (-3.5 dBFS) up instead of a hard clip: nothing reaches -1 dBFS."""
     knee = PEAK_CEILING * 0.75
     mag = np.abs(samples)
     over = mag > knee
