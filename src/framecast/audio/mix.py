@@ -3,7 +3,7 @@
 - :func:`fit` loops or trims samples to the video's length and fades them in and out, so a track
   never starts or stops with a click;
 - :func:`normalise` brings the result to :data:`TARGET_LUFS` integrated loudness (ITU-R BS.1770 as
-  pyloudnorm measures it), the level streaming platforms play speech and music at, with a soft limit
+  pyloudnorm measures it), a common target for phones and the web, with a soft limit
   keeping peaks under -1 dBFS so the AAC encoder has headroom;
 - :func:`mux` writes a new MP4 from the video's packets (no re-encode: the keyframes keep their
   quality) and the AAC-encoded samples; the container's metadata (the AIGC label) is carried over;
