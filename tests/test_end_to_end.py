@@ -229,7 +229,7 @@ def test_silent_engine_refuses_sound_in_every_dialect(api: Api, pair: list[str])
                 "model_parameters": {"images": pair[:1], "audio": True},
             },
         ),
-        ("/ent/v2/img2video", {"model": "viduq2-pro", "images": pair[:1], "bgm": True}),
+        ("/ent/v2/img2video", {"model": "viduq3-pro", "images": pair[:1], "audio": True}),
     ]
     for path, payload in cases:
         resp = api.client.post(path, json=payload, headers=api.headers("Bearer"))

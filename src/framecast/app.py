@@ -26,6 +26,7 @@ from framecast.errors import ClientError
 from framecast.jobs.base import JobRunner
 from framecast.jobs.local import LocalWorkerPool
 from framecast.jobs.runner import RunContext
+from framecast.prompts.setup import expander_for
 from framecast.service import TaskService
 from framecast.storage import BlobStore, LocalBlobStore, UrlSigner, open_blob_store
 from framecast.store.db import Database
@@ -86,6 +87,7 @@ def create_app(
             off_peak_window=timedelta(hours=settings.off_peak_window_hours),
             idempotency_window=timedelta(hours=settings.idempotency_hours),
             metrics=app_metrics,
+            expander=expander_for(settings),
         )
         if settings.distributed:  # API only: `framecast worker` processes run the tasks
             from framecast.jobs.celery import CeleryRunner

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # local storage in distributed mode: the operator asserts data_dir/blobs is one shared filesystem
     # (NFS, a single machine); without it a worker's results would be invisible to the API
     shared_storage: bool = False
+    # --- prompt recommendation (is_rec, need_expand_prompt; docs/audio.md) ----------------------------
+    # an OpenAI-compatible chat endpoint (e.g. http://127.0.0.1:11434/v1 for Ollama) that writes the
+    # prompts; empty -> the built-in expander, which describes the motion measured between the keyframes
+    prompt_llm_url: str = ""
+    prompt_llm_model: str = ""
+    prompt_llm_api_key: str = ""
+    prompt_llm_timeout: float = Field(default=10.0, gt=0)  # seconds; past it the built-in one answers
 
     @field_validator("broker_url")
     @classmethod
@@ -146,6 +153,12 @@ class ModelSpec:
     credits_per_second: dict[str, int] = field(
         default_factory=lambda: {"360p": 2, "540p": 5, "720p": 10, "1080p": 30}
     )
+
+    # credits a prompt recommendation adds to a task (Vidu's is_rec: +10)
+    rec_credits: int = 10
+    # generated sound (audio: true): a local StableAudioPipeline folder, {weights, steps, ...}; see
+    # audio/generate.py and docs/audio.md. Empty: the model makes no sound of its own
+    audio_model: dict[str, Any] = field(default_factory=dict)
 
     def price(self, *, duration: float, resolution: str, n: int = 1) -> int:
         per_second = self.credits_per_second.get(resolution, max(self.credits_per_second.values()))

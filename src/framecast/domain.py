@@ -64,6 +64,14 @@ class MovementAmplitude(enum.StrEnum):
     LARGE = "large"
 
 
+class PromptExpansion(enum.StrEnum):
+    """Whether the service writes the prompt (see framecast.prompts)."""
+
+    NONE = ""
+    RECOMMEND = "recommend"  # written from the keyframes; the client's prompt is ignored (Vidu is_rec)
+    EXPAND = "expand"  # the client's prompt, enriched with what the keyframes show (Baicai)
+
+
 class ErrorCode(enum.StrEnum):
     """Canonical error codes; each dialect renders them in its own vocabulary."""
 
@@ -170,7 +178,11 @@ class GenerationRequest(BaseModel):
     movement_amplitude: MovementAmplitude = MovementAmplitude.AUTO
     n: int = 1
     audio: bool = False
+    # the model makes sound unless told not to (Vidu q3) and the client did not say: without an audio
+    # model the video is silent and the task record says so, instead of the request being refused
+    audio_by_default: bool = False
     bgm: bool = False
+    prompt_expansion: PromptExpansion = PromptExpansion.NONE
     watermark: Watermark = Field(default_factory=Watermark)
     meta_data: str = ""  # AIGC implicit-label JSON string, passed through to the MP4
     payload: str = ""
@@ -284,6 +296,10 @@ class Task(BaseModel):
     claimed_at: datetime | None = None
     seed: int
     credits: int = 0
+    # the prompt the engine was given when the service wrote or expanded it; None when it was the client's
+    prompt_used: str | None = None
+    # what the video's sound is and why: "bgm calm (mood words: lake)", "silent: ..."; "" = no sound asked
+    soundtrack: str = ""
     error: TaskError | None = None
     created_at: datetime
     updated_at: datetime

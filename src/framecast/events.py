@@ -85,6 +85,10 @@ def task_json(task: Task, links: Links) -> dict[str, Any]:
             "lost_attempts": task.lost_attempts,
             "worker": task.worker,
             "claimed_at": task.claimed_at.isoformat() if task.claimed_at else None,
+            # what the service decided for the task: the prompt it wrote (is_rec, need_expand_prompt;
+            # null when the client's was used) and the video's sound ("" when none was asked for)
+            "prompt_used": task.prompt_used,
+            "soundtrack": task.soundtrack,
             # result links exist only once the task has succeeded: a failed attempt's files are partial
             "creations": [
                 {

@@ -21,12 +21,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from framecast.audio import generate as audio_generate
 from framecast.config import Catalog, ModelSpec, Settings
 from framecast.domain import (
     ErrorCode,
     GenerationRequest,
     ImageRef,
     ImageRole,
+    PromptExpansion,
     StoredImage,
     Task,
     TaskKind,
@@ -107,15 +109,41 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
             "see docs/engines.md.",
         )
     _check_limits(spec, caps, req)
-    for flag, wanted in (("audio", req.audio), ("bgm", req.bgm)):
-        if wanted and not caps.audio:
+    # background music (bgm) is the service's own, added to any engine's video (audio/soundtrack.py)
+    if req.audio and not caps.audio:
+        problem = _audio_model_problem(spec)
+        if problem is not None:
             raise ClientError(
                 ErrorCode.INVALID_FIELD,
-                f"model {spec.name} runs on the {spec.engine!r} engine, which makes silent video; "
-                f"{flag} is not available on this server (leave it out or set it to false)",
-                param=flag,
+                f"model {spec.name} runs on the {spec.engine!r} engine, which makes silent video, and "
+                f"{problem}, so audio (generated sound) is not available. "
+                "Leave audio out or set it to false; bgm (background music) works on every model. "
+                "The operator sets audio_model for the model in the catalog (FRAMECAST_CATALOG_FILE); "
+                "see docs/audio.md.",
+                param="audio",
             )
     return spec
+
+
+def _audio_model_problem(spec: ModelSpec) -> str | None:
+    if not spec.audio_model:
+        return "no audio model is configured for it"
+    reason = audio_generate.check(spec.audio_model)
+    return None if reason is None else f"its audio model cannot be used ({reason})"
+
+
+def default_sound(spec: ModelSpec, req: GenerationRequest) -> tuple[GenerationRequest, str]:
+    """A model that makes sound by default (Vidu q3) when the client did not say: sound when an audio
+    model is configured; else a silent video (not a refusal: the vendor's clients rarely send audio)
+    and the note for the task record saying so."""
+    if not req.audio_by_default:
+        return req, ""
+    if _audio_model_problem(spec) is None:
+        return req.model_copy(update={"audio": True}), ""
+    return req, (
+        f"silent: {spec.name} makes sound by default, but no audio model is configured for it on this "
+        "server (see docs/audio.md); the video has no generated sound"
+    )
 
 
 def _check_limits(spec: ModelSpec, caps: Capabilities, req: GenerationRequest) -> None:
@@ -264,6 +292,7 @@ class TaskService:
             )
         spec = self.check_model(req)
         req = normalise(req, spec)
+        req, silent_note = default_sound(spec, req)
         self._check_roles(req)
         request_hash = _request_hash(dialect, req)
         if req.client_request_id:
@@ -282,6 +311,8 @@ class TaskService:
         seed = req.seed or new_seed()
         task_id = new_task_id()
         credits = spec.price(duration=req.duration or 0, resolution=req.resolution or "", n=req.n)
+        if req.prompt_expansion is PromptExpansion.RECOMMEND:
+            credits += spec.rec_credits  # Vidu's is_rec surcharge, charged once per task
         try:
             task = self._insert(
                 principal,
@@ -295,6 +326,7 @@ class TaskService:
                 echo=echo or {},
                 request_hash=request_hash,
                 external_id=external_id,
+                soundtrack=silent_note,
             )
         except _DuplicateRequest:
             self.blobs.delete_prefix(f"inputs/{task_id}")
@@ -327,6 +359,7 @@ class TaskService:
         echo: dict[str, Any],
         request_hash: str,
         external_id: str | None,
+        soundtrack: str = "",
     ) -> Task:
         """Store the inputs, then insert the task, charge and keep the idempotency key in one transaction."""
         stored: list[StoredImage] = []
@@ -366,6 +399,7 @@ class TaskService:
             state=TaskState.QUEUED,
             seed=seed,
             credits=credits,
+            soundtrack=soundtrack,
             created_at=now,
             updated_at=now,
         )

@@ -182,7 +182,7 @@ BAD: list[Callable[[], dict[str, Any]]] = [
     lambda: flf(image=data_uri(image_bytes(640, 360))),  # first/last pixel ratio 4
     lambda: flf(image=data_uri(image_bytes(100, 100)), last_image=data_uri(image_bytes(100, 100))),
     lambda: {**flf(), "async": False},
-    lambda: {**flf(), "need_expand_prompt": True},
+    lambda: {**flf(), "need_expand_prompt": "sometimes"},
     lambda: {**flf(), "task_type": "t2v", "input": {"prompt": "a cat", "resolution": "720p", "duration": 5}},
     lambda: {
         **flf(),

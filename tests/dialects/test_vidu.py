@@ -169,7 +169,6 @@ BAD: list[BadCase] = [
     ("start-end2video", lambda p: start_end(p, movement_amplitude="huge"), 400, "FieldInvalid"),
     ("start-end2video", lambda p: start_end(p, meta_data="{not json"), 400, "FieldInvalid"),
     ("start-end2video", lambda p: start_end(p, audio=True), 400, "FieldInvalid"),  # silent engine
-    ("start-end2video", lambda p: start_end(p, bgm=True), 400, "FieldInvalid"),
     ("text2video", lambda p: {"model": "viduq3-pro", "prompt": "a cat"}, 400, "ModelUnavailable"),
     ("text2video", lambda p: {"model": "viduq3-pro"}, 400, "FieldLacking"),
     ("text2video", lambda p: {"model": "viduq3-pro", "prompt": "a", "images": p[:1]}, 400, "FieldUnwanted"),

@@ -15,13 +15,24 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
+from framecast.audio import soundtrack
+from framecast.audio.generate import AudioModels
 from framecast.config import Catalog
-from framecast.domain import Creation, ErrorCode, GenerationRequest, ImageRole, Task, TaskError, TaskState
+from framecast.domain import (
+    Creation,
+    ErrorCode,
+    GenerationRequest,
+    ImageRole,
+    PromptExpansion,
+    Task,
+    TaskError,
+    TaskState,
+)
 from framecast.engines.base import EngineCancelled, Frame, GenerationJob
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError, Fenced
@@ -29,6 +40,8 @@ from framecast.jobs.lease import HeldAttempt
 from framecast.media.images import decode_rgb, fit_to, output_size
 from framecast.media.labels import default_label
 from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
+from framecast.prompts.base import Expander, ExpandRequest, language_of
+from framecast.prompts.motion import MotionExpander
 from framecast.storage import BlobStore
 from framecast.store import tasks as task_store
 from framecast.store.db import Database
@@ -64,6 +77,19 @@ class RunContext:
     off_peak_window: timedelta = timedelta(hours=48)
     idempotency_window: timedelta = timedelta(hours=24)
     metrics: TaskMetrics | None = None
+    # writes the prompt for is_rec / need_expand_prompt tasks (prompts.setup.expander_for)
+    expander: Expander = field(default_factory=MotionExpander)
+    # the audio models (catalog audio_model) this worker has loaded, each once
+    audio_models: AudioModels = field(default_factory=AudioModels)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What an attempt made: the videos, and what it decided on the way (recorded on the task)."""
+
+    creations: list[Creation]
+    prompt_used: str | None = None
+    soundtrack: str | None = None
 
 
 class TaskMetrics(Protocol):
@@ -213,11 +239,18 @@ def _run_held(ctx: RunContext, held: HeldAttempt) -> None:
     started = time.monotonic()
     outcome = TaskState.FAILED
     try:
-        creations = _render_all(ctx, task, held, prefix)
+        done = _render_all(ctx, task, held, prefix)
         # from here the attempt only writes its end: a renewal racing the commit would read as a takeover
         held.close()
         with ctx.db.session() as s:
-            if not task_store.finish_success(s, task_id=task.id, attempt=attempt, creations=creations):
+            if not task_store.finish_success(
+                s,
+                task_id=task.id,
+                attempt=attempt,
+                creations=done.creations,
+                prompt_used=done.prompt_used,
+                soundtrack=done.soundtrack,
+            ):
                 raise Fenced(f"task {task.id} attempt {attempt} lost before commit")
         outcome = TaskState.SUCCEEDED
     except Fenced as exc:
@@ -271,7 +304,18 @@ def _fail(ctx: RunContext, task_id: str, attempt: int, state: TaskState, error: 
         task_store.finish_failure(s, task_id=task_id, attempt=attempt, state=state, error=error)
 
 
-def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> list[Creation]:
+def write_prompt(expander: Expander, task: Task, job: GenerationJob) -> str | None:
+    """The prompt the service writes for the task, or None when the client's own is used as given."""
+    mode = task.request.prompt_expansion
+    if mode is PromptExpansion.NONE:
+        return None
+    # is_rec ignores the client's words, but their language is still the one the client reads
+    language = language_of(task.request.prompt)
+    given = task.request.prompt if mode is PromptExpansion.EXPAND else ""
+    return expander.expand(ExpandRequest(prompt=given, language=language, first=job.first, last=job.last))
+
+
+def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> Rendered:
     spec = ctx.catalog.require(task.request.model)
     if not ctx.engines.is_loaded(spec.engine, spec.options):
         held.set_phase("loading model")  # the first use in this process: minutes for a diffusion model
@@ -282,6 +326,12 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
     n = task.request.n
     rows: list[Creation] = []
     first_job = build_job(task, ctx.blobs, task.seed, dict(spec.options))
+    prompt_used = write_prompt(ctx.expander, task, first_job)
+    if prompt_used is not None:
+        first_job = dataclasses.replace(first_job, prompt=prompt_used)
+    sound = soundtrack.plan(
+        task.request, prompt=first_job.prompt, seed=task.seed, audio_model=spec.audio_model
+    )
     progress = _Progress(held, first_job.num_frames, n)
     for index in range(n):
         seed = task.seed + index
@@ -304,9 +354,19 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
             )
             if ctx.metrics is not None:
                 ctx.metrics.observe_frames(engine.name, result.frames, time.monotonic() - began)
+            if sound is not None:
+                held.set_phase("adding sound")
+                files = [p for p in (result.video_path, result.watermarked_path) if p is not None]
+                soundtrack.apply(
+                    sound, files, frames=result.frames, fps=result.fps, seed=seed, models=ctx.audio_models
+                )
             held.set_phase("saving")
             rows.append(_store_creation(ctx, task, held.attempt, prefix, index, seed, result))
-    return rows
+    record = None
+    if sound is not None:
+        # the silent fallback noted at submit (Vidu q3 audio) stays in front of the music's record
+        record = "; ".join(r for r in (task.soundtrack, sound.record) if r)
+    return Rendered(rows, prompt_used=prompt_used, soundtrack=record)
 
 
 def _store_creation(

@@ -135,6 +135,10 @@ class TaskRow(Base):
     lost_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # the client's own id for the task (Kling's external_task_id): unique per tenant, looked up by index
     external_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    # the prompt the service wrote or expanded (is_rec, need_expand_prompt); NULL = the client's was used
+    prompt_used: Mapped[str | None] = mapped_column(Text, default=None)
+    # the video's sound and why ("bgm calm (mood words: lake)", "silent: ..."); "" when none was asked
+    soundtrack: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None] = mapped_column(default=None)

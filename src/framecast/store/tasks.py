@@ -62,6 +62,7 @@ def insert_task(
             callback_url=req.callback_url,
             callback_key=callback_key,
             external_id=external_id or None,
+            soundtrack=task.soundtrack,
         )
     )
     session.flush()
@@ -120,6 +121,8 @@ def to_domain(row: TaskRow, creations: Sequence[CreationRow]) -> Task:
         claimed_at=aware(row.claimed_at),
         seed=row.seed,
         credits=row.credits,
+        prompt_used=row.prompt_used,
+        soundtrack=row.soundtrack or "",
         error=error,
         created_at=aware(row.created_at) or utcnow(),
         updated_at=aware(row.updated_at) or utcnow(),
@@ -325,9 +328,26 @@ def heartbeat(
     return bool(session.scalar(select(TaskRow.cancel_requested).where(TaskRow.id == task_id)))
 
 
-def finish_success(session: Session, *, task_id: str, attempt: int, creations: Sequence[Creation]) -> bool:
-    """Commit an attempt's results: the task succeeds and its creations are recorded, or nothing (fenced)."""
-    if not _end(session, task_id=task_id, attempt=attempt, state=TaskState.SUCCEEDED.value, progress=100):
+def finish_success(
+    session: Session,
+    *,
+    task_id: str,
+    attempt: int,
+    creations: Sequence[Creation],
+    prompt_used: str | None = None,
+    soundtrack: str | None = None,
+) -> bool:
+    """Commit an attempt's results: the task succeeds and its creations are recorded, or nothing (fenced).
+
+    ``prompt_used`` and ``soundtrack`` record what the attempt decided (None leaves them as they are)."""
+    extra: dict[str, Any] = {}
+    if prompt_used is not None:
+        extra["prompt_used"] = prompt_used
+    if soundtrack is not None:
+        extra["soundtrack"] = soundtrack
+    if not _end(
+        session, task_id=task_id, attempt=attempt, state=TaskState.SUCCEEDED.value, progress=100, **extra
+    ):
         return False
     session.add_all(CreationRow(task_id=task_id, attempt=attempt, **c.model_dump()) for c in creations)
     session.flush()

@@ -9,7 +9,16 @@ from typing import Any
 from framecast.dialects._base import build_request, invalid, missing, validate
 from framecast.dialects.baicai.models import BaicaiCreate, BaicaiInput
 from framecast.dialects.common import Links
-from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
+from framecast.domain import (
+    ErrorCode,
+    GenerationRequest,
+    ImageRef,
+    ImageRole,
+    PromptExpansion,
+    Task,
+    TaskKind,
+    TaskState,
+)
 from framecast.errors import ClientError
 from framecast.media.images import ImageLimits
 from framecast.service import SubmitLimits
@@ -60,12 +69,6 @@ def parse(raw: dict[str, Any], resolve: Resolver) -> tuple[GenerationRequest, di
     kind = _kind(body, inp)
     if not body.async_:
         raise invalid("async", "only asynchronous tasks are supported; leave async at its default (true)")
-    if body.need_expand_prompt:
-        raise invalid(
-            "need_expand_prompt",
-            "need_expand_prompt is not available on this server (it has no prompt-writing model); "
-            "send false or leave it out",
-        )
     seed = _check_knobs(inp)
     if not (inp.prompt or "").strip():
         raise missing("input.prompt")
@@ -79,6 +82,8 @@ def parse(raw: dict[str, Any], resolve: Resolver) -> tuple[GenerationRequest, di
         kind=kind,
         model=(body.selected_model or "").strip(),
         prompt=inp.prompt or "",
+        # the service adds what the keyframes show (or the configured chat model rewrites it): prompts/
+        prompt_expansion=PromptExpansion.EXPAND if body.need_expand_prompt else PromptExpansion.NONE,
         negative_prompt=inp.negative_prompt or "",
         images=images,
         duration=inp.duration,

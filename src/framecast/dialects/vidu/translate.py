@@ -11,7 +11,16 @@ from framecast.dialects._base import build_request, missing, validate
 from framecast.dialects.common import Links
 from framecast.dialects.vidu.errors import reason_for
 from framecast.dialects.vidu.models import ViduCreate
-from framecast.domain import ErrorCode, GenerationRequest, ImageRef, ImageRole, Task, TaskKind, TaskState
+from framecast.domain import (
+    ErrorCode,
+    GenerationRequest,
+    ImageRef,
+    ImageRole,
+    PromptExpansion,
+    Task,
+    TaskKind,
+    TaskState,
+)
 from framecast.errors import ClientError
 from framecast.service import SubmitLimits
 
@@ -20,6 +29,9 @@ LIMITS = SubmitLimits()
 # Vidu's FieldLacking wording (reference 1.4)
 LACKING = "field is missing or empty: {param}"
 WM_WORDS = {1: "top_left", 2: "top_right", 3: "bottom_right", 4: "bottom_left"}
+# q3 models make picture and sound together unless audio is false (reference 1.2)
+SOUND_BY_DEFAULT = "viduq3"
+AUDIO_TYPES = ("all", "speech_only", "sound_effect_only")
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,13 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
             f"negative_prompt is {len(negative)} characters; the limit is {LIMITS.max_prompt_chars}",
             param="negative_prompt",
         )
+    if body.audio_type is not None and body.audio_type not in AUDIO_TYPES:
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"audio_type must be one of: {', '.join(AUDIO_TYPES)}",
+            param="audio_type",
+        )
+    sound_by_default = body.audio is None and body.model.lower().startswith(SOUND_BY_DEFAULT)
     roles = {
         TaskKind.FIRST_LAST: [ImageRole.FIRST, ImageRole.LAST],
         TaskKind.IMAGE: [ImageRole.FIRST],
@@ -90,7 +109,9 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
         names={"n": "number_of_videos"},
         kind=endpoint.kind,
         model=body.model,
-        prompt="" if body.is_rec else (body.prompt or ""),
+        # with is_rec the service writes the prompt (prompts/); the client's words only set its language
+        prompt=body.prompt or "",
+        prompt_expansion=PromptExpansion.RECOMMEND if body.is_rec else PromptExpansion.NONE,
         negative_prompt=negative,
         images=[ImageRef(role=r, source=src.strip()) for r, src in zip(roles, images, strict=True)],
         duration=body.duration,
@@ -100,6 +121,7 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
         movement_amplitude=body.movement_amplitude or "auto",
         n=1 if body.number_of_videos is None else body.number_of_videos,
         audio=bool(body.audio),
+        audio_by_default=sound_by_default,
         bgm=body.bgm,
         watermark={
             "enabled": body.watermark,
@@ -116,7 +138,8 @@ def parse(endpoint: Endpoint, raw: dict[str, Any]) -> tuple[GenerationRequest, d
     echo = {
         "style": body.style or "general",
         "is_rec": body.is_rec,
-        "audio": body.audio,
+        # echoed as the vendor answers: q3 without the field reads true (the task record says it is silent)
+        "audio": True if sound_by_default else body.audio,
         "audio_type": body.audio_type,
         "voice_id": body.voice_id,
         "vidu_type": endpoint.vidu_type,
@@ -161,6 +184,11 @@ def cannot_cancel(task: Task) -> str:
     return f"task state is {state}, can not cancel"
 
 
+def prompt_of(task: Task) -> str:
+    """The prompt the video was made from: the one the service wrote (is_rec) once the task ran."""
+    return task.prompt_used if task.prompt_used is not None else task.request.prompt
+
+
 def _vidu_type(task: Task) -> str:
     """The Vidu task type it was created as (its route's), else the one its kind maps to."""
     r = task.request
@@ -171,7 +199,7 @@ def _asked(task: Task) -> dict[str, Any]:
     """What the task was asked to make, as the create answer and a list item both show it."""
     r = task.request
     return {
-        "prompt": r.prompt,
+        "prompt": prompt_of(task),
         "images": [i.source for i in r.images],
         "duration": int(r.duration or 0),
         "seed": task.seed,
