@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from framecast import logs
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
 from framecast.errors import AuthError, ClientError
 from framecast.service import ResultFile, TaskService
@@ -54,6 +55,7 @@ def trace_id_of(request: Request) -> str:
     if tid is None:
         tid = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.trace_id = tid
+        logs.REQUEST_ID.set(tid)
     return str(tid)
 
 
