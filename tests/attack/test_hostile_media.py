@@ -1,0 +1,153 @@
+"""Hostile media through the API: each is a clear error in the dialect's envelope or a correct result."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.attack import hostile
+from tests.conftest import Api, data_uri, image_bytes
+from tests.dialects.contract import assert_nothing_stored
+from tests.dialects.test_vidu import assert_error
+
+IMG2VIDEO = "/ent/v2/img2video"
+TINY_MODEL = """
+[models."tiny"]
+durations = [1]
+resolutions = ["360p"]
+default_resolution = "360p"
+fps = 8
+"""
+
+
+@pytest.mark.parametrize("case", hostile.CASES, ids=lambda c: c.name)
+def test_hostile_image_is_refused_clearly_or_accepted(api: Api, case: hostile.Case) -> None:
+    resp = api.post(IMG2VIDEO, hostile.create_body(case.make()))
+    if case.reason is None:
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["state"] == "created"
+        return
+    body = assert_error(resp, case.status, case.reason)
+    assert body["message"].startswith("image 1:") and case.says in body["message"], body["message"]
+    assert_nothing_stored(api)
+
+
+def _rgb(data: bytes) -> np.ndarray[Any, Any]:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+
+
+def test_accepted_hostile_images_render_as_a_person_sees_them(
+    make_api: Callable[..., Api], tmp_path: Path
+) -> None:
+    """CMYK keeps its colours, 16 bit its greys, EXIF rotation its orientation, an animation its first frame."""
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(TINY_MODEL)
+    api = make_api(workers=1, catalog_file=catalog)
+    sources = {
+        "cmyk": ("image/jpeg", hostile.cmyk_jpeg()),
+        "png16": ("image/png", hostile.png16()),
+        "exif": ("image/jpeg", hostile.exif_rotated_jpeg()),
+        "webp": ("image/webp", hostile.animated("WEBP")),
+    }
+    ids = {}
+    for name, (mime, data) in sources.items():
+        body = {**hostile.create_body(data_uri(data, mime), model="tiny"), "duration": 1, "resolution": "360p"}
+        resp = api.post(IMG2VIDEO, body)
+        assert resp.status_code == 200, resp.text
+        ids[name] = resp.json()["task_id"]
+    covers = {}
+    for name, task_id in ids.items():
+        assert api.wait(task_id, timeout=180)["state"] == "success"
+        task = api.get(f"/v1/tasks/{task_id}").json()
+        (creation,) = task["creations"]
+        covers[name] = (creation, _rgb(api.client.get(creation["cover_url"]).content))
+
+    creation, cover = covers["exif"]
+    assert creation["height"] > creation["width"], creation  # shown portrait, as the EXIF tag says
+    expected = hostile.photo().transpose(Image.Transpose.ROTATE_270)
+    _close(cover, expected, "EXIF-rotated")
+
+    _close(covers["cmyk"][1], hostile.photo(), "CMYK")  # not inverted, not colour-shifted
+    grey_cover = covers["png16"][1]
+    assert np.abs(grey_cover[..., 0] - grey_cover[..., 2]).mean() < 3  # grey stays grey
+    _close(grey_cover, hostile.photo().convert("L").convert("RGB"), "16-bit")
+    _close(covers["webp"][1], hostile.photo(seed=4), "animated WebP (first frame)")
+
+
+def _close(cover: np.ndarray[Any, Any], source: Image.Image, what: str) -> None:
+    """The cover is the source fitted to the output frame: compare at the cover's size, loosely (encoding)."""
+    h, w = cover.shape[:2]
+    fitted = np.asarray(source.resize((w, h), Image.Resampling.BILINEAR).convert("RGB"), dtype=np.float64)
+    error = np.abs(cover - fitted).mean()
+    assert error < 20, f"{what}: mean abs difference {error:.1f} from the source"
+
+
+@pytest.fixture
+def big_file_server() -> Iterator[str]:
+    """Serves 50 MB + 1 byte of 'PNG' at /declared (with Content-Length) and /streamed (without)."""
+    size = 50 * 1024 * 1024 + 1
+    head = image_bytes(256, 144)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            if self.path == "/declared":
+                self.send_header("content-length", str(size))
+            self.end_headers()
+            try:
+                self.wfile.write(head)
+                left = size - len(head)
+                chunk = b"\0" * (1024 * 1024)
+                while left > 0:
+                    self.wfile.write(chunk[: min(left, len(chunk))])
+                    left -= len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the service stopped reading at its limit, as it should
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.protocol_version = "HTTP/1.0"  # no Content-Length on /streamed: the body ends at close
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("path", ["/declared", "/streamed"])
+def test_image_url_of_50_mb_plus_one_byte_is_refused(
+    make_api: Callable[..., Api], big_file_server: str, path: str
+) -> None:
+    api = make_api(allow_private_urls=True)
+    body = assert_error(
+        api.post(IMG2VIDEO, hostile.create_body(big_file_server + path)), 400, "ImageDownloadFailure"
+    )
+    assert "larger than the 50 MB limit" in body["message"], body["message"]
+    assert_nothing_stored(api)
+
+
+def test_body_over_20_mb_is_refused_with_or_without_content_length(api: Api, pair: list[str]) -> None:
+    padded = {**hostile.create_body(pair[0]), "payload": "x" * (20 * 1024 * 1024)}
+    body = assert_error(api.post(IMG2VIDEO, padded), 413, "BadRequest")
+    assert "20 MB" in body["message"]
+
+    raw = json.dumps(padded).encode()
+
+    def chunks() -> Iterator[bytes]:  # sent chunked: no Content-Length to trust
+        for i in range(0, len(raw), 1024 * 1024):
+            yield raw[i : i + 1024 * 1024]
+
+    headers = {**api.headers(), "content-type": "application/json"}
+    assert_error(api.client.post(IMG2VIDEO, content=chunks(), headers=headers), 413, "BadRequest")
+    assert_nothing_stored(api)
