@@ -48,7 +48,8 @@ def _rgb(data: bytes) -> np.ndarray[Any, Any]:
 def test_accepted_hostile_images_render_as_a_person_sees_them(
     make_api: Callable[..., Api], tmp_path: Path
 ) -> None:
-    """CMYK keeps its colours, 16 bit its greys, EXIF rotation its orientation, an animation its first frame."""
+    """CMYK keeps its colours, 16 bit its greys, EXIF rotation its orientation, an animation its first
+    frame."""
     catalog = tmp_path / "catalog.toml"
     catalog.write_text(TINY_MODEL)
     api = make_api(workers=1, catalog_file=catalog)
@@ -60,7 +61,11 @@ def test_accepted_hostile_images_render_as_a_person_sees_them(
     }
     ids = {}
     for name, (mime, data) in sources.items():
-        body = {**hostile.create_body(data_uri(data, mime), model="tiny"), "duration": 1, "resolution": "360p"}
+        body = {
+            **hostile.create_body(data_uri(data, mime), model="tiny"),
+            "duration": 1,
+            "resolution": "360p",
+        }
         resp = api.post(IMG2VIDEO, body)
         assert resp.status_code == 200, resp.text
         ids[name] = resp.json()["task_id"]

@@ -1,4 +1,4 @@
-"""Secrets stay secret: keys are stored hashed and never logged, logs name the request, files are owner-only."""
+"""Secrets stay secret: keys stored hashed and never logged, logs name the request, files owner-only."""
 
 from __future__ import annotations
 

@@ -165,7 +165,9 @@ def test_every_route_hides_another_tenants_tasks_and_uploads(owned: Owned) -> No
         url = owned.fill(route)  # fails on a parameter this file does not know
         if params & OWNED_PARAMS:
             resp = _call(other, method, url)
-            assert resp.status_code == 404, f"{method} {url} as another tenant: {resp.status_code} {resp.text}"
+            assert resp.status_code == 404, (
+                f"{method} {url} as another tenant: {resp.status_code} {resp.text}"
+            )
         elif method == "GET":  # lists, and routes that take the id as a query parameter
             ids = ",".join(sorted(owned.all_ids()))
             query = {"task_id": owned.task_ids["qianfan"], "task_ids": ids, "id": ids}
