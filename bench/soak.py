@@ -227,6 +227,7 @@ def run(minutes: float, clients: int, fail_share: float, backlog: int) -> dict[s
     tmp = Path(tempfile.mkdtemp(prefix="framecast-soak-"))
     (tmp / "catalog.toml").write_text(CATALOG)
     server = Server(tmp / "data")
+    server.start_timeout = 180.0  # imports alone take a while when other work shares the cores
     server.env.update(
         {
             "FRAMECAST_CATALOG_FILE": str(tmp / "catalog.toml"),
