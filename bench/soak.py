@@ -152,10 +152,10 @@ def client_loop(
             if not known or (roll < 0.3 and len(unfinished) < backlog):
                 op = "create"
                 resp = create(http, pair, callback, load)
-            elif roll < 0.4:
+            elif roll < 0.35:  # some reach a queued or running task, some one that already finished
                 op = "cancel"
-                resp = http.post(f"/ent/v2/tasks/{rng.choice(unfinished or known)}/cancel")
-            elif roll < 0.45:
+                resp = http.post(f"/ent/v2/tasks/{rng.choice(known)}/cancel")
+            elif roll < 0.4:
                 op = "list"
                 resp = http.get("/ent/v2/tasks", params={"pager.pagesz": 20})
             else:

@@ -156,3 +156,24 @@ def test_body_over_20_mb_is_refused_with_or_without_content_length(api: Api, pai
     headers = {**api.headers(), "content-type": "application/json"}
     assert_error(api.client.post(IMG2VIDEO, content=chunks(), headers=headers), 413, "BadRequest")
     assert_nothing_stored(api)
+
+
+def test_chunked_upload_over_20_mb_is_refused(api: Api) -> None:
+    """A multipart upload without Content-Length is bounded too (it used to be read whole)."""
+    boundary = "framecastboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+
+    def chunks() -> Iterator[bytes]:
+        yield head + image_bytes(320, 180)
+        for _ in range(21):
+            yield b"\0" * (1024 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {**api.headers("Bearer"), "content-type": f"multipart/form-data; boundary={boundary}"}
+    resp = api.client.post("/v1/resources/upload", content=chunks(), headers=headers)
+    assert resp.status_code == 400, resp.text
+    assert resp.json() == {"code": 400, "message": resp.json()["message"], "data": None}
+    assert "20 MB" in resp.json()["message"]
