@@ -14,11 +14,9 @@ figure is a ratio to the benign one measured in the same process.
 from __future__ import annotations
 
 import argparse
-import http.server
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,42 +32,12 @@ from tests.conftest import data_uri, image_bytes  # noqa: E402
 from tests.e2e.test_attempts import framecast  # noqa: E402
 from tests.e2e.test_restart import Server  # noqa: E402
 
-BIG = 50 * 1024 * 1024 + 1
-
 
 def status_kb(pid: int, name: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(name + ":"):
             return int(line.split()[1])
     raise RuntimeError(f"{name} not in /proc/{pid}/status")
-
-
-def big_file_server() -> tuple[http.server.ThreadingHTTPServer, str]:
-    head = image_bytes(256, 144)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "image/png")
-            if self.path == "/declared":
-                self.send_header("content-length", str(BIG))
-            self.end_headers()
-            try:
-                self.wfile.write(head)
-                left, chunk = BIG - len(head), b"\0" * (1 << 20)
-                while left > 0:
-                    self.wfile.write(chunk[: min(left, len(chunk))])
-                    left -= len(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.protocol_version = "HTTP/1.0"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def cases(files: str) -> list[tuple[str, Callable[[], bytes | dict[str, Any]]]]:
@@ -105,7 +73,7 @@ def main() -> int:
     server.start_timeout = 180.0  # imports alone take a while when other work shares the cores
     server.env.update({"FRAMECAST_WORKERS": "0", "FRAMECAST_ALLOW_PRIVATE_URLS": "1"})
     token = framecast(server, "keys", "create", "--quiet")
-    files, url = big_file_server()
+    files, url = hostile.serve_big_file()
     rows: list[tuple[str, str, float]] = []
     try:
         server.start()

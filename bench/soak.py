@@ -152,7 +152,7 @@ def client_loop(
             if not known or (roll < 0.3 and len(unfinished) < backlog):
                 op = "create"
                 resp = create(http, pair, callback, load)
-            elif roll < 0.35:  # some reach a queued or running task, some one that already finished
+            elif 0.3 <= roll < 0.35:  # some reach a queued or running task, some one that already finished
                 op = "cancel"
                 resp = http.post(f"/ent/v2/tasks/{rng.choice(known)}/cancel")
             elif roll < 0.4:
@@ -301,7 +301,7 @@ def run(minutes: float, clients: int, fail_share: float, backlog: int) -> dict[s
         "p99_ms": {op: round(percentile(v, 99) * 1000, 1) for op, v in load.latency.items()},
         "unexpected": load.unexpected[:20],
         "unexpected_count": len(load.unexpected),
-        "callbacks": dict(Counter(status for _, _, status in outbox)),
+        "callbacks": dict(Counter(f"{event} {status}" for _, event, status in outbox)),
         "callbacks_refused_by_receiver": receiver.refused,
         "callbacks_pending": sum(1 for _, _, s in outbox if s in ("pending", "sending")),
         "callbacks_unmatched": undelivered[:20],

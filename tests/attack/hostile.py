@@ -8,11 +8,14 @@ service corrects it: EXIF rotation, CMYK, 16 bit, the first frame of an animatio
 from __future__ import annotations
 
 import base64
+import http.server
 import io
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
@@ -116,3 +119,36 @@ CASES: tuple[Case, ...] = (
 
 def create_body(image: str, model: str = "viduq3-pro") -> dict[str, object]:
     return {"model": model, "images": [image], "prompt": "the camera follows", "duration": 2}
+
+
+OVER_50_MB = 50 * 1024 * 1024 + 1
+
+
+def serve_big_file() -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A loopback server with 50 MB + 1 byte of 'PNG' at /declared (with Content-Length) and /streamed
+    (without: HTTP/1.0, the body ends when the connection closes). Returns the server and its base URL."""
+    head = image_bytes(256, 144)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            if self.path == "/declared":
+                self.send_header("content-length", str(OVER_50_MB))
+            self.end_headers()
+            try:
+                self.wfile.write(head)
+                left, chunk = OVER_50_MB - len(head), b"\0" * (1024 * 1024)
+                while left > 0:
+                    self.wfile.write(chunk[: min(left, len(chunk))])
+                    left -= len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the service stopped reading at its limit, as it should
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.protocol_version = "HTTP/1.0"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

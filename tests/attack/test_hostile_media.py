@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,34 +96,8 @@ def _close(cover: np.ndarray[Any, Any], source: Image.Image, what: str) -> None:
 
 @pytest.fixture
 def big_file_server() -> Iterator[str]:
-    """Serves 50 MB + 1 byte of 'PNG' at /declared (with Content-Length) and /streamed (without)."""
-    size = 50 * 1024 * 1024 + 1
-    head = image_bytes(256, 144)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "image/png")
-            if self.path == "/declared":
-                self.send_header("content-length", str(size))
-            self.end_headers()
-            try:
-                self.wfile.write(head)
-                left = size - len(head)
-                chunk = b"\0" * (1024 * 1024)
-                while left > 0:
-                    self.wfile.write(chunk[: min(left, len(chunk))])
-                    left -= len(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the service stopped reading at its limit, as it should
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.protocol_version = "HTTP/1.0"  # no Content-Length on /streamed: the body ends at close
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = hostile.serve_big_file()
+    yield url
     server.shutdown()
     server.server_close()
 
