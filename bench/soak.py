@@ -155,10 +155,10 @@ def client_loop(
             elif 0.3 <= roll < 0.35:  # some reach a queued or running task, some one that already finished
                 op = "cancel"
                 resp = http.post(f"/ent/v2/tasks/{rng.choice(known)}/cancel")
-            elif roll < 0.4:
+            elif 0.35 <= roll < 0.4:
                 op = "list"
                 resp = http.get("/ent/v2/tasks", params={"pager.pagesz": 20})
-            else:
+            else:  # also a create turned away by a full backlog
                 op = "query"
                 task_id = rng.choice(unfinished or known)
                 resp = http.get(f"/ent/v2/tasks/{task_id}/creations")
