@@ -52,26 +52,28 @@ def served(data_dir: Path) -> Iterator[tuple[Any, str]]:
 
 def fuzz(schema: Any, token: str, examples: int) -> dict[str, Report]:
     """``examples`` generated requests (valid and invalid) per operation, every answer checked."""
-    headers = {"Authorization": f"Bearer {token}"}
     reports: dict[str, Report] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
-        report = reports.setdefault(operation.label, Report())
-
-        @settings(
-            max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
-        @given(case=operation.as_strategy())
-        def check(case: schemathesis.Case, report: Report = report) -> None:
-            response = case.call_and_validate(headers=headers, checks=CHECKS)
-            report.calls += 1
-            report.statuses[response.status_code] += 1
-
-        try:
-            check()
-        except (Exception, BaseExceptionGroup) as exc:  # one operation's failure must not hide another's
-            report.failure = str(exc)[:2000]
+        reports[operation.label] = _run(operation, {"Authorization": f"Bearer {token}"}, examples)
     return reports
+
+
+def _run(operation: Any, headers: dict[str, str], examples: int) -> Report:
+    report = Report()
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(case=operation.as_strategy())
+    def check(case: schemathesis.Case) -> None:
+        response = case.call_and_validate(headers=headers, checks=CHECKS)
+        report.calls += 1
+        report.statuses[response.status_code] += 1
+
+    try:
+        check()
+    except (Exception, BaseExceptionGroup) as exc:  # one operation's failure must not hide another's
+        report.failure = str(exc)[:2000]
+    return report
 
 
 def test_every_operation_answers_as_documented(tmp_path: Path) -> None:
