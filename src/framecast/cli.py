@@ -6,7 +6,6 @@ import dataclasses
 import enum
 import itertools
 import json
-import logging
 import secrets
 import shutil
 import sys
@@ -24,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from framecast import logs
 from framecast.config import Catalog, Settings
 from framecast.store import keys as key_store
 from framecast.store.db import Database
@@ -114,7 +114,7 @@ def serve(
         overrides["workers"] = workers
     settings = Settings(**overrides)  # type: ignore[arg-type]
     _check_distributed(settings)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_level)
     db = _db(settings)
     with db.session() as s:
         if key_store.count_active(s) == 0:
@@ -153,7 +153,7 @@ def worker(
         err_console.print("framecast worker needs FRAMECAST_BROKER_URL (redis://... or amqp://...)")
         raise typer.Exit(2)
     _check_distributed(settings)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_level)
     from framecast.jobs.celery import run_worker
 
     names = [m.strip() for m in models.split(",") if m.strip()]

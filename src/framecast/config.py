@@ -115,8 +115,12 @@ class Settings(BaseSettings):
         return self.data_dir / "blobs"
 
     def ensure_dirs(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data and blob folders owner-only (0700): they hold the database, the signing key
+        and every tenant's inputs and results. Folders the operator made are left as they are."""
+        for folder in (self.data_dir, self.blob_dir):
+            if not folder.exists():
+                folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+                folder.chmod(0o700)  # mkdir's mode goes through the umask
 
     def signing_key(self) -> bytes:
         """The URL-signing secret: the configured one, or one generated on first use and kept on disk."""

@@ -29,9 +29,10 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import HTTP_STATUS, Links
+from framecast.dialects.common import HTTP_STATUS, Links, error_responses
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import Task, TaskState
 from framecast.errors import ClientError
@@ -39,7 +40,23 @@ from framecast.service import TaskService
 from framecast.store.keys import Principal
 
 PREFIX = "/v1/tasks"
-router = APIRouter(prefix=PREFIX, tags=["tasks"])
+
+
+class NativeErrorInfo(BaseModel):
+    code: str
+    message: str
+    trace_id: str
+
+
+class NativeError(BaseModel):
+    """The native routes' error envelope (described in the OpenAPI document, like every dialect's)."""
+
+    error: NativeErrorInfo
+
+
+router = APIRouter(
+    prefix=PREFIX, tags=["tasks"], responses=error_responses(NativeError, (400, 401, 404, 405, 413, 500))
+)
 
 
 @dataclass

@@ -32,6 +32,7 @@ class Subprocess:
     proc: subprocess.Popen[bytes] | None
     log: Path
     stop_grace = 10.0  # seconds a graceful stop may take before it becomes a kill
+    start_timeout = 30.0  # seconds to wait for /healthz (bench/ raises it on a busy machine)
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
@@ -88,7 +89,7 @@ class Server(Subprocess):
                 return False
 
         try:
-            wait_until(ready, 30, what="the server to answer /healthz", poll=0.1)
+            wait_until(ready, self.start_timeout, what="the server to answer /healthz", poll=0.1)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; server log:\n{self.log_tail(2000)}") from None
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -18,7 +19,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 
+from framecast import logs
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
 from framecast.errors import ClientError
 from framecast.service import ResultFile, SubmitLimits, TaskService
@@ -57,6 +60,7 @@ def trace_id_of(request: Request) -> str:
     if tid is None:
         tid = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.trace_id = tid
+        logs.REQUEST_ID.set(tid)
     return str(tid)
 
 
@@ -75,6 +79,42 @@ async def read_body(request: Request) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+@asynccontextmanager
+async def read_form(request: Request) -> AsyncIterator[FormData]:
+    """Parse a multipart (or urlencoded) body read under the same size bound as JSON bodies.
+
+    The body limit middleware only sees Content-Length; reading here first also
+    bounds chunked uploads, then the bytes are replayed to Starlette's parser. The
+    uploaded parts' spooled temporary files are closed on the way out.
+    """
+    body = await read_body(request)
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=16, max_fields=64)
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+async def read_upload(request: Request, name: str = "file") -> bytes:
+    """The bytes of the multipart part ``name``, the whole body bounded like every other one."""
+    ctype = request.headers.get("content-type", "").lower()
+    if not ctype.startswith("multipart/form-data"):
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            f"upload the file as multipart/form-data with a '{name}' part",
+            param=name,
+        )
+    async with read_form(request) as form:
+        upload = form.get(name)
+        if not isinstance(upload, UploadFile):
+            raise ClientError(ErrorCode.MISSING_FIELD, f"missing required parameter: '{name}'", param=name)
+        return await upload.read()
 
 
 async def read_json(request: Request) -> dict[str, Any]:

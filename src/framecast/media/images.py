@@ -160,8 +160,12 @@ def _open(data: bytes, *, max_pixels: int, index: int) -> Image.Image:
     """Open (not decode) ``data`` with Pillow, refusing unknown data and pixel bombs."""
     try:
         img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise _err(ErrorCode.IMAGE_SIZE, index, "image has too many pixels") from None
+    except Image.DecompressionBombError:  # Pillow's own cap, far above ours: say ours
+        raise _err(
+            ErrorCode.IMAGE_SIZE,
+            index,
+            f"image has too many pixels; at most {max_pixels / 1e6:.0f} megapixels are accepted",
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise _err(ErrorCode.IMAGE_FORMAT, index, "the data is not a recognisable image") from None
     width, height = img.size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -9,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 
@@ -22,6 +23,8 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
+        if self.is_sqlite:
+            _create_owner_only(url)
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -71,6 +74,17 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(resources.files("framecast.store").joinpath("migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def _create_owner_only(url: str) -> None:
+    """Create a SQLite file 0600 before SQLite does (it would follow the umask, usually 0644): it holds
+    key hashes, webhook secrets and every tenant's prompts. SQLite gives its -wal and -shm files the
+    database file's mode."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDONLY, 0o600)
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from framecast.dialects._base import WireModel
 
@@ -39,3 +39,10 @@ class BaicaiCreate(WireModel):
     input: BaicaiInput | None = None
     need_expand_prompt: bool = False
     async_: bool = Field(default=True, alias="async")
+
+
+class BaicaiUpload(BaseModel):
+    """``POST /v1/resources/upload`` (multipart): described for the OpenAPI document; the route reads the
+    form itself, under the body limit."""
+
+    file: bytes

@@ -6,17 +6,17 @@ documented, so none is invented.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.baicai import translate, uploads
 from framecast.dialects.baicai.errors import RESPONSES
-from framecast.dialects.baicai.models import BaicaiCreate
-from framecast.dialects.common import Links, file_response, read_json, request_body, submit
+from framecast.dialects.baicai.models import BaicaiCreate, BaicaiUpload
+from framecast.dialects.common import Links, file_response, read_json, read_upload, request_body, submit
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import ErrorCode, ImageRef, ImageRole
 from framecast.errors import ClientError, NotFoundError
@@ -58,11 +58,15 @@ async def create(
     return translate.ok({"taskId": task.id}, "任务提交成功")
 
 
-@router.post("/v1/resources/upload", summary="Baicai: upload an input image")
+@router.post(
+    "/v1/resources/upload",
+    summary="Baicai: upload an input image",
+    openapi_extra=request_body(BaicaiUpload, media_types=("multipart/form-data",)),
+)
 async def upload(
-    file: Annotated[UploadFile, File()], principal: PrincipalDep, svc: ServiceDep, links: LinksDep
+    request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
 ) -> dict[str, Any]:
-    data = await file.read()
+    data = await read_upload(request)  # not FastAPI's File(): that reads a chunked body without a bound
     stored = await run_in_threadpool(svc.store_upload, principal, data, limits=translate.LIMITS.images)
     return translate.ok({"fullPath": uploads.full_path(links.base_url, stored.id)})
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +13,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from framecast.dialects.common import file_response, idempotency_key, read_body, read_json, request_body
+from framecast.dialects.common import file_response, idempotency_key, read_form, read_json, request_body
 from framecast.dialects.deps import PrincipalDep, ServiceDep
 from framecast.dialects.openai_videos import translate
 from framecast.dialects.openai_videos.errors import RESPONSES
@@ -45,26 +43,6 @@ _DATA_MIMES = {"image/png", "image/jpeg", "image/jpg", "image/webp"}
 
 
 # --- request bodies ----------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def read_form(request: Request) -> AsyncIterator[FormData]:
-    """Parse a multipart (or urlencoded) body read under the same size bound as JSON bodies.
-
-    The body limit middleware only sees Content-Length; reading here first also
-    bounds chunked uploads, then the bytes are replayed to Starlette's parser. The
-    uploaded parts' spooled temporary files are closed on the way out.
-    """
-    body = await read_body(request)
-
-    async def replay() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    form = await Request(request.scope, replay).form(max_files=16, max_fields=64)
-    try:
-        yield form
-    finally:
-        await form.close()
 
 
 def _is_form(request: Request) -> bool:

@@ -31,6 +31,7 @@ VIDU = "vidu"
 VIDU_LIMITS = SubmitLimits(max_prompt_chars=1500)
 VIDU_TYPES = ("start-end2video", "img2video", "text2video")
 KLING_TYPES = ("omni-video", "img2video", "text2video")
+KLING_ENDPOINTS = {"img2video": "image2video"}  # Qianfan's type -> the Kling endpoint whose body it takes
 # documented Qianfan types framecast has no engine for
 UNSUPPORTED_TYPES = ("motion-control", "lip-sync", "advanced-lipsync")
 
@@ -86,7 +87,7 @@ def parse(body: QianfanCreate, family: str) -> Parsed:
                 f"type {kind} is for Vidu-family models (qianfan-video-latest, VQ*); "
                 f"{model} takes omni-video (image_list first_frame/end_frame), img2video or text2video",
             )
-        parsed = kling.PARSERS[kind](params, model=model)
+        parsed = kling.PARSERS[KLING_ENDPOINTS.get(kind, kind)](params, model=model)
         return Parsed(parsed.request, {**parsed.echo, "qianfan_type": kind}, kling.LIMITS)
     if kind not in VIDU_TYPES:
         raise invalid(
