@@ -131,6 +131,27 @@ def image_bytes(
     return buf.getvalue()
 
 
+def mp4_bytes(frames: list[Any], fps: int) -> bytes:
+    """An H.264 MP4 of ``frames`` (RGB uint8 arrays, even sides) at ``fps``, encoded in memory."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "10"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return buf.getvalue()
+
+
+def grey_ramp(count: int, width: int = 160, height: int = 128) -> list[Any]:
+    """``count`` flat frames whose grey level tells their index (10, 30, 50, ...)."""
+    return [np.full((height, width, 3), 10 + 20 * i, np.uint8) for i in range(count)]
+
+
 def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 

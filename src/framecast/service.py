@@ -28,9 +28,11 @@ from framecast.domain import (
     ImageRef,
     ImageRole,
     StoredImage,
+    StoredVideo,
     Task,
     TaskKind,
     TaskState,
+    VideoRef,
 )
 from framecast.engines.base import Capabilities
 from framecast.engines.registry import EngineRegistry
@@ -46,6 +48,7 @@ from framecast.media.images import (
     check_pair_ratio,
     load_source,
 )
+from framecast.media.videos import CheckedVideo, VideoLimits, load_video_source
 from framecast.moderation import BlocklistModerator, Moderator
 from framecast.secretbox import SecretBox
 from framecast.storage import BlobStore
@@ -66,6 +69,9 @@ def new_task_id() -> str:
     return str((ms << 22) | secrets.randbits(22))
 
 
+# how much shorter than the asked duration an input video may be: its last frame is held that long
+_VIDEO_SHORTFALL = 0.5
+
 MAX_PROMPT_CHARS = 5000  # Vidu's limit, framecast's default for every dialect that documents none
 
 
@@ -80,6 +86,7 @@ class SubmitLimits:
     images: ImageLimits = field(default_factory=ImageLimits)
     max_prompt_chars: int = MAX_PROMPT_CHARS
     pair_ratio: tuple[float, float] | None = PAIR_RATIO  # first/last pixel-count ratio; None = no check
+    videos: VideoLimits = field(default_factory=VideoLimits)
 
 
 def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationRequest) -> ModelSpec:
@@ -107,7 +114,8 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
             "see docs/engines.md.",
         )
     _check_limits(spec, caps, req)
-    for flag, wanted in (("audio", req.audio), ("bgm", req.bgm)):
+    keep_sound = any(v.keep_original_sound for v in req.videos)
+    for flag, wanted in (("audio", req.audio), ("bgm", req.bgm), ("keep_original_sound", keep_sound)):
         if wanted and not caps.audio:
             raise ClientError(
                 ErrorCode.INVALID_FIELD,
@@ -222,6 +230,8 @@ class TaskService:
             )
         if req.kind is TaskKind.IMAGE and ImageRole.FIRST not in roles:
             raise ClientError(ErrorCode.ITEM_COUNT, "image-to-video needs one image", param="images")
+        if req.kind is TaskKind.VIDEO and not req.videos:
+            raise ClientError(ErrorCode.ITEM_COUNT, "video-to-video needs one video", param="video_list")
 
     def _load_images(self, refs: Sequence[ImageRef], limits: SubmitLimits) -> list[CheckedImage]:
         out = []
@@ -234,6 +244,23 @@ class TaskService:
                 out.append(check_image(self.blobs.get_bytes(ref.source), limits=limits.images, index=i))
             else:
                 out.append(load_source(ref.source, limits=limits.images, policy=self.fetch_policy, index=i))
+        return out
+
+    def _load_videos(self, req: GenerationRequest, limits: SubmitLimits) -> list[CheckedVideo]:
+        """Fetch and check each input video; each must last as long as the video asked for (it is
+        edited or followed frame by frame, and inventing the missing end would not be what was sent)."""
+        out = []
+        for i, ref in enumerate(req.videos, start=1):
+            video = load_video_source(ref.source, limits=limits.videos, policy=self.fetch_policy, index=i)
+            wanted = req.duration or 0.0
+            if video.seconds + _VIDEO_SHORTFALL < wanted:
+                raise ClientError(
+                    ErrorCode.INVALID_FIELD,
+                    f"video {i} lasts {video.seconds:.2f} s, shorter than the {wanted:g} s asked for; "
+                    "send a longer video or ask for a shorter duration",
+                    param="duration",
+                )
+            out.append(video)
         return out
 
     def submit(
@@ -276,6 +303,7 @@ class TaskService:
             self._check_external_id(principal, external_id)  # early, before inputs are fetched and stored
         self._check_concurrency(principal)
         checked = self._load_images(req.images, limits)
+        videos = self._load_videos(req, limits)
         if limits.pair_ratio and req.kind is TaskKind.FIRST_LAST:
             self._check_pair(req, checked, limits.pair_ratio)
         wm_logo = self._load_watermark(req)
@@ -288,6 +316,7 @@ class TaskService:
                 req,
                 checked,
                 wm_logo,
+                videos,
                 task_id=task_id,
                 seed=seed,
                 credits=credits,
@@ -319,6 +348,7 @@ class TaskService:
         req: GenerationRequest,
         checked: list[CheckedImage],
         wm_logo: CheckedImage | None,
+        videos: list[CheckedVideo],
         *,
         task_id: str,
         seed: int,
@@ -344,6 +374,22 @@ class TaskService:
                     origin=_origin(ref),
                 )
             )
+        stored_videos: list[StoredVideo] = []
+        for i, (vref, video) in enumerate(zip(req.videos, videos, strict=True)):
+            key = f"inputs/{task_id}/video{i}.{video.mime.split('/')[-1]}"
+            self.blobs.put_bytes(key, video.data)
+            stored_videos.append(
+                StoredVideo(
+                    role=vref.role,
+                    key=key,
+                    mime=video.mime,
+                    width=video.width,
+                    height=video.height,
+                    seconds=video.seconds,
+                    size=len(video.data),
+                    origin=_video_origin(vref),
+                )
+            )
         wm_key = None
         if wm_logo is not None:
             wm_key = f"inputs/{task_id}/wm.{wm_logo.mime.split('/')[-1]}"
@@ -359,8 +405,18 @@ class TaskService:
             tenant=principal.tenant,
             key_id=principal.key_id,
             dialect=dialect,
-            request=req.model_copy(update={"seed": seed, "images": stored_images}),
+            request=req.model_copy(
+                update={
+                    "seed": seed,
+                    "images": stored_images,
+                    "videos": [
+                        v.model_copy(update={"source": s.origin})
+                        for v, s in zip(req.videos, stored_videos, strict=True)
+                    ],
+                }
+            ),
             inputs=stored,
+            input_videos=stored_videos,
             watermark_key=wm_key,
             echo=echo,
             state=TaskState.QUEUED,
@@ -671,6 +727,10 @@ class _DuplicateRequest(Exception):
 def _request_hash(dialect: str, req: GenerationRequest) -> str:
     body = req.model_dump(mode="json", exclude={"client_request_id"})
     return hashlib.sha256(json.dumps([dialect, body], sort_keys=True).encode()).hexdigest()
+
+
+def _video_origin(ref: VideoRef) -> str:
+    return "data:...;base64 (inline video)" if ref.source[:5].lower() == "data:" else ref.source
 
 
 def _origin(ref: ImageRef) -> str:

@@ -61,22 +61,85 @@ class DiffusersOptions:
     compile: bool = False  # regional torch.compile of the transformer's repeated blocks
     step_cache: str = ""  # "" | first_block | mag
     step_cache_threshold: float = 0.0  # 0 -> diffusers' default for that cache
+    # MagCache's magnitude ratios, calibrated per model (MagCacheConfig(calibrate=True) prints them);
+    # diffusers ships them for Flux only, so a Wan or LTX model needs its own here
+    step_cache_ratios: tuple[float, ...] = ()
     attention_backend: str = ""  # e.g. native, flash, sage, _native_cudnn; "" -> diffusers' default
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> DiffusersOptions:
+        """The options, or a ValueError that names the key and what it takes. Needs neither torch nor
+        diffusers, except to list the attention backends when diffusers is installed."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        opts = cls(**dict(options))
-        if opts.interpolate not in ("flow", "blend", "nearest"):
-            raise ValueError(f"interpolate must be flow, blend or nearest, not {opts.interpolate!r}")
-        if opts.offload not in ("", "model", "sequential", "group"):
-            raise ValueError(f"offload must be model, sequential or group, not {opts.offload!r}")
-        if opts.step_cache not in ("", "first_block", "mag"):
-            raise ValueError(f"step_cache must be first_block or mag, not {opts.step_cache!r}")
+        for f in fields(cls):
+            if f.name in options and not _is_like(options[f.name], f.default):
+                raise ValueError(f"option {f.name} = {options[f.name]!r} should be {_kind_of(f.default)}")
+        values = dict(options)
+        if "step_cache_ratios" in values:
+            values["step_cache_ratios"] = tuple(values["step_cache_ratios"])
+        opts = cls(**values)
+        choices = {
+            "dtype": (opts.dtype, _DTYPES),
+            "interpolate": (opts.interpolate, ("flow", "blend", "nearest")),
+            "offload": (opts.offload, ("", "model", "sequential", "group")),
+            "step_cache": (opts.step_cache, ("", "first_block", "mag")),
+            "device": (opts.device.split(":")[0], ("", "cpu", "cuda")),
+        }
+        backends = attention_backends()
+        if backends and opts.attention_backend:
+            choices["attention_backend"] = (opts.attention_backend, backends)
+        for key, (value, allowed) in choices.items():
+            if value not in allowed:
+                shown = ", ".join(repr(a) for a in allowed if a)
+                raise ValueError(f"option {key} = {getattr(opts, key)!r} is not one of {shown}")
+        for key in ("steps", "native_fps", "render_short_side", "max_sequence_length"):
+            if getattr(opts, key) < 0:
+                raise ValueError(f"option {key} must be 0 (the default) or more, not {getattr(opts, key)}")
+        if opts.step_cache == "mag" and not (opts.steps and opts.step_cache_ratios):
+            # MagCache skips steps by the model's calibrated magnitude ratios, stretched to the step count
+            raise ValueError(
+                "option step_cache = 'mag' needs steps and step_cache_ratios (the model's calibrated "
+                "magnitude ratios: run diffusers' MagCacheConfig(calibrate=True) once to get them)"
+            )
         return opts
+
+
+_DTYPES = ("bfloat16", "float16", "float32")
+
+
+def _is_like(value: Any, default: Any) -> bool:
+    """Whether a TOML value has the option's type (a bool is not a number; None defaults are floats)."""
+    if isinstance(default, tuple):
+        return isinstance(value, list | tuple) and all(_is_like(v, 0.0) for v in value)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float) or default is None:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _kind_of(default: Any) -> str:
+    if isinstance(default, tuple):
+        return "a list of numbers"
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "a whole number"
+    return "a number" if isinstance(default, float) or default is None else "a string"
+
+
+def attention_backends() -> tuple[str, ...]:
+    """The attention backends this diffusers has (``()`` when diffusers is not installed here)."""
+    try:
+        from diffusers.models.attention_dispatch import AttentionBackendName
+    except ImportError:
+        return ()
+    return tuple(b.value for b in AttentionBackendName)
 
 
 def hf_cache_dir() -> Path:
@@ -222,12 +285,25 @@ class DiffusersEngine:
         raise NotImplementedError
 
     @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> str | None:
+        """What is wrong with the catalog options (checked when the server starts), or None."""
+        try:
+            DiffusersOptions.parse(options)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    @classmethod
     def check_weights(cls, options: Mapping[str, Any]) -> str | None:
-        """Why this model cannot load (naming the folder looked at), or None; filesystem only."""
+        """Why this model cannot load (naming the folder or LoRA file looked at), or None; filesystem
+        only."""
         try:
             read_model_index(options, cls.pipeline_classes)
         except WeightsError as exc:
             return str(exc)
+        lora = str(options.get("lora") or "")
+        if lora and not Path(lora).expanduser().is_file():
+            return f"LoRA file {lora} does not exist"
         return None
 
     @classmethod
@@ -327,6 +403,8 @@ class DiffusersEngine:
             raise ValueError("a first_last job needs a last image")
         if job.kind is TaskKind.REFERENCE and not job.references:
             raise ValueError("a reference job needs at least one reference image")
+        if job.kind is TaskKind.VIDEO and not job.video:
+            raise ValueError("a video job needs the input video's frames")
         if job.num_frames < 1:
             raise ValueError("num_frames must be at least 1")
 
@@ -431,7 +509,7 @@ def _cache_config(o: DiffusersOptions) -> Any:
         return FirstBlockCacheConfig(threshold=o.step_cache_threshold or 0.05)
     from diffusers import MagCacheConfig
 
-    kw: dict[str, Any] = {"num_inference_steps": o.steps or 30}
+    kw: dict[str, Any] = {"num_inference_steps": o.steps, "mag_ratios": list(o.step_cache_ratios)}
     if o.step_cache_threshold:
         kw["threshold"] = o.step_cache_threshold
     return MagCacheConfig(**kw)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from framecast.config import Catalog
-from framecast.domain import Creation, ErrorCode, GenerationRequest, ImageRole, Task, TaskState
+from framecast.domain import Creation, ErrorCode, GenerationRequest, ImageRole, StoredVideo, Task, TaskState
 from framecast.engines.base import EngineCancelled, Frame, GenerationJob
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError, Fenced
@@ -29,6 +29,7 @@ from framecast.jobs.lease import HeldAttempt
 from framecast.media.images import decode_rgb, fit_to, output_size
 from framecast.media.labels import default_label
 from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
+from framecast.media.videos import sample_frames
 from framecast.storage import BlobStore
 from framecast.store import tasks as task_store
 from framecast.store.db import Database
@@ -125,19 +126,24 @@ def job_from_bytes(
     last: bytes | None,
     options: dict[str, object],
     references: Sequence[bytes] = (),
+    video: tuple[StoredVideo, bytes] | None = None,
 ) -> GenerationJob:
-    """The engine's view of a request: decoded images fitted to the output size, a frame count."""
+    """The engine's view of a request: decoded images (and video frames) fitted to the output size, a
+    frame count. Without a first image the output takes the input video's aspect, else the request's."""
     first_rgb = decode_rgb(first) if first is not None else None
     if req.size is not None:
         width, height = req.size
     elif first_rgb is not None:
         width, height = output_size(first_rgb.shape[1], first_rgb.shape[0], req.resolution or "720p")
+    elif video is not None:
+        width, height = output_size(video[0].width, video[0].height, req.resolution or "720p")
     else:
         aw, ah = ASPECTS.get(req.aspect_ratio or "16:9", (16, 9))
         width, height = output_size(aw * 120, ah * 120, req.resolution or "720p")
     fps = req.fps or 24
     num_frames = req.frames or max(2, round((req.duration or 5) * fps))
     last_rgb = decode_rgb(last) if last is not None else None
+    frames = sample_frames(video[1], count=num_frames, fps=fps, width=width, height=height) if video else []
     return GenerationJob(
         kind=req.kind,
         width=width,
@@ -150,6 +156,8 @@ def job_from_bytes(
         first=fit_to(first_rgb, width, height) if first_rgb is not None else None,
         last=fit_to(last_rgb, width, height) if last_rgb is not None else None,
         references=[fit_to(decode_rgb(r), width, height) for r in references],
+        video=frames,
+        video_role=video[0].role if video else None,
         movement_amplitude=req.movement_amplitude,
         options=options,
     )
@@ -161,8 +169,9 @@ def build_job(task: Task, blobs: BlobStore, seed: int, options: dict[str, object
         return blobs.get_bytes(img.key) if img else None
 
     refs = [blobs.get_bytes(i.key) for i in task.inputs if i.role is ImageRole.REFERENCE]
+    video = next(((v, blobs.get_bytes(v.key)) for v in task.input_videos), None)
     req = task.request.model_copy(update={"seed": seed})
-    return job_from_bytes(req, data(ImageRole.FIRST), data(ImageRole.LAST), options, refs)
+    return job_from_bytes(req, data(ImageRole.FIRST), data(ImageRole.LAST), options, refs, video)
 
 
 def _watermark(task: Task, blobs: BlobStore) -> WatermarkSpec | None:
