@@ -485,3 +485,24 @@ def test_retime_keeps_native_frames_and_fills_between() -> None:
     assert [int(f[0, 0, 0]) for f in retime(native, 3, "flow")] == [0, 100, 200]
     # at the fps ratio (native 16 fps lifted to 32): every other frame is a model frame
     assert [int(f[0, 0, 0]) for f in retime(native, 4, "blend", step=0.5)] == [0, 50, 100, 150]
+
+
+def test_the_lift_on_several_threads_draws_the_same_frames() -> None:
+    rng = np.random.default_rng(0)
+    import cv2
+
+    base = cv2.GaussianBlur((rng.random((48, 64, 3)) * 255).astype(np.uint8), (9, 9), 3)
+    native = [np.ascontiguousarray(np.roll(base, 2 * i, axis=1)) for i in range(9)]
+    one = list(retime(native, 12, "flow", workers=1))
+    three = list(retime(native, 12, "flow", workers=3))
+    assert len(one) == len(three) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(one, three, strict=True))
+    # drawn frames, not copies: the in-betweens differ from both neighbours
+    assert not np.array_equal(one[1], native[0]) and not np.array_equal(one[1], native[1])
+    # a consumer that stops early (a cancel) leaves no thread behind
+    frames = retime(native, 12, "flow", workers=3)
+    next(frames), next(frames)
+    frames.close()  # type: ignore[attr-defined]
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name.startswith("framecast-lift")]

@@ -16,7 +16,9 @@ import logging
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -228,20 +230,26 @@ def resize(frame: Frame, width: int, height: int) -> Frame:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
-def retime(native: list[Frame], count: int, how: str, step: float | None = None) -> Iterator[Frame]:
+def retime(
+    native: list[Frame], count: int, how: str, step: float | None = None, workers: int | None = None
+) -> Iterator[Frame]:
     """``count`` frames from ``native``: frame ``i`` sits at native position ``i * step`` (the fps ratio),
     or, without ``step``, the frames span the same time as ``native`` (first and last frames kept).
     Exact where a native frame falls; in-between frames from the flow in-betweener (or a cross-fade, or
-    the nearest frame) elsewhere."""
-    from framecast.engines.flow import Interpolator
-
+    the nearest frame) elsewhere. The in-betweener's per-pair analysis (two optical flows, most of the
+    cost) runs for the next pairs on ``workers`` threads (default: the CPUs, at most 8) while the earlier
+    frames are handed out; the frames are the same bytes as on one thread."""
     n = len(native)
-    cache: dict[int, Interpolator] = {}
+    places: list[tuple[int, float]] = []
     for i in range(count):
         stretched = i * (n - 1) / (count - 1) if count > 1 else 0.0
         pos = min(i * step, n - 1.0) if step is not None else stretched
         a = min(math.floor(pos + 1e-9), n - 1)
-        t = pos - a
+        places.append((a, pos - a))
+    drawn = sorted({a for a, t in places if t >= 1e-6 and a < n - 1})
+    pairs = _interpolators(native, drawn, workers or min(8, os.cpu_count() or 1)) if how == "flow" else None
+    current: tuple[int, Any] = (-1, None)
+    for a, t in places:
         if t < 1e-6 or a == n - 1:
             yield native[a].copy()
         elif how == "nearest":
@@ -249,10 +257,31 @@ def retime(native: list[Frame], count: int, how: str, step: float | None = None)
         elif how == "blend":
             yield np.asarray(cv2.addWeighted(native[a], 1 - t, native[a + 1], t, 0.0), np.uint8)
         else:
-            if a not in cache:
-                cache.clear()
-                cache[a] = Interpolator(native[a], native[a + 1])
-            yield cache[a].frame(t, native[a], native[a + 1])
+            assert pairs is not None
+            while current[0] != a:
+                current = next(pairs)
+            yield current[1].frame(t, native[a], native[a + 1])
+
+
+def _interpolators(native: list[Frame], pairs: list[int], workers: int) -> Iterator[tuple[int, Any]]:
+    """``(a, Interpolator(native[a], native[a + 1]))`` for each of ``pairs`` in order, the next
+    ``workers`` of them analysed ahead on a thread pool (OpenCV's flow releases the GIL). Memory holds at
+    most ``workers + 1`` pairs' flows."""
+    from framecast.engines.flow import Interpolator
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="framecast-lift") as pool:
+        ahead: deque[tuple[int, Future[Interpolator]]] = deque()
+        todo = iter(pairs)
+        for a in todo:
+            ahead.append((a, pool.submit(Interpolator, native[a], native[a + 1])))
+            if len(ahead) > workers:
+                break
+        while ahead:
+            a, future = ahead.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                ahead.append((nxt, pool.submit(Interpolator, native[nxt], native[nxt + 1])))
+            yield a, future.result()
 
 
 class _Interrupted(Exception):
