@@ -361,8 +361,7 @@ class TaskService:
         """Store the inputs, then insert the task, charge and keep the idempotency key in one transaction."""
         stored: list[StoredImage] = []
         for i, (ref, img) in enumerate(zip(req.images, checked, strict=True)):
-            key = f"inputs/{task_id}/{i}.{img.mime.split('/')[-1]}"
-            self.blobs.put_bytes(key, img.data)
+            key = self._put_input(task_id, str(i), img.data, img.mime)
             stored.append(
                 StoredImage(
                     role=ref.role,
@@ -374,26 +373,19 @@ class TaskService:
                     origin=_origin(ref),
                 )
             )
-        stored_videos: list[StoredVideo] = []
-        for i, (vref, video) in enumerate(zip(req.videos, videos, strict=True)):
-            key = f"inputs/{task_id}/video{i}.{video.mime.split('/')[-1]}"
-            self.blobs.put_bytes(key, video.data)
-            stored_videos.append(
-                StoredVideo(
-                    role=vref.role,
-                    key=key,
-                    mime=video.mime,
-                    width=video.width,
-                    height=video.height,
-                    seconds=video.seconds,
-                    size=len(video.data),
-                    origin=_video_origin(vref),
-                )
+        stored_videos = [
+            StoredVideo(
+                role=ref.role,
+                key=self._put_input(task_id, f"video{i}", video.data, video.mime),
+                size=len(video.data),
+                origin=_video_origin(ref),
+                **video.header(),
             )
+            for i, (ref, video) in enumerate(zip(req.videos, videos, strict=True))
+        ]
         wm_key = None
         if wm_logo is not None:
-            wm_key = f"inputs/{task_id}/wm.{wm_logo.mime.split('/')[-1]}"
-            self.blobs.put_bytes(wm_key, wm_logo.data)
+            wm_key = self._put_input(task_id, "wm", wm_logo.data, wm_logo.mime)
         # the request is stored without the inline image bytes: they live in blobs now
         stored_images = [
             ImageRef(role=r.role, source=s.origin, kind="url")
@@ -451,6 +443,12 @@ class TaskService:
             if req.client_request_id:
                 raise _DuplicateRequest() from exc
             raise
+
+    def _put_input(self, task_id: str, stem: str, data: bytes, mime: str) -> str:
+        """Store one input file beside the task's others (deleted with the task); its blob key."""
+        key = f"inputs/{task_id}/{stem}.{mime.split('/')[-1]}"
+        self.blobs.put_bytes(key, data)
+        return key
 
     def _idempotency_horizon(self) -> datetime:
         return utcnow() - timedelta(hours=self.settings.idempotency_hours)

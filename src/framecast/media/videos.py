@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, NamedTuple
 
 import av
 import numpy as np
@@ -36,22 +37,28 @@ _DATA_MIMES = frozenset({"video/mp4", "video/quicktime", "video/webm"})
 
 @dataclass(frozen=True)
 class VideoLimits:
-    # Kling documents mp4/mov up to 200 MB, 3-10 s, 720-2160 px; framecast caps the bytes lower because
-    # the whole file is held in memory at submit
+    """What submit accepts. Kling documents mp4/mov up to 200 MB, 3-10 s, 720-2160 px; framecast caps
+    the bytes lower because the whole file is held in memory at submit."""
+
     max_bytes: int = 100 * 1024 * 1024
     max_seconds: float = 60.0
     min_side: int = 128
     max_side: int = 3840
 
 
-@dataclass(frozen=True)
-class CheckedVideo:
+class CheckedVideo(NamedTuple):
+    """A fetched video whose headers passed :func:`check_video`; not a frame decoded yet."""
+
     data: bytes
     mime: str
     width: int
     height: int
     seconds: float
     fps: float
+
+    def header(self) -> dict[str, Any]:
+        """What is kept with the task about the video (``domain.StoredVideo``'s fields read from it)."""
+        return {"mime": self.mime, "width": self.width, "height": self.height, "seconds": self.seconds}
 
 
 def _err(code: ErrorCode, index: int, message: str) -> ClientError:
