@@ -90,8 +90,8 @@ class DiffusersOptions:
             "step_cache": (opts.step_cache, ("", "first_block", "mag")),
             "device": (opts.device.split(":")[0], ("", "cpu", "cuda")),
         }
-        backends = attention_backends()
-        if backends and opts.attention_backend:
+        backends = attention_backends() if opts.attention_backend else ()
+        if backends:
             choices["attention_backend"] = (opts.attention_backend, backends)
         for key, (value, allowed) in choices.items():
             if value not in allowed:
