@@ -131,6 +131,37 @@ def image_bytes(
     return buf.getvalue()
 
 
+def mp4_bytes(frames: list[Any], fps: int, tone_seconds: float = 0.0) -> bytes:
+    """An H.264 MP4 of ``frames`` (RGB uint8 arrays, even sides) at ``fps``, encoded in memory; with
+    ``tone_seconds``, also an AAC track of a 440 Hz tone that long."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "10"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+        if tone_seconds:
+            rate = 48000
+            audio = container.add_stream("aac", rate=rate, layout="mono")
+            t = np.arange(int(tone_seconds * rate)) / rate
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            sound = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            sound.sample_rate = rate
+            container.mux(audio.encode(sound))
+            container.mux(audio.encode(None))
+    return buf.getvalue()
+
+
+def grey_ramp(count: int, width: int = 160, height: int = 128) -> list[Any]:
+    """``count`` flat frames whose grey level tells their index (10, 30, 50, ...)."""
+    return [np.full((height, width, 3), 10 + 20 * i, np.uint8) for i in range(count)]
+
+
 def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 

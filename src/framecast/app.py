@@ -73,6 +73,7 @@ def create_app(
     blobs = open_blob_store(settings)
     catalog = Catalog.load(settings.catalog_file)
     engines = engines or EngineRegistry()
+    engines.check_catalog(catalog)
     service = TaskService(settings=settings, db=db, blobs=blobs, catalog=catalog, engines=engines)
     app_metrics = metrics.Metrics(db)  # built before the runner so its context can take it
     if runner is None:

@@ -146,6 +146,19 @@ class StoredImage(BaseModel):
     origin: str = Field(default="", description="the URL the client gave, echoed back; data URIs are elided")
 
 
+class StoredVideo(BaseModel):
+    """An input video after the service fetched, checked (headers only) and stored it."""
+
+    role: VideoRole
+    key: str
+    mime: str
+    width: int
+    height: int
+    seconds: float
+    size: int
+    origin: str = Field(default="", description="the URL the client gave, echoed back; data URIs are elided")
+
+
 class Watermark(BaseModel):
     enabled: bool = False
     position: int = 3  # 1 top-left, 2 top-right, 3 bottom-right, 4 bottom-left (Vidu order)
@@ -283,6 +296,7 @@ class Task(BaseModel):
     dialect: str
     request: GenerationRequest
     inputs: list[StoredImage] = Field(default_factory=list)
+    input_videos: list[StoredVideo] = Field(default_factory=list)
     watermark_key: str | None = None  # the wm_url image, fetched and stored at submit
     # dialect-only fields echoed back verbatim in that dialect's responses (style, is_rec, ...)
     echo: dict[str, Any] = Field(default_factory=dict)

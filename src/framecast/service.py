@@ -30,9 +30,11 @@ from framecast.domain import (
     ImageRole,
     PromptExpansion,
     StoredImage,
+    StoredVideo,
     Task,
     TaskKind,
     TaskState,
+    VideoRef,
 )
 from framecast.engines.base import Capabilities
 from framecast.engines.registry import EngineRegistry
@@ -48,6 +50,7 @@ from framecast.media.images import (
     check_pair_ratio,
     load_source,
 )
+from framecast.media.videos import CheckedVideo, VideoLimits, load_video_source
 from framecast.moderation import BlocklistModerator, Moderator
 from framecast.secretbox import SecretBox
 from framecast.storage import BlobStore
@@ -68,6 +71,9 @@ def new_task_id() -> str:
     return str((ms << 22) | secrets.randbits(22))
 
 
+# how much shorter than the asked duration an input video may be: its last frame is held that long
+_VIDEO_SHORTFALL = 0.5
+
 MAX_PROMPT_CHARS = 5000  # Vidu's limit, framecast's default for every dialect that documents none
 
 
@@ -82,6 +88,7 @@ class SubmitLimits:
     images: ImageLimits = field(default_factory=ImageLimits)
     max_prompt_chars: int = MAX_PROMPT_CHARS
     pair_ratio: tuple[float, float] | None = PAIR_RATIO  # first/last pixel-count ratio; None = no check
+    videos: VideoLimits = field(default_factory=VideoLimits)
 
 
 def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationRequest) -> ModelSpec:
@@ -109,7 +116,15 @@ def check_model(catalog: Catalog, engines: EngineRegistry, req: GenerationReques
             "see docs/engines.md.",
         )
     _check_limits(spec, caps, req)
-    # background music (bgm) is the service's own, added to any engine's video (audio/soundtrack.py)
+    # background music (bgm) is the service's own, added to any engine's video (audio/soundtrack.py);
+    # keep_original_sound carries an input video's own track into the output (audio/mix.carry)
+    if any(v.keep_original_sound for v in req.videos) and (req.audio or req.bgm):
+        raise ClientError(
+            ErrorCode.INVALID_FIELD,
+            "keep_original_sound keeps the reference video's own sound, so it cannot be combined with "
+            "generated sound (audio/sound) or background music (bgm); ask for one of them",
+            param="keep_original_sound",
+        )
     if req.audio and not caps.audio:
         problem = _audio_model_problem(spec)
         if problem is not None:
@@ -250,6 +265,8 @@ class TaskService:
             )
         if req.kind is TaskKind.IMAGE and ImageRole.FIRST not in roles:
             raise ClientError(ErrorCode.ITEM_COUNT, "image-to-video needs one image", param="images")
+        if req.kind is TaskKind.VIDEO and not req.videos:
+            raise ClientError(ErrorCode.ITEM_COUNT, "video-to-video needs one video", param="video_list")
 
     def _load_images(self, refs: Sequence[ImageRef], limits: SubmitLimits) -> list[CheckedImage]:
         out = []
@@ -262,6 +279,23 @@ class TaskService:
                 out.append(check_image(self.blobs.get_bytes(ref.source), limits=limits.images, index=i))
             else:
                 out.append(load_source(ref.source, limits=limits.images, policy=self.fetch_policy, index=i))
+        return out
+
+    def _load_videos(self, req: GenerationRequest, limits: SubmitLimits) -> list[CheckedVideo]:
+        """Fetch and check each input video; each must last as long as the video asked for (it is
+        edited or followed frame by frame, and inventing the missing end would not be what was sent)."""
+        out = []
+        for i, ref in enumerate(req.videos, start=1):
+            video = load_video_source(ref.source, limits=limits.videos, policy=self.fetch_policy, index=i)
+            wanted = req.duration or 0.0
+            if video.seconds + _VIDEO_SHORTFALL < wanted:
+                raise ClientError(
+                    ErrorCode.INVALID_FIELD,
+                    f"video {i} lasts {video.seconds:.2f} s, shorter than the {wanted:g} s asked for; "
+                    "send a longer video or ask for a shorter duration",
+                    param="duration",
+                )
+            out.append(video)
         return out
 
     def submit(
@@ -305,6 +339,7 @@ class TaskService:
             self._check_external_id(principal, external_id)  # early, before inputs are fetched and stored
         self._check_concurrency(principal)
         checked = self._load_images(req.images, limits)
+        videos = self._load_videos(req, limits)
         if limits.pair_ratio and req.kind is TaskKind.FIRST_LAST:
             self._check_pair(req, checked, limits.pair_ratio)
         wm_logo = self._load_watermark(req)
@@ -319,6 +354,7 @@ class TaskService:
                 req,
                 checked,
                 wm_logo,
+                videos,
                 task_id=task_id,
                 seed=seed,
                 credits=credits,
@@ -351,6 +387,7 @@ class TaskService:
         req: GenerationRequest,
         checked: list[CheckedImage],
         wm_logo: CheckedImage | None,
+        videos: list[CheckedVideo],
         *,
         task_id: str,
         seed: int,
@@ -364,8 +401,7 @@ class TaskService:
         """Store the inputs, then insert the task, charge and keep the idempotency key in one transaction."""
         stored: list[StoredImage] = []
         for i, (ref, img) in enumerate(zip(req.images, checked, strict=True)):
-            key = f"inputs/{task_id}/{i}.{img.mime.split('/')[-1]}"
-            self.blobs.put_bytes(key, img.data)
+            key = self._put_input(task_id, str(i), img.data, img.mime)
             stored.append(
                 StoredImage(
                     role=ref.role,
@@ -377,10 +413,19 @@ class TaskService:
                     origin=_origin(ref),
                 )
             )
+        stored_videos = [
+            StoredVideo(
+                role=ref.role,
+                key=self._put_input(task_id, f"video{i}", video.data, video.mime),
+                size=len(video.data),
+                origin=_video_origin(ref),
+                **video.header(),
+            )
+            for i, (ref, video) in enumerate(zip(req.videos, videos, strict=True))
+        ]
         wm_key = None
         if wm_logo is not None:
-            wm_key = f"inputs/{task_id}/wm.{wm_logo.mime.split('/')[-1]}"
-            self.blobs.put_bytes(wm_key, wm_logo.data)
+            wm_key = self._put_input(task_id, "wm", wm_logo.data, wm_logo.mime)
         # the request is stored without the inline image bytes: they live in blobs now
         stored_images = [
             ImageRef(role=r.role, source=s.origin, kind="url")
@@ -392,8 +437,18 @@ class TaskService:
             tenant=principal.tenant,
             key_id=principal.key_id,
             dialect=dialect,
-            request=req.model_copy(update={"seed": seed, "images": stored_images}),
+            request=req.model_copy(
+                update={
+                    "seed": seed,
+                    "images": stored_images,
+                    "videos": [
+                        v.model_copy(update={"source": s.origin})
+                        for v, s in zip(req.videos, stored_videos, strict=True)
+                    ],
+                }
+            ),
             inputs=stored,
+            input_videos=stored_videos,
             watermark_key=wm_key,
             echo=echo,
             state=TaskState.QUEUED,
@@ -429,6 +484,12 @@ class TaskService:
             if req.client_request_id:
                 raise _DuplicateRequest() from exc
             raise
+
+    def _put_input(self, task_id: str, stem: str, data: bytes, mime: str) -> str:
+        """Store one input file beside the task's others (deleted with the task); its blob key."""
+        key = f"inputs/{task_id}/{stem}.{mime.split('/')[-1]}"
+        self.blobs.put_bytes(key, data)
+        return key
 
     def _idempotency_horizon(self) -> datetime:
         return utcnow() - timedelta(hours=self.settings.idempotency_hours)
@@ -705,6 +766,10 @@ class _DuplicateRequest(Exception):
 def _request_hash(dialect: str, req: GenerationRequest) -> str:
     body = req.model_dump(mode="json", exclude={"client_request_id"})
     return hashlib.sha256(json.dumps([dialect, body], sort_keys=True).encode()).hexdigest()
+
+
+def _video_origin(ref: VideoRef) -> str:
+    return "data:...;base64 (inline video)" if ref.source[:5].lower() == "data:" else ref.source
 
 
 def _origin(ref: ImageRef) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,21 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pa
         return saved[family]
 
     return get
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every pipeline call's class name and keyword arguments (the real call still runs)."""
+    import diffusers
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+    for name in ("WanImageToVideoPipeline", "WanPipeline", "WanVACEPipeline", "LTXConditionPipeline"):
+        cls = getattr(diffusers, name)
+        original = cls.__call__
+
+        def wrapper(self: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            seen.append((type(self).__name__, kw))
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(cls, "__call__", wrapper)
+    yield seen

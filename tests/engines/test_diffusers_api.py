@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("diffusers")
@@ -27,8 +28,12 @@ def toml_value(v: Any) -> str:
     return repr(v)
 
 
-def catalog(tmp_path: Path, models: dict[str, tuple[str, dict[str, Any]]]) -> Path:
-    """A catalog file: name -> (engine, options); 8 fps output, 1-2 s, 360p or 128x128."""
+def catalog(
+    tmp_path: Path,
+    models: dict[str, tuple[str, dict[str, Any]]],
+    resolutions: tuple[str, ...] = ("360p", "128x128"),
+) -> Path:
+    """A catalog file: name -> (engine, options); 8 fps output, 1-2 s, 360p or 128x128 by default."""
     lines = []
     for name, (engine, options) in models.items():
         inline = ", ".join(f"{k} = {toml_value(v)}" for k, v in options.items())
@@ -39,8 +44,8 @@ def catalog(tmp_path: Path, models: dict[str, tuple[str, dict[str, Any]]]) -> Pa
             "min_duration = 1",
             "max_duration = 2",
             "default_duration = 1",
-            'resolutions = ["360p", "128x128"]',
-            'default_resolution = "360p"',
+            f"resolutions = [{', '.join(toml_value(r) for r in resolutions)}]",
+            f"default_resolution = {toml_value(resolutions[0])}",
             f"options = {{ {inline} }}",
             "",
         ]
@@ -171,3 +176,155 @@ def test_broken_weights_fail_the_task_then_refuse_at_submit(
     again = api.post("/ent/v2/start-end2video", body)
     assert again.status_code == 400 and again.json()["reason"] == "ModelUnavailable"
     assert str(broken) in again.json()["message"]
+
+
+def video_api(
+    make_api: Callable[..., Api], tmp_path: Path, weights: Callable[[str], Path], workers: int
+) -> Api:
+    """Two models at Kling std's 720p: one that takes video inputs (VACE), one that cannot (FLF2V)."""
+    models = {
+        "vace": ("wan", tiny.options("wan_vace", weights("wan_vace"))),
+        "flf2v": ("wan", tiny.options("wan_flf2v", weights("wan_flf2v"))),
+    }
+    return make_api(workers=workers, catalog_file=catalog(tmp_path, models, resolutions=("720p",)))
+
+
+def kling_omni(
+    api: Api, model: str, video: str, refer_type: str, duration: str = "1", keep_sound: str = "no"
+) -> Any:
+    item = {"video_url": video, "refer_type": refer_type, "keep_original_sound": keep_sound}
+    body = {
+        "model_name": model,
+        "prompt": "the same street at night",
+        "duration": duration,
+        "video_list": [item],
+    }
+    return api.post("/v1/videos/omni-video", body, "Bearer")
+
+
+def test_wan_vace_takes_kling_video_list_base_and_feature(
+    make_api: Any, tmp_path: Path, tiny_weights: Any, calls: list[Any]
+) -> None:
+    from framecast.store import tasks as task_store
+    from tests.conftest import data_uri, grey_ramp, mp4_bytes
+
+    api = video_api(make_api, tmp_path, tiny_weights, workers=1)
+    clip = data_uri(mp4_bytes(grey_ramp(12, 224, 128), fps=8), "video/mp4")  # 1.5 s, grey level = index
+    resp = kling_omni(api, "vace", clip, "base")
+    assert resp.status_code == 200 and resp.json()["code"] == 0, resp.text
+    task_id = resp.json()["data"]["task_id"]
+    done = api.wait(task_id, timeout=120)
+    assert done["state"] == "success", done
+    # the output takes the input video's aspect at Kling std's 720p, 1 s at 8 fps
+    assert probe(api.client.get(done["creations"][0]["url"]).content) == (8, 8.0, 1260, 720)
+    ((_, kw),) = calls
+    # 1 s at 8 fps (instants 0 to 0.875 s) is 5 native frames at 4 fps (0 to 1 s): the clip's frames 0, 2,
+    # 4, 6 at the render size, then the task's last one (frame 7) held
+    assert kw["num_frames"] == len(kw["video"]) == len(kw["mask"]) == 5
+    assert {v.size for v in kw["video"]} == {(kw["width"], kw["height"])} and kw["height"] == 32
+    levels = [int(np.median(np.asarray(v))) for v in kw["video"]]
+    assert levels == pytest.approx([10, 50, 90, 130, 150], abs=3)
+    assert {int(np.asarray(m).min()) for m in kw["mask"]} == {255}
+    # the stored request keeps the video in blob storage, not megabytes of base64 in the row
+    with api.client.app.state.db.session() as s:  # type: ignore[attr-defined]
+        task = task_store.load_task(s, task_id=task_id)
+    assert task is not None and task.request.videos[0].source == "data:...;base64 (inline video)"
+    assert task.input_videos[0].width == 224 and task.input_videos[0].seconds == pytest.approx(1.5)
+
+    resp = kling_omni(api, "vace", clip, "feature")
+    assert resp.status_code == 200, resp.text
+    assert api.wait(resp.json()["data"]["task_id"], timeout=120)["state"] == "success"
+    _, feature = calls[1]
+    # only the motion passes: the clip is flat grey frames, so its flow pictures are plain white
+    assert {int(np.asarray(v).min()) for v in feature["video"]} == {255}
+
+
+@pytest.mark.parametrize(
+    ("model", "video", "duration", "keep_sound", "code", "words"),
+    [
+        ("vace", "short", "2", "no", 1201, "video 1 lasts 1.00 s, shorter than the 2 s asked for"),
+        ("vace", "png", "1", "no", 1201, "video 1: the file is not an MP4/MOV or WebM video"),
+        ("flf2v", "short", "1", "no", 1203, "cannot do video-to-video"),
+    ],
+)
+def test_video_inputs_the_model_cannot_use_are_refused_in_klings_envelope(
+    make_api: Any,
+    tmp_path: Path,
+    tiny_weights: Any,
+    model: str,
+    video: str,
+    duration: str,
+    keep_sound: str,
+    code: int,
+    words: str,
+) -> None:
+    from tests.conftest import data_uri, grey_ramp, image_bytes, mp4_bytes
+
+    api = video_api(make_api, tmp_path, tiny_weights, workers=0)
+    sources = {
+        "short": data_uri(mp4_bytes(grey_ramp(8), fps=8), "video/mp4"),  # 1 s
+        "png": data_uri(image_bytes(), "video/mp4"),
+    }
+    resp = kling_omni(api, model, sources[video], "base", duration, keep_sound)
+    body = resp.json()
+    assert resp.status_code == 400 and body["code"] == code and words in body["message"], body
+    assert api.get("/ent/v2/tasks").json()["tasks"] == []
+
+
+@pytest.mark.parametrize("tone_seconds", [0.4, 0.0])
+def test_keep_original_sound_carries_the_reference_videos_track(
+    make_api: Any, tmp_path: Path, tiny_weights: Any, tone_seconds: float
+) -> None:
+    import av
+
+    from framecast.store import tasks as task_store
+    from tests.conftest import data_uri, grey_ramp, mp4_bytes
+
+    api = video_api(make_api, tmp_path, tiny_weights, workers=1)
+    clip = mp4_bytes(grey_ramp(12, 224, 128), fps=8, tone_seconds=tone_seconds)  # 1.5 s of video
+    resp = kling_omni(api, "vace", data_uri(clip, "video/mp4"), "base", "1", "yes")
+    assert resp.status_code == 200 and resp.json()["code"] == 0, resp.text
+    task_id = resp.json()["data"]["task_id"]
+    done = api.wait(task_id, timeout=120)
+    assert done["state"] == "success", done
+    with av.open(io.BytesIO(api.client.get(done["creations"][0]["url"]).content)) as out:
+        video = out.streams.video[0]
+        assert video.duration is not None and video.time_base is not None
+        video_seconds = float(video.duration * video.time_base)
+        sounds = list(out.streams.audio)
+        if tone_seconds:
+            # the 0.4 s tone is looped to the 1 s video, its AAC packets copied, ending with the video
+            (sound,) = sounds
+            assert sound.codec_context.name == "aac"
+            packets = [p for p in out.demux(sound) if p.pts is not None]
+            tb = sound.time_base
+            assert tb is not None
+            end = float((packets[-1].pts + (packets[-1].duration or 0)) * tb)
+            assert abs(end - video_seconds) <= 1 / 8 + 0.03
+        else:
+            assert sounds == []
+    with api.client.app.state.db.session() as s:  # type: ignore[attr-defined]
+        task = task_store.load_task(s, task_id=task_id)
+    assert task is not None
+    expected = "original sound" if tone_seconds else "silent: keep_original_sound was asked"
+    assert (task.soundtrack or "").startswith(expected), task.soundtrack
+
+
+def test_a_missing_lora_file_is_refused_at_submit_naming_it(
+    make_api: Any, tmp_path: Path, tiny_weights: Any
+) -> None:
+    gone = tmp_path / "loras" / "wan-4step.safetensors"
+    options = tiny.options("wan22_ti2v", tiny_weights("wan22_ti2v"), lora=str(gone), lora_weight=1.0)
+    api = make_api(workers=1, catalog_file=catalog(tmp_path, {"tiny": ("wan", options)}))
+    resp = api.post("/ent/v2/text2video", {"model": "tiny", "prompt": "a cat", "duration": 1})
+    body = resp.json()
+    assert resp.status_code == 400 and body["reason"] == "ModelUnavailable", body
+    assert f"LoRA file {gone} does not exist" in body["message"]
+
+
+def test_the_server_refuses_to_start_on_an_invalid_switch(
+    make_api: Any, tmp_path: Path, tiny_weights: Any
+) -> None:
+    options = tiny.options("wan_vace", tiny_weights("wan_vace"), attention_backend="flashy")
+    with pytest.raises(RuntimeError, match=r"model tiny \(wan\): option attention_backend = 'flashy'"):
+        make_api(workers=1, catalog_file=catalog(tmp_path, {"tiny": ("wan", options)}))

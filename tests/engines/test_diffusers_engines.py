@@ -4,7 +4,7 @@ denoising loop, the weights checks and the catalog switches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from framecast.domain import ErrorCode, TaskKind
+from framecast.domain import ErrorCode, TaskKind, VideoRole
 from framecast.engines.base import Engine, EngineCancelled, GenerationJob
 from framecast.engines.diffusers_common import frame_count, render_size, retime
 from framecast.engines.registry import EngineRegistry
@@ -90,24 +90,6 @@ class TestLtxContract(_Contract):
 # --- what reaches the pipeline ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every pipeline call's class name and keyword arguments (the real call still runs)."""
-    import diffusers
-
-    seen: list[tuple[str, dict[str, Any]]] = []
-    for name in ("WanImageToVideoPipeline", "WanPipeline", "WanVACEPipeline", "LTXConditionPipeline"):
-        cls = getattr(diffusers, name)
-        original = cls.__call__
-
-        def wrapper(self: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
-            seen.append((type(self).__name__, kw))
-            return _original(self, *args, **kw)
-
-        monkeypatch.setattr(cls, "__call__", wrapper)
-    yield seen
-
-
 def mean_rgb(image: Any) -> tuple[int, ...]:
     arr = np.asarray(image.convert("RGB"), dtype=np.float64)
     # the border, away from the white square
@@ -149,6 +131,53 @@ def test_wan_vace_first_last_through_masks_and_references(tiny_weights: Any, cal
         True,
         True,
     ]
+
+
+def moving_square(count: int, w: int = 64, h: int = 48, speed: int = 4) -> list[Any]:
+    """A white square crossing a dark frame left to right, ``speed`` px a frame."""
+    frames = []
+    for i in range(count):
+        f = np.full((h, w, 3), 40, np.uint8)
+        x = 4 + speed * i
+        f[16:32, x : x + 16] = 255
+        frames.append(f)
+    return frames
+
+
+def test_wan_vace_edits_a_base_video_frame_by_frame(tiny_weights: Any, calls: list[Any]) -> None:
+    engine = load(tiny_weights, "wan_vace")
+    assert TaskKind.VIDEO in engine.capabilities().kinds
+    video = [np.full((48, 64, 3), 10 + 40 * i, np.uint8) for i in range(6)]  # grey level = frame index
+    frames = run(engine, job_for(TaskKind.VIDEO, video=video, video_role=VideoRole.BASE))
+    run(engine, job_for(TaskKind.VIDEO, video=video, video_role=VideoRole.BASE, first=solid(RED)))
+    (_, kw), (_, with_first) = calls
+    # 6 frames at 8 fps are 0.625 s: 5 frames (4k+1) at the native 4 fps, each the input frame on screen
+    # at that instant (0, 0.25, 0.5 s ... = input frames 0, 2, 4, then the last one held)
+    assert kw["num_frames"] == len(kw["video"]) == len(kw["mask"]) == 5
+    assert {v.size for v in kw["video"]} == {(48, 32)}
+    assert [mean_rgb(v)[0] for v in kw["video"]] == [10, 90, 170, 210, 210]
+    assert {int(np.asarray(m).min()) for m in kw["mask"]} == {255}  # every pixel regenerated
+    assert len(frames) == 6 and frames[0].shape == (48, 64, 3)
+    # a first frame given with the video is kept as given
+    assert near(mean_rgb(with_first["video"][0]), RED) and int(np.asarray(with_first["mask"][0]).max()) == 0
+    assert [mean_rgb(v)[0] for v in with_first["video"][1:]] == [90, 170, 210, 210]
+
+
+def test_wan_vace_follows_a_feature_video_for_its_motion_only(tiny_weights: Any, calls: list[Any]) -> None:
+    engine = load(tiny_weights, "wan_vace")
+    run(engine, job_for(TaskKind.VIDEO, video=moving_square(6), video_role=VideoRole.FEATURE))
+    ((_, kw),) = calls
+    pictures = [np.asarray(v.convert("RGB")) for v in kw["video"]]
+    assert len(pictures) == kw["num_frames"] == 5
+    for p in pictures[:3]:  # the square moves in these (the last two hold the last input frame)
+        # stillness is white, the move is colour; rightward motion is hue 0 (red); the input's own colours
+        # (a white square on dark grey) do not pass
+        saturation = p.max(axis=2).astype(int) - p.min(axis=2).astype(int)
+        still = p.reshape(-1, 3)[saturation.argmin()]
+        moving = p.reshape(-1, 3)[saturation.argmax()]
+        assert min(still) >= 230 and saturation.max() > 150
+        assert moving[0] == 255 and max(moving[1:]) < 100
+    assert {int(np.asarray(m).min()) for m in kw["mask"]} == {255}
 
 
 def test_wan22_ti2v_text_and_image_share_one_model(tiny_weights: Any, calls: list[Any]) -> None:
@@ -300,22 +329,133 @@ def test_hub_id_resolves_in_the_local_cache(
 # --- catalog switches that work on a CPU ------------------------------------------------------------
 
 
-def test_switches_are_applied(tiny_weights: Any) -> None:
+def block_calls(pipe: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often the transformer's first and last blocks really run (a step cache answers for the later
+    ones from its own hook, so their feed-forward layer is what is counted)."""
+    counts = {"first": 0, "last": 0}
+    for key, block in (("first", pipe.transformer.blocks[0].ffn), ("last", pipe.transformer.blocks[-1].ffn)):
+        forward = block.forward
+
+        def counting(*a: Any, _key: str = key, _forward: Any = forward, **k: Any) -> Any:
+            counts[_key] += 1
+            return _forward(*a, **k)
+
+        monkeypatch.setattr(block, "forward", counting)
+    return counts
+
+
+def test_vae_switches_attention_backend_and_flow_shift_are_applied(tiny_weights: Any) -> None:
+    from diffusers.models.attention_dispatch import AttentionBackendName
+
     engine = load(
         tiny_weights,
         "wan_vace",
         vae_tiling=True,
         vae_slicing=True,
         attention_backend="native",
-        step_cache="first_block",
         flow_shift=3.0,
         interpolate="blend",
     )
     pipe: Any = engine.pipe
     assert pipe.vae.use_tiling and pipe.vae.use_slicing
     assert pipe.scheduler.config.shift == 3.0
+    processor = pipe.transformer.blocks[0].attn1.processor
+    assert processor._attention_backend == AttentionBackendName.NATIVE
+    assert len(run(engine, job_for(TaskKind.TEXT))) == 6
+
+
+def test_first_block_cache_skips_the_later_blocks_once_steps_settle(
+    tiny_weights: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = load(tiny_weights, "wan22_ti2v", steps=4)
+    counts = block_calls(plain.pipe, monkeypatch)
+    run(plain, job_for(TaskKind.TEXT))
+    assert counts["first"] == counts["last"] == 8  # 4 steps, each with and without the prompt
+    # a threshold no change between steps reaches: every step after the first reuses the cached residual
+    cached = load(tiny_weights, "wan22_ti2v", steps=4, step_cache="first_block", step_cache_threshold=1e9)
+    pipe: Any = cached.pipe
+    assert pipe.transformer.is_cache_enabled
+    counts = block_calls(pipe, monkeypatch)
+    assert len(run(cached, job_for(TaskKind.TEXT))) == 6
+    assert counts["first"] == 8 and counts["last"] == 2
+
+
+def test_mag_cache_runs_with_the_models_ratios(tiny_weights: Any) -> None:
+    engine = load(tiny_weights, "wan22_ti2v", steps=4, step_cache="mag", step_cache_ratios=[1.0, 1.0, 1.0])
+    pipe: Any = engine.pipe
     assert pipe.transformer.is_cache_enabled
     assert len(run(engine, job_for(TaskKind.TEXT))) == 6
+
+
+def test_regional_compile_wraps_the_repeated_blocks(tiny_weights: Any) -> None:
+    # compile_repeated_blocks compiles each transformer block on its first call; on a CPU that first
+    # call takes a C++ toolchain and minutes, so the test checks the wiring and leaves the run to a GPU
+    engine = load(tiny_weights, "wan22_ti2v", compile=True)
+    pipe: Any = engine.pipe
+    assert all(b._compiled_call_impl is not None for b in pipe.transformer.blocks)
+
+
+def tiny_lora(weights: Path, out: Path) -> Path:
+    """A LoRA for the tiny Wan transformer, saved as diffusers saves one; its up-projections are random
+    (peft would start them at zero, a LoRA that changes nothing)."""
+    import diffusers
+    import torch
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    transformer = diffusers.WanTransformer3DModel.from_pretrained(weights, subfolder="transformer")
+    torch.manual_seed(0)
+    config = LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v"], init_lora_weights=False)
+    transformer.add_adapter(config)
+    diffusers.WanPipeline.save_lora_weights(
+        out, transformer_lora_layers=get_peft_model_state_dict(transformer)
+    )
+    return out / "pytorch_lora_weights.safetensors"
+
+
+def test_a_lora_file_is_loaded_with_its_weight_and_changes_the_video(
+    tiny_weights: Any, tmp_path: Path
+) -> None:
+    lora = tiny_lora(tiny_weights("wan22_ti2v"), tmp_path / "lora")
+    plain = run(load(tiny_weights, "wan22_ti2v"), job_for(TaskKind.TEXT))
+    engine = load(tiny_weights, "wan22_ti2v", lora=str(lora), lora_weight=0.5)
+    pipe: Any = engine.pipe
+    assert pipe.get_active_adapters() == ["framecast"]
+    assert pipe.transformer.blocks[0].attn1.to_q.scaling["framecast"] == 0.5  # alpha / r, times the weight
+    with_lora = run(engine, job_for(TaskKind.TEXT))
+    assert len(with_lora) == len(plain) and any(
+        not np.array_equal(a, b) for a, b in zip(plain, with_lora, strict=True)
+    )
+    again = run(load(tiny_weights, "wan22_ti2v"), job_for(TaskKind.TEXT))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, again, strict=True))  # the seed alone decides
+
+
+def test_a_missing_lora_file_makes_the_model_unavailable_naming_it(tiny_weights: Any, tmp_path: Path) -> None:
+    gone = tmp_path / "loras" / "wan-4step.safetensors"
+    options = tiny.options("wan22_ti2v", tiny_weights("wan22_ti2v"), lora=str(gone))
+    reason = EngineRegistry().unavailable("wan", options)
+    assert reason is not None and str(gone) in reason and "does not exist" in reason
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"attention_backend": "flashy"}, "option attention_backend = 'flashy' is not one of 'flash'"),
+        ({"dtype": "float99"}, "option dtype = 'float99' is not one of 'bfloat16', 'float16', 'float32'"),
+        ({"vae_tiling": "yes"}, "option vae_tiling = 'yes' should be true or false"),
+        ({"steps": 2.5}, "option steps = 2.5 should be a whole number"),
+        ({"step_cache": "teacache"}, "option step_cache = 'teacache' is not one of 'first_block', 'mag'"),
+        ({"step_cache": "mag", "steps": 8}, "step_cache = 'mag' needs steps and step_cache_ratios"),
+        ({"offload": "disk"}, "option offload = 'disk' is not one of 'model', 'sequential', 'group'"),
+        ({"steps": -1}, "option steps must be 0 (the default) or more"),
+        ({"step_cache_ratios": ["a"]}, "should be a list of numbers"),
+    ],
+)
+def test_invalid_switches_are_refused_with_the_option_named(options: dict[str, Any], words: str) -> None:
+    from framecast.engines.wan import WanEngine
+
+    reason = WanEngine.check_options({"weights": "/models/wan", **options})
+    assert reason is not None and words in reason
 
 
 def test_offload_without_a_gpu_is_a_clear_load_failure(tiny_weights: Any) -> None:
@@ -345,3 +485,24 @@ def test_retime_keeps_native_frames_and_fills_between() -> None:
     assert [int(f[0, 0, 0]) for f in retime(native, 3, "flow")] == [0, 100, 200]
     # at the fps ratio (native 16 fps lifted to 32): every other frame is a model frame
     assert [int(f[0, 0, 0]) for f in retime(native, 4, "blend", step=0.5)] == [0, 50, 100, 150]
+
+
+def test_the_lift_on_several_threads_draws_the_same_frames() -> None:
+    rng = np.random.default_rng(0)
+    import cv2
+
+    base = cv2.GaussianBlur((rng.random((48, 64, 3)) * 255).astype(np.uint8), (9, 9), 3)
+    native = [np.ascontiguousarray(np.roll(base, 2 * i, axis=1)) for i in range(9)]
+    one = list(retime(native, 12, "flow", workers=1))
+    three = list(retime(native, 12, "flow", workers=3))
+    assert len(one) == len(three) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(one, three, strict=True))
+    # drawn frames, not copies: the in-betweens differ from both neighbours
+    assert not np.array_equal(one[1], native[0]) and not np.array_equal(one[1], native[1])
+    # a consumer that stops early (a cancel) leaves no thread behind
+    frames = retime(native, 12, "flow", workers=3)
+    next(frames), next(frames)
+    frames.close()  # type: ignore[attr-defined]
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name.startswith("framecast-lift")]

@@ -89,3 +89,19 @@ def apply(
             os.replace(tmp, video)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def carry_original(source: Path, videos: list[Path]) -> bool:
+    """Give each of ``videos`` the sound of ``source`` (keep_original_sound), replacing each file.
+
+    False, changing nothing, when ``source`` has no audio track.
+    """
+    for video in videos:
+        tmp = video.with_name(video.stem + ".sound" + video.suffix)
+        try:
+            if not mix.carry(video, source, tmp):
+                return False
+            os.replace(tmp, video)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return True

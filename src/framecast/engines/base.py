@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from framecast.domain import MovementAmplitude, TaskKind
+from framecast.domain import MovementAmplitude, TaskKind, VideoRole
 from framecast.frames import Frame
 
 __all__ = [
@@ -49,6 +49,10 @@ class GenerationJob:
     first: Frame | None = None
     last: Frame | None = None
     references: list[Frame] = field(default_factory=list)
+    # a video job's input (Kling/Qianfan video_list): frames sampled at ``fps`` from its start, fitted
+    # to the output size, ``num_frames`` of them; ``video_role`` says how to use it (edit it, or follow it)
+    video: list[Frame] = field(default_factory=list)
+    video_role: VideoRole | None = None
     movement_amplitude: MovementAmplitude = MovementAmplitude.AUTO
     options: dict[str, object] = field(default_factory=dict)  # engine-specific settings from the catalog
 

@@ -16,7 +16,9 @@ import logging
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,22 +63,85 @@ class DiffusersOptions:
     compile: bool = False  # regional torch.compile of the transformer's repeated blocks
     step_cache: str = ""  # "" | first_block | mag
     step_cache_threshold: float = 0.0  # 0 -> diffusers' default for that cache
+    # MagCache's magnitude ratios, calibrated per model (MagCacheConfig(calibrate=True) prints them);
+    # diffusers ships them for Flux only, so a Wan or LTX model needs its own here
+    step_cache_ratios: tuple[float, ...] = ()
     attention_backend: str = ""  # e.g. native, flash, sage, _native_cudnn; "" -> diffusers' default
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> DiffusersOptions:
+        """The options, or a ValueError that names the key and what it takes. Needs neither torch nor
+        diffusers, except to list the attention backends when diffusers is installed."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        opts = cls(**dict(options))
-        if opts.interpolate not in ("flow", "blend", "nearest"):
-            raise ValueError(f"interpolate must be flow, blend or nearest, not {opts.interpolate!r}")
-        if opts.offload not in ("", "model", "sequential", "group"):
-            raise ValueError(f"offload must be model, sequential or group, not {opts.offload!r}")
-        if opts.step_cache not in ("", "first_block", "mag"):
-            raise ValueError(f"step_cache must be first_block or mag, not {opts.step_cache!r}")
+        for f in fields(cls):
+            if f.name in options and not _is_like(options[f.name], f.default):
+                raise ValueError(f"option {f.name} = {options[f.name]!r} should be {_kind_of(f.default)}")
+        values = dict(options)
+        if "step_cache_ratios" in values:
+            values["step_cache_ratios"] = tuple(values["step_cache_ratios"])
+        opts = cls(**values)
+        choices = {
+            "dtype": (opts.dtype, _DTYPES),
+            "interpolate": (opts.interpolate, ("flow", "blend", "nearest")),
+            "offload": (opts.offload, ("", "model", "sequential", "group")),
+            "step_cache": (opts.step_cache, ("", "first_block", "mag")),
+            "device": (opts.device.split(":")[0], ("", "cpu", "cuda")),
+        }
+        backends = attention_backends() if opts.attention_backend else ()
+        if backends:
+            choices["attention_backend"] = (opts.attention_backend, backends)
+        for key, (value, allowed) in choices.items():
+            if value not in allowed:
+                shown = ", ".join(repr(a) for a in allowed if a)
+                raise ValueError(f"option {key} = {getattr(opts, key)!r} is not one of {shown}")
+        for key in ("steps", "native_fps", "render_short_side", "max_sequence_length"):
+            if getattr(opts, key) < 0:
+                raise ValueError(f"option {key} must be 0 (the default) or more, not {getattr(opts, key)}")
+        if opts.step_cache == "mag" and not (opts.steps and opts.step_cache_ratios):
+            # MagCache skips steps by the model's calibrated magnitude ratios, stretched to the step count
+            raise ValueError(
+                "option step_cache = 'mag' needs steps and step_cache_ratios (the model's calibrated "
+                "magnitude ratios: run diffusers' MagCacheConfig(calibrate=True) once to get them)"
+            )
         return opts
+
+
+_DTYPES = ("bfloat16", "float16", "float32")
+
+
+def _is_like(value: Any, default: Any) -> bool:
+    """Whether a TOML value has the option's type (a bool is not a number; None defaults are floats)."""
+    if isinstance(default, tuple):
+        return isinstance(value, list | tuple) and all(_is_like(v, 0.0) for v in value)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float) or default is None:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _kind_of(default: Any) -> str:
+    if isinstance(default, tuple):
+        return "a list of numbers"
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "a whole number"
+    return "a number" if isinstance(default, float) or default is None else "a string"
+
+
+def attention_backends() -> tuple[str, ...]:
+    """The attention backends this diffusers has (``()`` when diffusers is not installed here)."""
+    try:
+        from diffusers.models.attention_dispatch import AttentionBackendName
+    except ImportError:
+        return ()
+    return tuple(b.value for b in AttentionBackendName)
 
 
 def hf_cache_dir() -> Path:
@@ -165,20 +230,26 @@ def resize(frame: Frame, width: int, height: int) -> Frame:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
-def retime(native: list[Frame], count: int, how: str, step: float | None = None) -> Iterator[Frame]:
+def retime(
+    native: list[Frame], count: int, how: str, step: float | None = None, workers: int | None = None
+) -> Iterator[Frame]:
     """``count`` frames from ``native``: frame ``i`` sits at native position ``i * step`` (the fps ratio),
     or, without ``step``, the frames span the same time as ``native`` (first and last frames kept).
     Exact where a native frame falls; in-between frames from the flow in-betweener (or a cross-fade, or
-    the nearest frame) elsewhere."""
-    from framecast.engines.flow import Interpolator
-
+    the nearest frame) elsewhere. The in-betweener's per-pair analysis (two optical flows, most of the
+    cost) runs for the next pairs on ``workers`` threads (default: the CPUs, at most 8) while the earlier
+    frames are handed out; the frames are the same bytes as on one thread."""
     n = len(native)
-    cache: dict[int, Interpolator] = {}
+    places: list[tuple[int, float]] = []
     for i in range(count):
         stretched = i * (n - 1) / (count - 1) if count > 1 else 0.0
         pos = min(i * step, n - 1.0) if step is not None else stretched
         a = min(math.floor(pos + 1e-9), n - 1)
-        t = pos - a
+        places.append((a, pos - a))
+    drawn = sorted({a for a, t in places if t >= 1e-6 and a < n - 1})
+    pairs = _interpolators(native, drawn, workers or min(8, os.cpu_count() or 1)) if how == "flow" else None
+    current: tuple[int, Any] = (-1, None)
+    for a, t in places:
         if t < 1e-6 or a == n - 1:
             yield native[a].copy()
         elif how == "nearest":
@@ -186,10 +257,31 @@ def retime(native: list[Frame], count: int, how: str, step: float | None = None)
         elif how == "blend":
             yield np.asarray(cv2.addWeighted(native[a], 1 - t, native[a + 1], t, 0.0), np.uint8)
         else:
-            if a not in cache:
-                cache.clear()
-                cache[a] = Interpolator(native[a], native[a + 1])
-            yield cache[a].frame(t, native[a], native[a + 1])
+            assert pairs is not None
+            while current[0] != a:
+                current = next(pairs)
+            yield current[1].frame(t, native[a], native[a + 1])
+
+
+def _interpolators(native: list[Frame], pairs: list[int], workers: int) -> Iterator[tuple[int, Any]]:
+    """``(a, Interpolator(native[a], native[a + 1]))`` for each of ``pairs`` in order, the next
+    ``workers`` of them analysed ahead on a thread pool (OpenCV's flow releases the GIL). Memory holds at
+    most ``workers + 1`` pairs' flows."""
+    from framecast.engines.flow import Interpolator
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="framecast-lift") as pool:
+        ahead: deque[tuple[int, Future[Interpolator]]] = deque()
+        todo = iter(pairs)
+        for a in todo:
+            ahead.append((a, pool.submit(Interpolator, native[a], native[a + 1])))
+            if len(ahead) > workers:
+                break
+        while ahead:
+            a, future = ahead.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                ahead.append((nxt, pool.submit(Interpolator, native[nxt], native[nxt + 1])))
+            yield a, future.result()
 
 
 class _Interrupted(Exception):
@@ -222,12 +314,25 @@ class DiffusersEngine:
         raise NotImplementedError
 
     @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> str | None:
+        """What is wrong with the catalog options (checked when the server starts), or None."""
+        try:
+            DiffusersOptions.parse(options)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    @classmethod
     def check_weights(cls, options: Mapping[str, Any]) -> str | None:
-        """Why this model cannot load (naming the folder looked at), or None; filesystem only."""
+        """Why this model cannot load (naming the folder or LoRA file looked at), or None; filesystem
+        only."""
         try:
             read_model_index(options, cls.pipeline_classes)
         except WeightsError as exc:
             return str(exc)
+        lora = str(options.get("lora") or "")
+        if lora and not Path(lora).expanduser().is_file():
+            return f"LoRA file {lora} does not exist"
         return None
 
     @classmethod
@@ -327,6 +432,8 @@ class DiffusersEngine:
             raise ValueError("a first_last job needs a last image")
         if job.kind is TaskKind.REFERENCE and not job.references:
             raise ValueError("a reference job needs at least one reference image")
+        if job.kind is TaskKind.VIDEO and not job.video:
+            raise ValueError("a video job needs the input video's frames")
         if job.num_frames < 1:
             raise ValueError("num_frames must be at least 1")
 
@@ -431,7 +538,7 @@ def _cache_config(o: DiffusersOptions) -> Any:
         return FirstBlockCacheConfig(threshold=o.step_cache_threshold or 0.05)
     from diffusers import MagCacheConfig
 
-    kw: dict[str, Any] = {"num_inference_steps": o.steps or 30}
+    kw: dict[str, Any] = {"num_inference_steps": o.steps, "mag_ratios": list(o.step_cache_ratios)}
     if o.step_cache_threshold:
         kw["threshold"] = o.step_cache_threshold
     return MagCacheConfig(**kw)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from framecast.config import ModelSpec
+from framecast.config import Catalog, ModelSpec
 from framecast.domain import ErrorCode, TaskKind
 from framecast.engines.base import Capabilities, Engine
 from framecast.errors import ClientError
@@ -106,6 +106,23 @@ class EngineRegistry:
             reason: str | None = check(options or {})
             return reason
         return None
+
+    def check_catalog(self, catalog: Catalog) -> None:
+        """Refuse to start on a catalog whose options an installed engine rejects (an unknown key, a
+        value of the wrong type, a switch set to something the engine does not have), so a typo is
+        reported when the server starts, not when a task first reaches the model. Engines check their
+        options with a classmethod ``check_options(options) -> str | None``; weights are not looked at
+        here (a missing folder makes that model unavailable, not the server)."""
+        problems = []
+        for name in catalog.names():
+            spec = catalog.require(name)
+            target = self._targets.get(spec.engine)
+            check = getattr(_load_class(target), "check_options", None) if target else None
+            reason = check(spec.options) if callable(check) else None
+            if reason:
+                problems.append(f"model {name} ({spec.engine}): {reason}")
+        if problems:
+            raise RuntimeError("the catalog has invalid engine options: " + "; ".join(problems))
 
     def is_loaded(self, name: str, options: dict[str, Any] | None = None) -> bool:
         """Whether ``get`` would return at once (the engine was built and loaded in this process)."""

@@ -9,6 +9,9 @@ Which pipeline a weights folder holds (its ``model_index.json``) decides what th
   and for TI2V image-to-video through an image-to-video pipeline built on the same modules.
 - ``WanVACEPipeline`` (VACE 1.3B/14B): text, reference images (``reference_images``), and first/last
   frame or image-to-video through masks: the given frames kept (mask 0), the rest generated (mask 255).
+  Video inputs (Kling/Qianfan ``video_list``): a ``base`` video's frames are VACE's ``video`` with every
+  pixel regenerated (the prompt edits it); a ``feature`` video is followed for its motion only, drawn as
+  an optical-flow video (VACE's flow condition).
 
 Native 16 fps; sides on multiples of 16 (VAE 8 x patch 2), ``num_frames`` = 4k+1.
 """
@@ -19,9 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from framecast.domain import TaskKind
+from framecast.domain import TaskKind, VideoRole
 from framecast.engines.base import GenerationJob
-from framecast.engines.diffusers_common import DiffusersEngine, pil
+from framecast.engines.diffusers_common import DiffusersEngine, pil, resize
 
 I2V = "WanImageToVideoPipeline"
 T2V = "WanPipeline"
@@ -45,7 +48,9 @@ class WanEngine(DiffusersEngine):
     def kinds_for(cls, index: Mapping[str, Any]) -> frozenset[TaskKind]:
         name = index.get("_class_name")
         if name == VACE:
-            return frozenset({TaskKind.TEXT, TaskKind.IMAGE, TaskKind.FIRST_LAST, TaskKind.REFERENCE})
+            return frozenset(
+                {TaskKind.TEXT, TaskKind.IMAGE, TaskKind.FIRST_LAST, TaskKind.REFERENCE, TaskKind.VIDEO}
+            )
         if index.get("expand_timesteps"):  # Wan2.2 TI2V-5B: one model for text and image
             return frozenset({TaskKind.TEXT, TaskKind.IMAGE})
         if name == I2V:
@@ -124,18 +129,36 @@ class WanEngine(DiffusersEngine):
         return kw
 
     def _vace_kwargs(self, job: GenerationJob, width: int, height: int, num_frames: int) -> dict[str, Any]:
+        """VACE's inputs: ``video`` (the frames it sees), ``mask`` (255 where it generates, 0 where it
+        keeps the frame as given) and ``reference_images``."""
         from PIL import Image
 
-        if job.kind is TaskKind.REFERENCE:
-            return {"reference_images": [pil(r, width, height) for r in job.references]}
-        if job.kind is TaskKind.TEXT:
-            return {}
-        assert job.first is not None
-        grey = Image.new("RGB", (width, height), _GREY)
+        refs = {"reference_images": [pil(r, width, height) for r in job.references]} if job.references else {}
+        if job.kind in (TaskKind.TEXT, TaskKind.REFERENCE):
+            return refs
         keep, make = Image.new("L", (width, height), 0), Image.new("L", (width, height), 255)
-        video = [pil(job.first, width, height)] + [grey] * (num_frames - 1)
-        mask = [keep] + [make] * (num_frames - 1)
-        if job.kind is TaskKind.FIRST_LAST:
-            assert job.last is not None
+        if job.kind is TaskKind.VIDEO:
+            video = self._video_condition(job, width, height, num_frames)
+        else:
+            video = [Image.new("RGB", (width, height), _GREY)] * num_frames
+        mask = [make] * num_frames
+        # a first (and last) frame is kept as given, over a video input too
+        if job.first is not None:
+            video[0], mask[0] = pil(job.first, width, height), keep
+        if job.last is not None:
             video[-1], mask[-1] = pil(job.last, width, height), keep
-        return {"video": video, "mask": mask}
+        return {"video": video, "mask": mask, **refs}
+
+    def _video_condition(self, job: GenerationJob, width: int, height: int, count: int) -> list[Any]:
+        """The input video at the native frame rate and render size: for ``base`` its frames (VACE
+        regenerates every pixel following them: the prompt edits the video), for ``feature`` only its
+        motion (:func:`framecast.engines.motion.motion_video`, VACE's flow condition)."""
+        from framecast.engines.motion import motion_video
+
+        native_fps = self.options.native_fps or self.default_native_fps
+        # native frame j shows instant j / native_fps: the job frame on screen then
+        picks = [min(len(job.video) - 1, int(j * job.fps / native_fps + 1e-9)) for j in range(count)]
+        frames = [resize(job.video[i], width, height) for i in picks]
+        if job.video_role is VideoRole.FEATURE:
+            frames = motion_video(frames)
+        return [pil(f, width, height) for f in frames]

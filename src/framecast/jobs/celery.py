@@ -362,11 +362,13 @@ def run_worker(settings: Settings, *, models: Sequence[str], concurrency: int, l
     for name in names:
         catalog.require(name)  # a typo would leave a queue nobody consumes
     settings.ensure_dirs()
+    engines = EngineRegistry()
+    engines.check_catalog(catalog)
     ctx = RunContext(
         db=Database(settings.db_url),
         blobs=open_blob_store(settings),
         catalog=catalog,
-        engines=EngineRegistry(),
+        engines=engines,
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
         work_dir=settings.data_dir / "work",

@@ -29,6 +29,7 @@ from framecast.domain import (
     GenerationRequest,
     ImageRole,
     PromptExpansion,
+    StoredVideo,
     Task,
     TaskError,
     TaskState,
@@ -40,6 +41,7 @@ from framecast.jobs.lease import HeldAttempt
 from framecast.media.images import decode_rgb, fit_to, output_size
 from framecast.media.labels import default_label
 from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
+from framecast.media.videos import sample_frames
 from framecast.prompts.base import Expander, ExpandRequest, language_of
 from framecast.prompts.motion import MotionExpander
 from framecast.storage import BlobStore
@@ -157,19 +159,24 @@ def job_from_bytes(
     last: bytes | None,
     options: dict[str, object],
     references: Sequence[bytes] = (),
+    video: tuple[StoredVideo, bytes] | None = None,
 ) -> GenerationJob:
-    """The engine's view of a request: decoded images fitted to the output size, a frame count."""
+    """The engine's view of a request: decoded images (and video frames) fitted to the output size, a
+    frame count. Without a first image the output takes the input video's aspect, else the request's."""
     first_rgb = decode_rgb(first) if first is not None else None
     if req.size is not None:
         width, height = req.size
     elif first_rgb is not None:
         width, height = output_size(first_rgb.shape[1], first_rgb.shape[0], req.resolution or "720p")
+    elif video is not None:
+        width, height = output_size(video[0].width, video[0].height, req.resolution or "720p")
     else:
         aw, ah = ASPECTS.get(req.aspect_ratio or "16:9", (16, 9))
         width, height = output_size(aw * 120, ah * 120, req.resolution or "720p")
     fps = req.fps or 24
     num_frames = req.frames or max(2, round((req.duration or 5) * fps))
     last_rgb = decode_rgb(last) if last is not None else None
+    frames = sample_frames(video[1], count=num_frames, fps=fps, width=width, height=height) if video else []
     return GenerationJob(
         kind=req.kind,
         width=width,
@@ -182,6 +189,8 @@ def job_from_bytes(
         first=fit_to(first_rgb, width, height) if first_rgb is not None else None,
         last=fit_to(last_rgb, width, height) if last_rgb is not None else None,
         references=[fit_to(decode_rgb(r), width, height) for r in references],
+        video=frames,
+        video_role=video[0].role if video else None,
         movement_amplitude=req.movement_amplitude,
         options=options,
     )
@@ -193,8 +202,9 @@ def build_job(task: Task, blobs: BlobStore, seed: int, options: dict[str, object
         return blobs.get_bytes(img.key) if img else None
 
     refs = [blobs.get_bytes(i.key) for i in task.inputs if i.role is ImageRole.REFERENCE]
+    video = next(((v, blobs.get_bytes(v.key)) for v in task.input_videos), None)
     req = task.request.model_copy(update={"seed": seed})
-    return job_from_bytes(req, data(ImageRole.FIRST), data(ImageRole.LAST), options, refs)
+    return job_from_bytes(req, data(ImageRole.FIRST), data(ImageRole.LAST), options, refs, video)
 
 
 def _watermark(task: Task, blobs: BlobStore) -> WatermarkSpec | None:
@@ -332,6 +342,8 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
     sound = soundtrack.plan(
         task.request, prompt=first_job.prompt, seed=task.seed, audio_model=spec.audio_model
     )
+    kept = _sound_to_keep(task)
+    kept_record = None
     progress = _Progress(held, first_job.num_frames, n)
     for index in range(n):
         seed = task.seed + index
@@ -360,13 +372,34 @@ def _render_all(ctx: RunContext, task: Task, held: HeldAttempt, prefix: str) -> 
                 soundtrack.apply(
                     sound, files, frames=result.frames, fps=result.fps, seed=seed, models=ctx.audio_models
                 )
+            if kept is not None:
+                held.set_phase("adding sound")
+                kept_record = _carry_sound(ctx.blobs, kept, result, Path(tmp))
             held.set_phase("saving")
             rows.append(_store_creation(ctx, task, held.attempt, prefix, index, seed, result))
     record = None
     if sound is not None:
         # the silent fallback noted at submit (Vidu q3 audio) stays in front of the music's record
         record = "; ".join(r for r in (task.soundtrack, sound.record) if r)
+    elif kept_record is not None:
+        record = kept_record
     return Rendered(rows, prompt_used=prompt_used, soundtrack=record)
+
+
+def _sound_to_keep(task: Task) -> StoredVideo | None:
+    """The input video whose own sound the client asked to keep (keep_original_sound), if any."""
+    asked = [ref.keep_original_sound for ref in task.request.videos]
+    return next((v for v, keep in zip(task.input_videos, asked, strict=False) if keep), None)
+
+
+def _carry_sound(blobs: BlobStore, video: StoredVideo, result: RenderResult, tmp: Path) -> str:
+    """Carry ``video``'s sound into the rendered files; the task's record of what was done."""
+    source = tmp / ("original" + Path(video.key).suffix)
+    source.write_bytes(blobs.get_bytes(video.key))
+    files = [p for p in (result.video_path, result.watermarked_path) if p is not None]
+    if soundtrack.carry_original(source, files):
+        return "original sound of the reference video"
+    return "silent: keep_original_sound was asked, but the reference video has no sound track"
 
 
 def _store_creation(

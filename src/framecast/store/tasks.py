@@ -15,6 +15,7 @@ from framecast.domain import (
     ErrorCode,
     GenerationRequest,
     StoredImage,
+    StoredVideo,
     Task,
     TaskError,
     TaskState,
@@ -39,6 +40,8 @@ def insert_task(
     inputs: dict[str, Any] = {"images": [i.model_dump(mode="json") for i in task.inputs]}
     if task.watermark_key:
         inputs["watermark"] = task.watermark_key
+    if task.input_videos:
+        inputs["videos"] = [v.model_dump(mode="json") for v in task.input_videos]
     session.add(
         TaskRow(
             id=task.id,
@@ -110,6 +113,7 @@ def to_domain(row: TaskRow, creations: Sequence[CreationRow]) -> Task:
         dialect=row.dialect,
         request=GenerationRequest.model_validate(row.request),
         inputs=[StoredImage.model_validate(i) for i in row.inputs.get("images", [])],
+        input_videos=[StoredVideo.model_validate(v) for v in row.inputs.get("videos", [])],
         watermark_key=row.inputs.get("watermark"),
         echo=row.echo,
         state=TaskState(row.state),
