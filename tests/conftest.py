@@ -134,25 +134,30 @@ def image_bytes(
 def mp4_bytes(frames: list[Any], fps: int, tone_seconds: float = 0.0) -> bytes:
     """An H.264 MP4 of ``frames`` (RGB uint8 arrays, even sides) at ``fps``, encoded in memory; with
     ``tone_seconds``, also an AAC track of a 440 Hz tone that long."""
+    from fractions import Fraction
+
     import av
 
+    rate = 48000
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "10"}
+        audio = container.add_stream("aac", rate=rate, layout="mono") if tone_seconds else None
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
-        if tone_seconds:
-            rate = 48000
-            audio = container.add_stream("aac", rate=rate, layout="mono")
-            t = np.arange(int(tone_seconds * rate)) / rate
+        if audio is not None:
+            t = np.arange(round(tone_seconds * rate)) / rate
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-            sound = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-            sound.sample_rate = rate
-            container.mux(audio.encode(sound))
+            for at in range(0, tone.shape[1], 1024):
+                sound = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(tone[:, at : at + 1024]), format="fltp", layout="mono"
+                )
+                sound.sample_rate, sound.pts, sound.time_base = rate, at, Fraction(1, rate)
+                container.mux(audio.encode(sound))
             container.mux(audio.encode(None))
     return buf.getvalue()
 
