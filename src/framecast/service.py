@@ -47,6 +47,7 @@ from framecast.media.images import (
     load_source,
 )
 from framecast.moderation import BlocklistModerator, Moderator
+from framecast.principal_cache import PrincipalCache
 from framecast.secretbox import SecretBox
 from framecast.storage import BlobStore
 from framecast.store import billing, idempotency
@@ -188,6 +189,7 @@ class TaskService:
         self.blobs = blobs
         self.catalog = catalog
         self.engines = engines
+        self.principals = PrincipalCache(settings.auth_cache_seconds)
         self._wakers: list[WAKE] = []
         self._queued_hooks: list[Callable[[Task], None]] = []
         self._cancel_hooks: list[Callable[[Task], None]] = []
@@ -462,8 +464,12 @@ class TaskService:
     # --- read ------------------------------------------------------------------------------------
 
     def authenticate(self, token: str) -> Principal | None:
+        """The key's principal, or None when it is unknown or revoked (valid keys are cached briefly)."""
         with self.db.session() as s:
-            return authenticate(s, token=token)
+            principal = authenticate(s, token=token)
+        if principal is not None:
+            self.principals.put(principal)
+        return principal
 
     def get(self, principal: Principal, task_id: str) -> Task:
         with self.db.session() as s:

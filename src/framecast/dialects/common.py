@@ -6,7 +6,6 @@ Which dialect answers which path is decided per app (``dialects/dialect.py``).
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -14,10 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
 from framecast.errors import AuthError, ClientError
+from framecast.request_ids import request_id_of
 from framecast.service import ResultFile, TaskService
 from framecast.storage import UrlSigner
 from framecast.store.keys import Principal
@@ -50,26 +51,28 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 
 
 def trace_id_of(request: Request) -> str:
-    tid = getattr(request.state, "trace_id", None)
-    if tid is None:
-        tid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.trace_id = tid
-    return str(tid)
+    return request_id_of(request.scope)
 
 
-def service_of(request: Request) -> TaskService:
+# The dependencies are async so that FastAPI calls them on the event loop: a plain ``def`` dependency
+# is sent to the thread pool, one hand-off per dependency per request.
+async def service_of(request: Request) -> TaskService:
     svc: TaskService = request.app.state.service
     return svc
 
 
-def principal_of(request: Request) -> Principal:
-    """Accepts ``Authorization: Token <key>`` (Vidu) and ``Bearer <key>`` (everyone else)."""
+async def principal_of(request: Request) -> Principal:
+    """Accepts ``Authorization: Token <key>`` (Vidu) and ``Bearer <key>`` (everyone else).
+
+    A key seen valid in the last ``FRAMECAST_AUTH_CACHE_SECONDS`` is answered from memory, on the loop.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() not in ("token", "bearer") or not token:
         raise AuthError("missing API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'")
-    principal = service_of(request).authenticate(token)
+    svc: TaskService = request.app.state.service
+    principal = svc.principals.get(token) or await run_in_threadpool(svc.authenticate, token)
     if principal is None:
         raise AuthError("invalid or revoked API key")
     return principal
@@ -148,7 +151,7 @@ def file_response(f: ResultFile, headers: dict[str, str] | None = None) -> Respo
     return Response(f.data or b"", media_type=f.media_type, headers=headers)
 
 
-def links_of(request: Request) -> Links:
+async def links_of(request: Request) -> Links:
     settings = request.app.state.settings
     base = settings.public_url or str(request.base_url)
     return Links(signer=request.app.state.signer, base_url=base)
