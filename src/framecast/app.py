@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from framecast import __version__, events, metrics
+from framecast.access_log import sample_access_log
 from framecast.callbacks import CallbackSender
 from framecast.config import Catalog, Settings
 from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
@@ -113,6 +114,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sample_access_log(settings.access_log_sample)  # here: uvicorn has set up its loggers by now
         db.upgrade()
         runner.start()
         callbacks.start()

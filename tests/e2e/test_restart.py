@@ -63,6 +63,8 @@ class Server(Subprocess):
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / "server.log"
         self.log_level = "warning"
+        self.serve_args: list[str] = []  # more `framecast serve` options
+        self.start_timeout = 30.0
 
     @property
     def url(self) -> str:
@@ -72,7 +74,7 @@ class Server(Subprocess):
         """Start and wait until healthy; with ``may_die``, a process that exits meanwhile is fine too."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN), "serve", "--port", str(self.port), "--log-level", self.log_level],
+                [str(BIN), "serve", "--port", str(self.port), "--log-level", self.log_level, *self.serve_args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -88,7 +90,7 @@ class Server(Subprocess):
                 return False
 
         try:
-            wait_until(ready, 30, what="the server to answer /healthz", poll=0.1)
+            wait_until(ready, self.start_timeout, what="the server to answer /healthz", poll=0.1)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; server log:\n{self.log_tail(2000)}") from None
 

@@ -1,0 +1,64 @@
+"""`framecast serve --workers 2`: two processes share the port, both run worker pools on one SQLite
+database, and the claim's compare-and-swap still runs every task exactly once."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import data_uri, image_bytes
+from tests.e2e.test_restart import BIN, Server, server  # noqa: F401 (the fixture)
+from tests.waiting import wait_until
+
+
+def test_two_server_processes_serve_and_run_each_task_once(server: Server, tmp_path: Path) -> None:
+    server.serve_args = ["--workers", "2"]
+    server.log_level = "info"  # the log names each process and each claim
+    # a lease long enough that a busy machine's late heartbeat never hands a task to the other process
+    server.env["FRAMECAST_LEASE_SECONDS"] = "30"
+    server.start_timeout = 120.0  # two processes import the engines at once: slow on a busy machine
+    key = subprocess.run(
+        [str(BIN), "keys", "create", "--quiet"], env=server.env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    server.start()
+    wait_until(
+        lambda: len(re.findall(r"Application startup complete", server.log_tail(100_000))) == 2,
+        120,
+        what="both server processes to start",
+    )
+    headers = {"Authorization": f"Token {key}"}
+    images = [data_uri(image_bytes(320, 180, seed=3)), data_uri(image_bytes(320, 180, seed=3, shift=8))]
+    ids = []
+    for _ in range(8):
+        # a new connection each time: the kernel hands connections to either process
+        resp = httpx.post(
+            f"{server.url}/ent/v2/start-end2video",
+            headers=headers,
+            timeout=30,
+            json={"model": "viduq3-pro", "images": images, "duration": 1, "resolution": "540p"},
+        )
+        assert resp.status_code == 200, resp.text
+        ids.append(resp.json()["task_id"])
+
+    def states() -> set[str]:
+        return {
+            httpx.get(f"{server.url}/ent/v2/tasks/{i}/creations", headers=headers, timeout=10).json()["state"]
+            for i in ids
+        }
+
+    wait_until(lambda: states() == {"success"}, 180, what="every task to succeed")
+    with sqlite3.connect(server.env["FRAMECAST_DATA_DIR"] + "/framecast.db") as db:
+        rows = db.execute(
+            f"SELECT id, attempt, worker FROM tasks WHERE id IN ({','.join('?' * len(ids))})", ids
+        ).fetchall()
+        creations = dict(db.execute("SELECT task_id, count(*) FROM creations GROUP BY task_id").fetchall())
+    assert sorted(r[0] for r in rows) == sorted(ids)
+    assert all(attempt == 1 for _, attempt, _ in rows), rows  # claimed once: no second attempt
+    assert all(creations.get(i) == 1 for i in ids), creations  # one set of results per task
+    pids = {worker.split(":")[1] for _, _, worker in rows}
+    assert len(pids) == 2, f"every task ran in one process: {rows}"  # both processes' pools claimed
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", server.log_tail(100_000)))) == 2
