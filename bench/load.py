@@ -109,14 +109,49 @@ async def _load(
     return Result("", len(latencies), errors, elapsed, latencies)
 
 
-def load(name: str, base: str, make: Callable[[int], tuple[str, str, Any]], conc: int, secs: float,
-         token: str = "") -> Result:  # fmt: skip
-    headers = {"Authorization": f"Token {token}"} if token else {}
-    result = asyncio.run(_load(base, make, headers, conc, secs))
-    result.name = name
-    print(f"  {name:<28} {result.rate:8.1f} req/s  p50 {result.pct(0.5):7.1f} ms  p99 {result.pct(0.99):7.1f} ms"
-          f"  errors {result.errors}", flush=True)  # fmt: skip
+@dataclass
+class Probe:
+    """One kind of request: where it goes, how it is made, with how many connections, as whom."""
+
+    name: str
+    base: str
+    make: Callable[[int], tuple[str, str, Any]]
+    conc: int
+    token: str = ""
+
+
+def measure(probe: Probe, secs: float) -> Result:
+    headers = {"Authorization": f"Token {probe.token}"} if probe.token else {}
+    result = asyncio.run(_load(probe.base, probe.make, headers, probe.conc, secs))
+    result.name = probe.name
     return result
+
+
+def paired(probe: Probe, ref: Probe, secs: float, rounds: int = 3) -> tuple[Result, Result]:
+    """``probe`` and its reference in alternating rounds (ref, probe, ref, probe...), so that load from
+    the rest of the machine, which drifts over minutes, falls on both alike."""
+    got: dict[str, list[Result]] = {probe.name: [], ref.name: []}
+    for _ in range(rounds):
+        for p in (ref, probe):
+            got[p.name].append(measure(p, secs / rounds))
+    a, b = (_pool(got[p.name]) for p in (probe, ref))
+    for r in (b, a):
+        print(
+            f"  {r.name:<28} {r.rate:8.1f} req/s  p50 {r.pct(0.5):7.1f} ms  p99 {r.pct(0.99):7.1f} ms"
+            f"  errors {r.errors}",
+            flush=True,
+        )
+    return a, b
+
+
+def _pool(results: list[Result]) -> Result:
+    return Result(
+        results[0].name,
+        sum(r.requests for r in results),
+        sum(r.errors for r in results),
+        sum(r.seconds for r in results),
+        [x for r in results for x in r.latencies],
+    )
 
 
 @contextmanager
@@ -175,17 +210,40 @@ def populate(url: str, template_id: str, tenant_b: str, total: int, for_b: int) 
             tid = str(base_id + i * 10)
             at = start + timedelta(seconds=i * 20)
             to_b = i % (total // for_b) == 0  # B's tasks spread through time, between A's
-            row = {**template, "id": tid, "created_at": at, "updated_at": at, "state": "succeeded",
-                   "progress": 100, "attempt": 1, "started_at": at, "finished_at": at + timedelta(seconds=9),
-                   "external_id": None}  # fmt: skip
+            row = {
+                **template,
+                "id": tid,
+                "created_at": at,
+                "updated_at": at,
+                "state": "succeeded",
+                "progress": 100,
+                "attempt": 1,
+                "started_at": at,
+                "finished_at": at + timedelta(seconds=9),
+                "external_id": None,
+            }
             if to_b:
                 row["tenant"] = tenant_b
             else:
                 a_ids.append(tid)
             rows.append(row)
-            outs.append({"id": "c" + tid, "task_id": tid, "index": 0, "attempt": 1, "video_key": f"b/{tid}.mp4",
-                         "cover_key": f"b/{tid}.jpg", "watermarked_key": None, "width": 1280, "height": 720,
-                         "fps": 24, "frames": 120, "duration": 5.0, "seed": 7})  # fmt: skip
+            outs.append(
+                {
+                    "id": "c" + tid,
+                    "task_id": tid,
+                    "index": 0,
+                    "attempt": 1,
+                    "video_key": f"b/{tid}.mp4",
+                    "cover_key": f"b/{tid}.jpg",
+                    "watermarked_key": None,
+                    "width": 1280,
+                    "height": 720,
+                    "fps": 24,
+                    "frames": 120,
+                    "duration": 5.0,
+                    "seed": 7,
+                }
+            )
         with engine.begin() as conn:
             conn.execute(insert(tasks), rows)
             conn.execute(insert(creations), outs)
@@ -200,7 +258,9 @@ def tenant_of(url: str, token: str) -> str:
     engine = create_engine(url)
     with engine.begin() as conn:
         sha = hashlib.sha256(token.encode()).hexdigest()
-        tenant = conn.execute(text("SELECT tenant FROM api_keys WHERE key_hash = :h"), {"h": sha}).scalar_one()
+        tenant = conn.execute(
+            text("SELECT tenant FROM api_keys WHERE key_hash = :h"), {"h": sha}
+        ).scalar_one()
     engine.dispose()
     return str(tenant)
 
@@ -222,24 +282,38 @@ def database(kind: str, data_dir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def run_db(kind: str, args: argparse.Namespace, env0: dict[str, str], bare: Result) -> list[tuple[Result, Result]]:
+def run_db(
+    kind: str, args: argparse.Namespace, env0: dict[str, str], bare: str
+) -> list[tuple[Result, Result]]:
     framecast = [sys.executable, "-c", "from framecast.cli import main; main()"]
     out: list[tuple[Result, Result]] = []
+    secs = args.seconds
     with tempfile.TemporaryDirectory(prefix="framecast-load-") as tmp, database(kind, Path(tmp)) as url:
         data = Path(tmp)
-        env = {**env0, "FRAMECAST_DATA_DIR": str(data), "FRAMECAST_DATABASE_URL": url, "FRAMECAST_WORKERS": "0"}
-        keys = [subprocess.run([*framecast, "keys", "create", "--quiet"], env=env, check=True,
-                               capture_output=True, text=True).stdout.strip() for _ in range(2)]  # fmt: skip
+        env = {
+            **env0,
+            "FRAMECAST_DATA_DIR": str(data),
+            "FRAMECAST_DATABASE_URL": url,
+            "FRAMECAST_WORKERS": "0",
+        }
+        keys = [
+            subprocess.run(
+                [*framecast, "keys", "create", "--quiet"], env=env, check=True, capture_output=True, text=True
+            ).stdout.strip()
+            for _ in range(2)
+        ]
         port = free_port()
         log = data / "serve.log"
         serve = [*framecast, "serve", "--port", str(port)]
-        pngs = [png_data_uri(0), png_data_uri(1)]
-        body = {"model": "viduq3-pro", "images": pngs}
+        body = {"model": "viduq3-pro", "images": [png_data_uri(0), png_data_uri(1)]}
+        bare10 = Probe("bare get (10 conn)", bare, lambda i: ("GET", f"/tasks/{i}", None), 10)
+        bare50 = Probe("bare get (50 conn)", bare, lambda i: ("GET", f"/tasks/{i}", None), 50)
         print(f"{kind}:", flush=True)
         with server(serve, env, log, port) as base:
-            create = load(f"{kind} create", base, lambda i: ("POST", "/ent/v2/start-end2video", body),
-                          10, args.seconds, keys[0])  # fmt: skip
-        out.append((create, bare))
+            create = Probe(
+                f"{kind} create", base, lambda i: ("POST", "/ent/v2/start-end2video", body), 10, keys[0]
+            )
+            out.append(paired(create, bare10, secs))
         engine = create_engine(url)
         with engine.begin() as conn:
             template = conn.execute(text("SELECT id FROM tasks ORDER BY created_at LIMIT 1")).scalar_one()
@@ -250,24 +324,37 @@ def run_db(kind: str, args: argparse.Namespace, env0: dict[str, str], bare: Resu
         random.seed(1)
         sample = random.sample(ids, min(5000, len(ids)))
         with server(serve, env, log, port) as base:
-            for name, path in (("get vidu", "/ent/v2/tasks/{}/creations"), ("get openai", "/v1/videos/video_{}")):
-                r = load(f"{kind} {name}", base, lambda i, p=path: ("GET", p.format(sample[i % len(sample)]), None),
-                         50, args.seconds, keys[0])  # fmt: skip
-                out.append((r, bare))
-            pages = {p: f"/ent/v2/tasks?pager.page={p}&pager.pagesz=20" for p in (0, 150)}
-            p0 = load(f"{kind} list p0", base, lambda i: ("GET", pages[0], None), 10, args.seconds, keys[1])
-            p150 = load(f"{kind} list p150", base, lambda i: ("GET", pages[150], None), 10, args.seconds, keys[1])
-            out.append((p150, p0))
+            for name, path in (
+                ("get vidu", "/ent/v2/tasks/{}/creations"),
+                ("get openai", "/v1/videos/video_{}"),
+            ):
+                get = Probe(
+                    f"{kind} {name}",
+                    base,
+                    lambda i, p=path: ("GET", p.format(sample[i % len(sample)]), None),
+                    50,
+                    keys[0],
+                )
+                out.append(paired(get, bare50, secs))
+            page = "/ent/v2/tasks?pager.page={}&pager.pagesz=20"
+            p0 = Probe(f"{kind} list page 0", base, lambda i: ("GET", page.format(0), None), 10, keys[1])
+            p150 = Probe(
+                f"{kind} list page 150", base, lambda i: ("GET", page.format(150), None), 10, keys[1]
+            )
+            out.append(paired(p150, p0, secs))
         _cancel_queued(url)  # the create row's tasks: the idle row must find the workers idle
         env_render = {**env, "FRAMECAST_WORKERS": "2"}
         with server(serve, env_render, log, port) as base:
-            get = lambda i: ("GET", f"/ent/v2/tasks/{sample[i % len(sample)]}/creations", None)  # noqa: E731
-            idle = load(f"{kind} get idle", base, get, 10, args.seconds, keys[0])
-            render = {**body, "resolution": "720p", "duration": 5}
-            _submit(base, keys[0], render, 2 + int(args.seconds))
-            busy = load(f"{kind} get rendering", base, get, 10, args.seconds, keys[0])
-            running = _running(url)
-            print(f"  tasks still queued or running after the window: {running}", flush=True)
+            get_path = "/ent/v2/tasks/{}/creations"
+            make = lambda i: ("GET", get_path.format(sample[i % len(sample)]), None)  # noqa: E731
+            idle = measure(Probe(f"{kind} get idle", base, make, 10, keys[0]), secs)
+            _submit(base, keys[0], {**body, "resolution": "720p", "duration": 5}, 2 + int(secs))
+            busy = measure(Probe(f"{kind} get rendering", base, make, 10, keys[0]), secs)
+            print(
+                f"  idle p99 {idle.pct(0.99):.1f} ms, rendering p99 {busy.pct(0.99):.1f} ms; tasks still "
+                f"queued or running after the window: {_running(url)}",
+                flush=True,
+            )
             out.append((busy, idle))
     return out
 
@@ -309,20 +396,20 @@ def main() -> None:
     if kernel and not any((src / "framecast/engines").glob("_kernels*.so")):
         shutil.copy(kernel, src / "framecast/engines")  # another checkout: the C kernel this one built
     env0 = {**os.environ, "PYTHONPATH": str(src), "FRAMECAST_ACCESS_LOG_SAMPLE": str(args.access_log)}
+    rows: list[tuple[Result, Result]] = []
     with tempfile.TemporaryDirectory(prefix="framecast-bare-") as tmp:
         port = free_port()
         bare_cmd = [sys.executable, "-c", BARE_APP, str(port), "1" if args.access_log > 0 else "0"]
-        print("bare FastAPI:", flush=True)
-        with server(bare_cmd, env0, Path(tmp) / "bare.log", port) as base:
-            bare50 = load("bare get (50 conn)", base, lambda i: ("GET", f"/tasks/{i}", None), 50, args.seconds)
-    rows: list[tuple[Result, Result]] = [(bare50, bare50)]
-    for kind in args.db.split(","):
-        rows += run_db(kind, args, env0, bare50)
+        with server(bare_cmd, env0, Path(tmp) / "bare.log", port) as bare:
+            for kind in args.db.split(","):
+                rows += run_db(kind, args, env0, bare)
     print("\n| row | req/s | p50 ms | p99 ms | errors | vs | req/s ratio | p99 ratio |")
     print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for r, ref in rows:
-        print(f"| {r.name} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.errors} | {ref.name} "
-              f"| {r.rate / ref.rate:.2f} | {r.pct(0.99) / ref.pct(0.99):.2f} |")  # fmt: skip
+        print(
+            f"| {r.name} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.errors} | {ref.name} "
+            f"| {r.rate / ref.rate:.2f} | {r.pct(0.99) / ref.pct(0.99):.2f} |"
+        )
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 

@@ -16,10 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from framecast import __version__, events, metrics
 from framecast.access_log import sample_access_log
+from framecast.body_limit import BodyLimitMiddleware
 from framecast.callbacks import CallbackSender
 from framecast.config import Catalog, Settings
 from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
-from framecast.body_limit import BodyLimitMiddleware
 from framecast.dialects.common import hoist_schema_defs, validation_message
 from framecast.dialects.dialect import Dialect, DialectTable, render_error
 from framecast.domain import ErrorCode

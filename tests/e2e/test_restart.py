@@ -74,7 +74,15 @@ class Server(Subprocess):
         """Start and wait until healthy; with ``may_die``, a process that exits meanwhile is fine too."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN), "serve", "--port", str(self.port), "--log-level", self.log_level, *self.serve_args],
+                [
+                    str(BIN),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    self.log_level,
+                    *self.serve_args,
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

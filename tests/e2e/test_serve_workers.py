@@ -6,16 +6,25 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import data_uri, image_bytes
-from tests.e2e.test_restart import BIN, Server, server  # noqa: F401 (the fixture)
+from tests.e2e.test_restart import BIN, Server
 from tests.waiting import wait_until
 
 
-def test_two_server_processes_serve_and_run_each_task_once(server: Server, tmp_path: Path) -> None:
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data")
+    yield srv
+    srv.stop()  # SIGTERM: uvicorn's parent process stops its children
+
+
+def test_two_server_processes_serve_and_run_each_task_once(server: Server) -> None:
     server.serve_args = ["--workers", "2"]
     server.log_level = "info"  # the log names each process and each claim
     # a lease long enough that a busy machine's late heartbeat never hands a task to the other process

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from framecast.domain import (
@@ -169,15 +169,16 @@ def list_tasks(session: Session, *, flt: TaskFilter, offset: int = 0, limit: int
     after = _anchor(session, flt)
     if offset > 0:
         keys = q.with_only_columns(TaskRow.created_at, TaskRow.id)
-        after = session.execute(_seek(keys, after, flt.newest_first).offset(offset - 1).limit(1)).first()
-        if after is None:
+        start = session.execute(_seek(keys, after, flt.newest_first).offset(offset - 1).limit(1)).first()
+        if start is None:
             return []  # past the last page
+        after = (start[0], start[1])
     rows = list(session.scalars(_seek(q, after, flt.newest_first).limit(limit)))
     creations = creations_of(session, task_ids=[r.id for r in rows])
     return [to_domain(r, creations[r.id]) for r in rows]
 
 
-def _filtered(flt: TaskFilter) -> Select[tuple[TaskRow]]:
+def _filtered(flt: TaskFilter) -> Select[TaskRow]:
     q = select(TaskRow).where(TaskRow.tenant == flt.tenant)
     if flt.states:
         q = q.where(TaskRow.state.in_([s.value for s in flt.states]))
@@ -202,17 +203,17 @@ def _anchor(session: Session, flt: TaskFilter) -> tuple[datetime, str] | None:
     return anchor.created_at, anchor.id
 
 
-_S = TypeVar("_S", bound=Select[Any])
+_S = TypeVar("_S", Select[TaskRow], Select[datetime, str])
 
 
-def _seek(q: _S, after: Row[Any] | tuple[datetime, str] | None, newest_first: bool) -> _S:
+def _seek(q: _S, after: tuple[datetime, str] | None, newest_first: bool) -> _S:
     """``q`` in list order, starting strictly after the key ``after``.
 
     ids are time-ordered (see service.new_task_id), so (created_at, id) is a total, stable order; the
     comparison is spelled out (not a row-value compare) so that every backend can use the index.
     """
     if after is not None:
-        at, tid = after[0], after[1]
+        at, tid = after
         if newest_first:
             q = q.where((TaskRow.created_at < at) | and_(TaskRow.created_at == at, TaskRow.id < tid))
         else:
