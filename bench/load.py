@@ -31,12 +31,13 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,6 +110,75 @@ async def _load(
     return Result("", len(latencies), errors, elapsed, latencies)
 
 
+PIDS: dict[str, int] = {}  # server base URL -> its process, for --profile
+PROFILE_DIR: Path | None = None
+# where the server's busy time goes: a sample counts for a group when one of its frames contains the text
+GROUPS = {
+    "middleware": (
+        "starlette/middleware",
+        "framecast/metrics.py",
+        "framecast/request_ids.py",
+        "framecast/body_limit.py",
+    ),
+    "thread pool hand-off": ("anyio/to_thread", "anyio/_backends", "concurrent/futures", "run_in_threadpool"),
+    "SQLAlchemy": ("sqlalchemy/",),
+    "database driver": ("sqlite3", "psycopg"),
+    "access log": ("logging/__init__", "uvicorn/logging"),
+    "request ids": ("uuid.py", "request_ids.py"),
+    "pydantic (domain)": ("pydantic/",),
+    "images (decode, check)": ("PIL/", "framecast/media/"),
+    "JSON": ("json/",),
+}
+
+
+@contextmanager
+def profiled(base: str, name: str) -> Iterator[None]:
+    """py-spy on the server while the block runs (``--profile``): samples holding the GIL, i.e. the
+    process's own busy time, summarised by GROUPS and by the hottest functions."""
+    if PROFILE_DIR is None:
+        yield
+        return
+    raw = PROFILE_DIR / f"{name.replace(' ', '_')}.txt"
+    spy = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        str(PIDS[base]),
+        "--gil",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "-o",
+        str(raw),
+    ]
+    proc = subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    _summarise(raw)
+
+
+def _summarise(raw: Path) -> None:
+    stacks = [line.rsplit(" ", 1) for line in raw.read_text().splitlines() if line.strip()]
+    total = sum(int(n) for _, n in stacks) or 1
+    groups = {g: 0 for g in GROUPS}
+    leaves: dict[str, int] = {}
+    for stack, n in stacks:
+        for group, needles in GROUPS.items():
+            if any(needle in stack for needle in needles):
+                groups[group] += int(n)
+        leaf = stack.split(";")[-1]
+        leaves[leaf] = leaves.get(leaf, 0) + int(n)
+    print(
+        f"    profile ({total} samples, {raw.name}): "
+        + ", ".join(f"{g} {100 * c / total:.0f}%" for g, c in sorted(groups.items(), key=lambda x: -x[1]))
+    )
+    for leaf, n in sorted(leaves.items(), key=lambda x: -x[1])[:8]:
+        print(f"      {100 * n / total:4.1f}% {leaf}")
+
+
 @dataclass
 class Probe:
     """One kind of request: where it goes, how it is made, with how many connections, as whom."""
@@ -131,9 +201,10 @@ def paired(probe: Probe, ref: Probe, secs: float, rounds: int = 3) -> tuple[Resu
     """``probe`` and its reference in alternating rounds (ref, probe, ref, probe...), so that load from
     the rest of the machine, which drifts over minutes, falls on both alike."""
     got: dict[str, list[Result]] = {probe.name: [], ref.name: []}
-    for _ in range(rounds):
-        for p in (ref, probe):
-            got[p.name].append(measure(p, secs / rounds))
+    for i in range(rounds):
+        got[ref.name].append(measure(ref, secs / rounds))
+        with profiled(probe.base, probe.name) if i == 0 else nullcontext():
+            got[probe.name].append(measure(probe, secs / rounds))
     a, b = (_pool(got[p.name]) for p in (probe, ref))
     for r in (b, a):
         print(
@@ -163,6 +234,7 @@ def server(args: list[str], env: dict[str, str], log: Path, port: int) -> Iterat
         wait(lambda: _up(base) or proc.poll() is not None, 90, f"server on {port}")
         if proc.poll() is not None:
             raise SystemExit(f"server exited; see {log}")
+        PIDS[base] = proc.pid
         yield base
     finally:
         proc.terminate()
@@ -390,7 +462,12 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=100_000)
     ap.add_argument("--tree", type=Path, default=ROOT, help="checkout whose src/ is served")
     ap.add_argument("--access-log", type=float, default=1.0, help="FRAMECAST_ACCESS_LOG_SAMPLE for both")
+    ap.add_argument("--profile", type=Path, help="folder for py-spy profiles of the framecast rows")
     args = ap.parse_args()
+    global PROFILE_DIR
+    if args.profile:
+        PROFILE_DIR = args.profile
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     src = args.tree.resolve() / "src"
     kernel = next((ROOT / "src/framecast/engines").glob("_kernels*.so"), None)
     if kernel and not any((src / "framecast/engines").glob("_kernels*.so")):
