@@ -29,7 +29,6 @@ import hashlib
 import io
 import os
 import random
-import secrets
 import shutil
 import signal
 import subprocess
@@ -48,7 +47,7 @@ from PIL import Image
 from sqlalchemy import MetaData, create_engine, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import PG_ADMIN, free_port, wait
+from throughput import free_port, postgres_database, wait
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_APP = """
@@ -117,17 +116,23 @@ GROUPS = {
     "middleware": (
         "starlette/middleware",
         "framecast/metrics.py",
-        "framecast/request_ids.py",
-        "framecast/body_limit.py",
+        "request_ids.py",
+        "body_limit.py",
+        "fastapi/_body_limit.py",
+        "fastapi/telemetry",
     ),
-    "thread pool hand-off": ("anyio/to_thread", "anyio/_backends", "concurrent/futures", "run_in_threadpool"),
+    "thread pool hand-off": ("anyio/to_thread", "anyio/_backends", "concurrent/futures", "threading.py"),
     "SQLAlchemy": ("sqlalchemy/",),
     "database driver": ("sqlite3", "psycopg"),
     "access log": ("logging/__init__", "uvicorn/logging"),
-    "request ids": ("uuid.py", "request_ids.py"),
     "pydantic (domain)": ("pydantic/",),
-    "images (decode, check)": ("PIL/", "framecast/media/"),
+    "images (decode, check)": ("PIL/", "images.py", "fetch.py", "base64.py"),
     "JSON": ("json/",),
+    "URL signing": ("hmac.py", "storage.py"),
+    "FastAPI routing, dependencies, responses": ("fastapi/", "starlette/"),
+    "framecast dialects, service, store": ("framecast/",),
+    "uvicorn HTTP": ("uvicorn/protocols", "h11/"),
+    "asyncio": ("asyncio/",),
 }
 
 
@@ -161,20 +166,23 @@ def profiled(base: str, name: str) -> Iterator[None]:
 
 
 def _summarise(raw: Path) -> None:
+    """Each sample goes to the group of its innermost frame that belongs to one ("other" if none): the
+    time spent in that group's own code, not in what it calls."""
     stacks = [line.rsplit(" ", 1) for line in raw.read_text().splitlines() if line.strip()]
     total = sum(int(n) for _, n in stacks) or 1
-    groups = {g: 0 for g in GROUPS}
+    groups = {g: 0 for g in [*GROUPS, "other"]}
     leaves: dict[str, int] = {}
     for stack, n in stacks:
-        for group, needles in GROUPS.items():
-            if any(needle in stack for needle in needles):
-                groups[group] += int(n)
-        leaf = stack.split(";")[-1]
-        leaves[leaf] = leaves.get(leaf, 0) + int(n)
-    print(
-        f"    profile ({total} samples, {raw.name}): "
-        + ", ".join(f"{g} {100 * c / total:.0f}%" for g, c in sorted(groups.items(), key=lambda x: -x[1]))
-    )
+        frames = stack.split(";")
+        group = next(
+            (g for f in reversed(frames) for g, needles in GROUPS.items() if any(x in f for x in needles)),
+            "other",
+        )
+        groups[group] += int(n)
+        leaves[frames[-1]] = leaves.get(frames[-1], 0) + int(n)
+    shares = sorted(groups.items(), key=lambda x: -x[1])
+    summary = ", ".join(f"{g} {100 * c / total:.0f}%" for g, c in shares if c)
+    print(f"    profile ({total} samples, {raw.name}): {summary}")
     for leaf, n in sorted(leaves.items(), key=lambda x: -x[1])[:8]:
         print(f"      {100 * n / total:4.1f}% {leaf}")
 
@@ -342,16 +350,8 @@ def database(kind: str, data_dir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{data_dir / 'framecast.db'}"
         return
-    name = f"framecast_load_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 def run_db(

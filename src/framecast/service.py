@@ -267,7 +267,8 @@ class TaskService:
         spec = self.check_model(req)
         req = normalise(req, spec)
         self._check_roles(req)
-        request_hash = _request_hash(dialect, req)
+        # only an idempotency key needs it; it serialises the inline images (~1 MB for two data URIs)
+        request_hash = _request_hash(dialect, req) if req.client_request_id else ""
         if req.client_request_id:
             replay = self._replay(principal, req.client_request_id, request_hash)
             if replay is not None:

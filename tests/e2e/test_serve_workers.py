@@ -9,10 +9,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import data_uri, image_bytes
 from tests.e2e.test_restart import BIN, Server
 from tests.waiting import wait_until
 
@@ -39,27 +37,9 @@ def test_two_server_processes_serve_and_run_each_task_once(server: Server) -> No
         120,
         what="both server processes to start",
     )
-    headers = {"Authorization": f"Token {key}"}
-    images = [data_uri(image_bytes(320, 180, seed=3)), data_uri(image_bytes(320, 180, seed=3, shift=8))]
-    ids = []
-    for _ in range(8):
-        # a new connection each time: the kernel hands connections to either process
-        resp = httpx.post(
-            f"{server.url}/ent/v2/start-end2video",
-            headers=headers,
-            timeout=30,
-            json={"model": "viduq3-pro", "images": images, "duration": 1, "resolution": "540p"},
-        )
-        assert resp.status_code == 200, resp.text
-        ids.append(resp.json()["task_id"])
-
-    def states() -> set[str]:
-        return {
-            httpx.get(f"{server.url}/ent/v2/tasks/{i}/creations", headers=headers, timeout=10).json()["state"]
-            for i in ids
-        }
-
-    wait_until(lambda: states() == {"success"}, 180, what="every task to succeed")
+    # each on a new connection: the kernel hands connections to either process
+    ids = server.submit(key, 8, seed=3, duration=1, resolution="540p")
+    wait_until(lambda: set(server.states(key, ids)) == {"success"}, 180, what="every task to succeed")
     with sqlite3.connect(server.env["FRAMECAST_DATA_DIR"] + "/framecast.db") as db:
         rows = db.execute(
             f"SELECT id, attempt, worker FROM tasks WHERE id IN ({','.join('?' * len(ids))})", ids
