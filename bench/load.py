@@ -47,7 +47,7 @@ from PIL import Image
 from sqlalchemy import MetaData, create_engine, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import free_port, postgres_database, wait
+from throughput import free_port, postgres_database, stop, wait
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_APP = """
@@ -245,11 +245,7 @@ def server(args: list[str], env: dict[str, str], log: Path, port: int) -> Iterat
         PIDS[base] = proc.pid
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def _up(base: str) -> bool:
