@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -15,10 +15,12 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from framecast import __version__, console, events, metrics
+from framecast.access_log import sample_access_log
+from framecast.body_limit import BodyLimitMiddleware
 from framecast.callbacks import CallbackSender
 from framecast.config import Catalog, Settings
 from framecast.dialects import baicai, kling, newapi, openai_videos, qianfan, vidu
-from framecast.dialects.common import hoist_schema_defs, trace_id_of, validation_message
+from framecast.dialects.common import hoist_schema_defs, validation_message
 from framecast.dialects.dialect import Dialect, DialectTable, render_error
 from framecast.domain import ErrorCode
 from framecast.engines.registry import EngineRegistry
@@ -27,6 +29,7 @@ from framecast.jobs.base import JobRunner
 from framecast.jobs.local import LocalWorkerPool
 from framecast.jobs.runner import RunContext
 from framecast.prompts.setup import expander_for
+from framecast.request_ids import RequestIdMiddleware
 from framecast.service import TaskService
 from framecast.storage import BlobStore, LocalBlobStore, UrlSigner, open_blob_store
 from framecast.store.db import Database
@@ -114,6 +117,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sample_access_log(settings.access_log_sample)  # here: uvicorn has set up its loggers by now
         db.upgrade()
         runner.start()
         callbacks.start()
@@ -151,20 +155,9 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        trace_id = trace_id_of(request)
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            err = ClientError(
-                ErrorCode.BODY_TOO_LARGE,
-                f"request body is larger than {settings.max_body_bytes // (1024 * 1024)} MB",
-                param="body",
-            )
-            return render_error(request, err)
-        response = await call_next(request)
-        response.headers["x-request-id"] = trace_id
-        return response
+    # pure ASGI middleware: BaseHTTPMiddleware costs a task and a queue per request (issue 16's profile)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outside the body limit, so a 413 carries the id too
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

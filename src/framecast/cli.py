@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import itertools
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -96,26 +97,34 @@ def serve(
         str | None, typer.Option(help="address to bind (default FRAMECAST_HOST or 127.0.0.1)")
     ] = None,
     port: Annotated[int | None, typer.Option(help="port (default FRAMECAST_PORT or 8000)")] = None,
-    workers: Annotated[int | None, typer.Option(help="in-process worker threads")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="server processes; each serves the API and runs its own worker threads")
+    ] = 1,
+    threads: Annotated[
+        int | None, typer.Option(help="in-process worker threads per process (default FRAMECAST_WORKERS)")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Run the API and an in-process worker pool (SQLite + local storage by default); with
-    FRAMECAST_BROKER_URL set, the API only (`framecast worker` processes run the tasks)."""
+    FRAMECAST_BROKER_URL set, the API only (`framecast worker` processes run the tasks).
+
+    With --workers N, N processes share the port; each claims tasks with the same compare-and-swap,
+    so a task runs once whichever process takes it."""
     import uvicorn
 
-    from framecast.app import create_app
-
-    overrides: dict[str, object] = {}
+    overrides: dict[str, str] = {}
     if host:
         overrides["host"] = host
     if port:
-        overrides["port"] = port
-    if workers is not None:
-        overrides["workers"] = workers
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+        overrides["port"] = str(port)
+    if threads is not None:
+        overrides["workers"] = str(threads)
+    # through the environment: with several processes each builds its own Settings from it
+    os.environ.update({f"FRAMECAST_{k.upper()}": v for k, v in overrides.items()})
+    settings = Settings()
     _check_distributed(settings)
     logs.configure(log_level)
-    db = _db(settings)
+    db = _db(settings)  # migrations run here, once, before any server process starts
     with db.session() as s:
         if key_store.count_active(s) == 0:
             row, token = key_store.create_key(s, name="first key")
@@ -128,7 +137,17 @@ def serve(
     console.print(
         f"framecast listening on http://{settings.host}:{settings.port} (data in {settings.data_dir})"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level.lower())
+    uvicorn.run(
+        "framecast.app:create_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level.lower(),
+        access_log=settings.access_log_sample > 0,
+        # uvicorn's 5 s default replaces a process that is still importing the engines on a busy machine
+        timeout_worker_healthcheck=60,
+    )
 
 
 def _check_distributed(settings: Settings) -> None:

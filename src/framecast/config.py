@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     callback_attempts: int = Field(default=6, ge=1)  # first try + retries
     callback_backoff_seconds: float = Field(default=2.0, gt=0)  # doubles after each failed attempt
     callback_timeout: float = Field(default=10.0, gt=0)
+    # a key found valid is trusted this long without asking the database again; a revocation
+    # therefore takes up to this long to reach a serving process (0 = ask on every request)
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    # share of requests `serve` writes to the access log: 1 = every request, 0 = none (no log line is
+    # even formatted), 0.01 = one in a hundred at random
+    access_log_sample: float = Field(default=1.0, ge=0, le=1)
     # --- distributed mode (docs/deploy.md): a broker URL switches it on ------------------------------
     broker_url: str = ""  # redis://host:6379/0 or amqp://user:pass@host:5672//; empty -> embedded mode
     queue_prefix: str = "framecast"  # queues are <prefix>.<model>; also namespaces the Redis keys

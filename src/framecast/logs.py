@@ -1,8 +1,8 @@
 """Every log line names the request it was written under: the ``x-request-id`` the client saw.
 
-:func:`framecast.dialects.common.trace_id_of` sets :data:`REQUEST_ID` when a request's id is
-first read (the body-limit middleware reads it before the route runs), and context variables
-follow the request into the routes' thread-pool calls. Lines written outside a request (workers,
+:class:`framecast.request_ids.RequestIdMiddleware` sets :data:`REQUEST_ID` for each request
+before anything else runs, and context variables follow the request into the routes' thread-pool
+calls. Lines written outside a request (workers,
 callbacks) show ``-``.
 """
 

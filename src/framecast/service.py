@@ -52,6 +52,7 @@ from framecast.media.images import (
 )
 from framecast.media.videos import CheckedVideo, VideoLimits, load_video_source
 from framecast.moderation import BlocklistModerator, Moderator
+from framecast.principal_cache import PrincipalCache
 from framecast.secretbox import SecretBox
 from framecast.storage import BlobStore
 from framecast.store import billing, idempotency
@@ -231,6 +232,7 @@ class TaskService:
         self.blobs = blobs
         self.catalog = catalog
         self.engines = engines
+        self.principals = PrincipalCache(settings.auth_cache_seconds)
         self._wakers: list[WAKE] = []
         self._queued_hooks: list[Callable[[Task], None]] = []
         self._cancel_hooks: list[Callable[[Task], None]] = []
@@ -328,7 +330,8 @@ class TaskService:
         req = normalise(req, spec)
         req, silent_note = default_sound(spec, req)
         self._check_roles(req)
-        request_hash = _request_hash(dialect, req)
+        # only an idempotency key needs it; it serialises the inline images (~1 MB for two data URIs)
+        request_hash = _request_hash(dialect, req) if req.client_request_id else ""
         if req.client_request_id:
             replay = self._replay(principal, req.client_request_id, request_hash)
             if replay is not None:
@@ -557,8 +560,12 @@ class TaskService:
     # --- read ------------------------------------------------------------------------------------
 
     def authenticate(self, token: str) -> Principal | None:
+        """The key's principal, or None when it is unknown or revoked (valid keys are cached briefly)."""
         with self.db.session() as s:
-            return authenticate(s, token=token)
+            principal = authenticate(s, token=token)
+        if principal is not None:
+            self.principals.put(principal)
+        return principal
 
     def get(self, principal: Principal, task_id: str) -> Task:
         with self.db.session() as s:

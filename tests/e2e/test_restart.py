@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,16 +65,51 @@ class Server(Subprocess):
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / "server.log"
         self.log_level = "warning"
+        self.serve_args: list[str] = []  # more `framecast serve` options
+        self.start_timeout = 30.0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def submit(self, key: str, n: int, *, seed: int, **fields: Any) -> list[str]:
+        """``n`` Vidu first/last tasks, each on a new connection; returns their ids."""
+        images = [
+            data_uri(image_bytes(320, 180, seed=seed)),
+            data_uri(image_bytes(320, 180, seed=seed, shift=10)),
+        ]
+        ids = []
+        for _ in range(n):
+            resp = httpx.post(
+                f"{self.url}/ent/v2/start-end2video",
+                headers={"Authorization": f"Token {key}"},
+                timeout=30,
+                json={"model": "viduq3-pro", "images": images, **fields},
+            )
+            assert resp.status_code == 200, resp.text
+            ids.append(resp.json()["task_id"])
+        return ids
+
+    def states(self, key: str, ids: list[str]) -> list[str]:
+        headers = {"Authorization": f"Token {key}"}
+        return [
+            httpx.get(f"{self.url}/ent/v2/tasks/{i}/creations", headers=headers, timeout=10).json()["state"]
+            for i in ids
+        ]
+
     def start(self, *, may_die: bool = False) -> None:
         """Start and wait until healthy; with ``may_die``, a process that exits meanwhile is fine too."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN), "serve", "--port", str(self.port), "--log-level", self.log_level],
+                [
+                    str(BIN),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    self.log_level,
+                    *self.serve_args,
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -107,23 +143,10 @@ def test_kill_9_and_restart_finishes_every_task_once(server: Server) -> None:
     ).stdout.strip()
     headers = {"Authorization": f"Token {key}"}
     server.start()
-    images = [data_uri(image_bytes(320, 180, seed=5)), data_uri(image_bytes(320, 180, seed=5, shift=10))]
-    ids = []
-    for _ in range(3):
-        resp = httpx.post(
-            f"{server.url}/ent/v2/start-end2video",
-            headers=headers,
-            timeout=30,
-            json={"model": "viduq3-pro", "images": images, "duration": 3, "resolution": "1080p"},
-        )
-        assert resp.status_code == 200, resp.text
-        ids.append(resp.json()["task_id"])
+    ids = server.submit(key, 3, seed=5, duration=3, resolution="1080p")
 
     def states() -> list[str]:
-        return [
-            httpx.get(f"{server.url}/ent/v2/tasks/{i}/creations", headers=headers, timeout=10).json()["state"]
-            for i in ids
-        ]
+        return server.states(key, ids)
 
     wait_until(lambda: "processing" in states(), 60, what="a task to start")
     running = ids[states().index("processing")]

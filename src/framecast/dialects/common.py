@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from framecast import logs
 from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
 from framecast.errors import ClientError
+from framecast.request_ids import request_id_of
 from framecast.service import ResultFile, SubmitLimits, TaskService
 from framecast.storage import UrlSigner
 from framecast.store.keys import Principal
@@ -56,12 +55,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 
 
 def trace_id_of(request: Request) -> str:
-    tid = getattr(request.state, "trace_id", None)
-    if tid is None:
-        tid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.trace_id = tid
-        logs.REQUEST_ID.set(tid)
-    return str(tid)
+    return request_id_of(request.scope)
 
 
 async def read_body(request: Request) -> bytes:

@@ -145,7 +145,7 @@ class TaskRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
-        Index("ix_tasks_tenant_created", "tenant", "created_at"),
+        Index("ix_tasks_tenant_created_id", "tenant", "created_at", "id"),
         Index("ix_tasks_state_priority", "state", "off_peak", "priority", "created_at"),
         UniqueConstraint("tenant", "external_id", name="uq_tasks_tenant_external_id"),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -171,7 +171,27 @@ class TaskFilter:
 
 
 def list_tasks(session: Session, *, flt: TaskFilter, offset: int = 0, limit: int = 20) -> list[Task]:
-    q: Select[TaskRow] = select(TaskRow).where(TaskRow.tenant == flt.tenant)
+    """One page of ``flt``'s tasks, ``offset`` rows in. Always a keyset seek on (created_at, id).
+
+    The rows are read from a seek, never with OFFSET: skipping rows would decode every skipped row.
+    ``offset`` (for dialects that number their pages) only finds where the page starts, by walking the
+    narrow (tenant, created_at, id) index; a cursor (``after_id``) finds it with one primary-key read.
+    """
+    q = _filtered(flt)
+    after = _anchor(session, flt)
+    if offset > 0:
+        keys = q.with_only_columns(TaskRow.created_at, TaskRow.id)
+        start = session.execute(_seek(keys, after, flt.newest_first).offset(offset - 1).limit(1)).first()
+        if start is None:
+            return []  # past the last page
+        after = (start[0], start[1])
+    rows = list(session.scalars(_seek(q, after, flt.newest_first).limit(limit)))
+    creations = creations_of(session, task_ids=[r.id for r in rows])
+    return [to_domain(r, creations[r.id]) for r in rows]
+
+
+def _filtered(flt: TaskFilter) -> Select[TaskRow]:
+    q = select(TaskRow).where(TaskRow.tenant == flt.tenant)
     if flt.states:
         q = q.where(TaskRow.state.in_([s.value for s in flt.states]))
     if flt.task_ids:
@@ -182,26 +202,37 @@ def list_tasks(session: Session, *, flt: TaskFilter, offset: int = 0, limit: int
         q = q.where(TaskRow.created_at >= flt.created_from)
     if flt.created_to:
         q = q.where(TaskRow.created_at <= flt.created_to)
-    # ids are time-ordered (see service.new_task_id), so ordering by created_at then id is stable
-    if flt.after_id:
-        anchor = session.get(TaskRow, flt.after_id)
-        if anchor is not None and anchor.tenant == flt.tenant:
-            cmp = (TaskRow.created_at, TaskRow.id)
-            if flt.newest_first:
-                q = q.where(
-                    (cmp[0] < anchor.created_at) | (and_(cmp[0] == anchor.created_at, cmp[1] < anchor.id))
-                )
-            else:
-                q = q.where(
-                    (cmp[0] > anchor.created_at) | (and_(cmp[0] == anchor.created_at, cmp[1] > anchor.id))
-                )
-    if flt.newest_first:
-        q = q.order_by(TaskRow.created_at.desc(), TaskRow.id.desc())
-    else:
-        q = q.order_by(TaskRow.created_at.asc(), TaskRow.id.asc())
-    rows = list(session.scalars(q.offset(offset).limit(limit)))
-    creations = creations_of(session, task_ids=[r.id for r in rows])
-    return [to_domain(r, creations[r.id]) for r in rows]
+    return q
+
+
+def _anchor(session: Session, flt: TaskFilter) -> tuple[datetime, str] | None:
+    """The (created_at, id) of the cursor task, when it is the caller's (another tenant's id is ignored)."""
+    if not flt.after_id:
+        return None
+    anchor = session.get(TaskRow, flt.after_id)
+    if anchor is None or anchor.tenant != flt.tenant:
+        return None
+    return anchor.created_at, anchor.id
+
+
+_S = TypeVar("_S", Select[TaskRow], Select[datetime, str])
+
+
+def _seek(q: _S, after: tuple[datetime, str] | None, newest_first: bool) -> _S:
+    """``q`` in list order, starting strictly after the key ``after``.
+
+    ids are time-ordered (see service.new_task_id), so (created_at, id) is a total, stable order; the
+    comparison is spelled out (not a row-value compare) so that every backend can use the index.
+    """
+    if after is not None:
+        at, tid = after
+        if newest_first:
+            q = q.where((TaskRow.created_at < at) | and_(TaskRow.created_at == at, TaskRow.id < tid))
+        else:
+            q = q.where((TaskRow.created_at > at) | and_(TaskRow.created_at == at, TaskRow.id > tid))
+    if newest_first:
+        return q.order_by(TaskRow.created_at.desc(), TaskRow.id.desc())
+    return q.order_by(TaskRow.created_at.asc(), TaskRow.id.asc())
 
 
 # --- the worker side -------------------------------------------------------------------------------
