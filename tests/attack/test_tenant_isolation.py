@@ -52,7 +52,8 @@ CONTRACTS: tuple[DialectContract, ...] = (
 OWNED_PARAMS = {"task_id", "video_id", "upload_id"}
 PUBLIC_PARAMS = {"model_id"}  # the catalog is the same for every tenant
 # routes anyone may call without a key: health, the API description, signed result files
-PUBLIC_ROUTES = {"/healthz", "/-/engines", "/metrics", "/files/{key:path}"}
+# "/" is the web console's page: a static client that asks for the key itself (framecast.console)
+PUBLIC_ROUTES = {"/", "/healthz", "/-/engines", "/metrics", "/files/{key:path}"}
 PUBLIC_PREFIXES = ("/docs", "/redoc", "/openapi.json")
 KLING_EXTERNAL_ID = "tenant-a-order-1"
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
