@@ -310,6 +310,20 @@ def test_keep_original_sound_carries_the_reference_videos_track(
     assert (task.soundtrack or "").startswith(expected), task.soundtrack
 
 
+def test_keep_original_sound_with_generated_sound_is_refused(
+    make_api: Any, tmp_path: Path, tiny_weights: Any
+) -> None:
+    from tests.conftest import data_uri, grey_ramp, mp4_bytes
+
+    api = video_api(make_api, tmp_path, tiny_weights, workers=0)
+    clip = data_uri(mp4_bytes(grey_ramp(8), fps=8, tone_seconds=0.5), "video/mp4")
+    item = {"video_url": clip, "refer_type": "base", "keep_original_sound": "yes"}
+    body = {"model_name": "vace", "prompt": "a street", "duration": "1", "sound": "on", "video_list": [item]}
+    resp = api.post("/v1/videos/omni-video", body, "Bearer")
+    assert resp.status_code == 400 and "cannot be combined" in resp.json()["message"], resp.text
+    assert api.get("/ent/v2/tasks").json()["tasks"] == []
+
+
 def test_a_missing_lora_file_is_refused_at_submit_naming_it(
     make_api: Any, tmp_path: Path, tiny_weights: Any
 ) -> None:
