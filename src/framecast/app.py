@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +27,6 @@ from framecast.errors import ClientError
 from framecast.jobs.base import JobRunner
 from framecast.jobs.local import LocalWorkerPool
 from framecast.jobs.runner import RunContext
-from framecast.prompts.setup import expander_for
 from framecast.request_ids import RequestIdMiddleware
 from framecast.service import TaskService
 from framecast.storage import BlobStore, LocalBlobStore, UrlSigner, open_blob_store
@@ -80,18 +78,8 @@ def create_app(
     service = TaskService(settings=settings, db=db, blobs=blobs, catalog=catalog, engines=engines)
     app_metrics = metrics.Metrics(db)  # built before the runner so its context can take it
     if runner is None:
-        ctx = RunContext(
-            db=db,
-            blobs=blobs,
-            catalog=catalog,
-            engines=engines,
-            lease_seconds=settings.lease_seconds,
-            max_attempts=settings.max_attempts,
-            work_dir=settings.data_dir / "work",
-            off_peak_window=timedelta(hours=settings.off_peak_window_hours),
-            idempotency_window=timedelta(hours=settings.idempotency_hours),
-            metrics=app_metrics,
-            expander=expander_for(settings),
+        ctx = RunContext.from_settings(
+            settings, db=db, blobs=blobs, catalog=catalog, engines=engines, metrics=app_metrics
         )
         if settings.distributed:  # API only: `framecast worker` processes run the tasks
             from framecast.jobs.celery import CeleryRunner

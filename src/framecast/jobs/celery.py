@@ -353,7 +353,6 @@ def run_worker(settings: Settings, *, models: Sequence[str], concurrency: int, l
     """`framecast worker`: consume the queues of ``models`` (all of the catalog's when empty) with
     ``concurrency`` threads in this one process, so each model's engine is loaded once and shared."""
     from framecast.engines.registry import EngineRegistry
-    from framecast.prompts.setup import expander_for
     from framecast.storage import open_blob_store
     from framecast.store.db import Database
 
@@ -364,17 +363,12 @@ def run_worker(settings: Settings, *, models: Sequence[str], concurrency: int, l
     settings.ensure_dirs()
     engines = EngineRegistry()
     engines.check_catalog(catalog)
-    ctx = RunContext(
+    ctx = RunContext.from_settings(
+        settings,
         db=Database(settings.db_url),
         blobs=open_blob_store(settings),
         catalog=catalog,
         engines=engines,
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.max_attempts,
-        work_dir=settings.data_dir / "work",
-        off_peak_window=timedelta(hours=settings.off_peak_window_hours),
-        idempotency_window=timedelta(hours=settings.idempotency_hours),
-        expander=expander_for(settings),
     )
     app, _runtime = build_worker(settings, ctx)
     app.worker_main(

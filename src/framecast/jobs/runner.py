@@ -22,7 +22,7 @@ from typing import Protocol
 
 from framecast.audio import soundtrack
 from framecast.audio.generate import AudioModels
-from framecast.config import Catalog
+from framecast.config import Catalog, Settings
 from framecast.domain import (
     Creation,
     ErrorCode,
@@ -44,6 +44,7 @@ from framecast.media.render import RenderResult, WatermarkSpec, render_outputs
 from framecast.media.videos import sample_frames
 from framecast.prompts.base import Expander, ExpandRequest, language_of
 from framecast.prompts.motion import MotionExpander
+from framecast.prompts.setup import expander_for
 from framecast.storage import BlobStore
 from framecast.store import tasks as task_store
 from framecast.store.db import Database
@@ -83,6 +84,32 @@ class RunContext:
     expander: Expander = field(default_factory=MotionExpander)
     # the audio models (catalog audio_model) this worker has loaded, each once
     audio_models: AudioModels = field(default_factory=AudioModels)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        db: Database,
+        blobs: BlobStore,
+        catalog: Catalog,
+        engines: EngineRegistry,
+        metrics: TaskMetrics | None = None,
+    ) -> RunContext:
+        """The context the operator's settings describe: the same for the in-process pool and a worker."""
+        return cls(
+            db=db,
+            blobs=blobs,
+            catalog=catalog,
+            engines=engines,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+            work_dir=settings.data_dir / "work",
+            off_peak_window=timedelta(hours=settings.off_peak_window_hours),
+            idempotency_window=timedelta(hours=settings.idempotency_hours),
+            metrics=metrics,
+            expander=expander_for(settings),
+        )
 
 
 @dataclass(frozen=True)
