@@ -1,9 +1,4 @@
-"""tasks: the client's own id (Kling's external_task_id), unique per tenant
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02 13:40:00.000000
-"""
+"""tasks: the client's own id (Kling's external_task_id), unique per tenant"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""tasks: the prompt the service wrote (is_rec, need_expand_prompt) and the soundtrack record
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-02 16:30:00.000000
-"""
+"""tasks: the prompt the service wrote (is_rec, need_expand_prompt) and the soundtrack record"""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

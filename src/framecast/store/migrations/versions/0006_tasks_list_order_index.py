@@ -1,9 +1,4 @@
-"""tasks: the list order (tenant, created_at, id) as one index, so every page is an index seek
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-02 16:40:00.000000
-"""
+"""tasks: the list order (tenant, created_at, id) as one index, so every page is an index seek"""
 
 from __future__ import annotations
 
@@ -11,8 +6,6 @@ from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
