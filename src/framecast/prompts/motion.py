@@ -115,27 +115,36 @@ def _subject(aligned: F32, last: F32, inside: npt.NDArray[np.bool_]) -> tuple[st
     return region, "down" if fy > 0 else "up"
 
 
-_EN = {
-    "zoom": {"in": "zoom in", "out": "zoom out"},
-    "pan": {"left": "pan left", "right": "pan right"},
-    "tilt": {"up": "tilt up", "down": "tilt down"},
-    "region": {"left": "on the left", "right": "on the right", "centre": "in the centre"},
-    "dir": {"left": "to the left", "right": "to the right", "up": "upwards", "down": "downwards"},
-    "light": {"brighter": "The light grows brighter.", "darker": "The light grows darker."},
+# Each phrase with its translations side by side, so neither language can lack one: (English, Chinese)
+_PHRASES: dict[str, dict[str, tuple[str, str]]] = {
+    "zoom": {"in": ("zoom in", "镜头推近"), "out": ("zoom out", "镜头拉远")},
+    "pan": {"left": ("pan left", "镜头向左平移"), "right": ("pan right", "镜头向右平移")},
+    "tilt": {"up": ("tilt up", "镜头向上摇"), "down": ("tilt down", "镜头向下摇")},
+    "region": {
+        "left": ("on the left", "画面左侧"),
+        "right": ("on the right", "画面右侧"),
+        "centre": ("in the centre", "画面中央"),
+    },
+    "dir": {
+        "left": ("to the left", "向左"),
+        "right": ("to the right", "向右"),
+        "up": ("upwards", "向上"),
+        "down": ("downwards", "向下"),
+    },
+    "light": {
+        "brighter": ("The light grows brighter.", "光线逐渐变亮。"),
+        "darker": ("The light grows darker.", "光线逐渐变暗。"),
+    },
 }
-_ZH = {
-    "zoom": {"in": "镜头推近", "out": "镜头拉远"},
-    "pan": {"left": "镜头向左平移", "right": "镜头向右平移"},
-    "tilt": {"up": "镜头向上摇", "down": "镜头向下摇"},
-    "region": {"left": "画面左侧", "right": "画面右侧", "centre": "画面中央"},
-    "dir": {"left": "向左", "right": "向右", "up": "向上", "down": "向下"},
-    "light": {"brighter": "光线逐渐变亮。", "darker": "光线逐渐变暗。"},
+_WORDS = {
+    language: {axis: {key: pair[i] for key, pair in phrases.items()} for axis, phrases in _PHRASES.items()}
+    for i, language in enumerate(("en", "zh"))
 }
 
 
 def describe(motion: Motion, language: str) -> str:
     """A concise shot description of ``motion`` in English ("en") or Chinese ("zh")."""
-    words = _ZH if language == "zh" else _EN
+    words = _WORDS["zh" if language == "zh" else "en"]
     moves = [
         words[axis][value]
         for axis, value in (("pan", motion.pan), ("tilt", motion.tilt), ("zoom", motion.zoom))
