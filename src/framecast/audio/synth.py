@@ -1,4 +1,4 @@
-"""The preset background-music library, synthesised from notes and instruments written in this file.
+"""The preset background-music library, synthesised from the presets in tracks.toml.
 
 Every track is made here, from a chord progression, a tempo and a few additive-synthesis instruments,
 so its licence is the project's own and no audio file ships in the package. A track is rendered on
@@ -13,8 +13,10 @@ a generator seeded by the track's name, so the same name always gives the same s
 from __future__ import annotations
 
 import functools
+import tomllib
 import zlib
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
@@ -61,74 +63,24 @@ class Track:
         return len(self.progression) * BEATS_PER_BAR * self.beat_seconds
 
 
-# At least eight moods a prompt can ask for (moods.py maps words to them); each differs in tempo,
-# mode and instrumentation so they are told apart by ear, not only by name.
-TRACKS: dict[str, Track] = {
-    t.name: t
-    for t in (
-        Track("calm", 72, 60, MAJOR, (0, 5, 3, 4), pad=0.5, arp=0.25, arp_steps=1, arp_decay=2.5),
-        Track(
-            "upbeat",
-            120,
-            67,
-            MAJOR,
-            (0, 4, 5, 3),
-            pad=0.15,
-            arp=0.3,
-            arp_steps=2,
-            bass=0.45,
-            bass_steps=2,
-            kick=0.7,
-            hat=0.15,
-        ),
-        Track("cinematic", 60, 50, MINOR, (0, 5, 2, 6), pad=0.6, bass=0.5, kick=0.8, kick_beats=(0,)),
-        Track(
-            "playful",
-            132,
-            65,
-            MAJOR,
-            (0, 3, 4, 0),
-            arp=0.35,
-            arp_steps=4,
-            arp_decay=14.0,
-            bass=0.4,
-            bass_steps=2,
-            hat=0.08,
-            hat_offbeat=False,
-        ),
-        Track(
-            "tense",
-            96,
-            52,
-            MINOR,
-            (0, 1, 0, 6),
-            pad=0.35,
-            bass=0.5,
-            bass_steps=4,
-            hat=0.1,
-            hat_offbeat=False,
-            dissonance=True,
-        ),
-        Track("sad", 66, 57, MINOR, (0, 3, 6, 2), pad=0.35, arp=0.35, arp_steps=2, arp_decay=1.8),
-        Track("romantic", 84, 63, MAJOR, (0, 2, 3, 4), pad=0.45, arp=0.2, arp_steps=2, bass=0.3, tremolo=5.0),
-        Track(
-            "energetic",
-            140,
-            62,
-            MINOR,
-            (0, 5, 6, 4),
-            pad=0.2,
-            arp=0.3,
-            arp_steps=4,
-            arp_decay=9.0,
-            bass=0.5,
-            bass_steps=2,
-            kick=0.8,
-            snare=0.45,
-            hat=0.15,
-        ),
-    )
-}
+SCALES = {"major": MAJOR, "minor": MINOR}
+
+
+def _load_tracks() -> dict[str, Track]:
+    """The presets of tracks.toml (data, so the table reads as one); a wrong field fails at import."""
+    table = tomllib.loads(resources.files("framecast.audio").joinpath("tracks.toml").read_text("utf-8"))
+    tracks = {}
+    for name, fields in table.items():
+        fields = dict(fields, scale=SCALES[fields["scale"]])
+        for key in ("progression", "kick_beats"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
+        tracks[name] = Track(name=name, **fields)
+    return tracks
+
+
+# At least eight moods a prompt can ask for (moods.py maps words to them)
+TRACKS: dict[str, Track] = _load_tracks()
 
 
 def _hz(midi: float) -> float:
