@@ -20,7 +20,6 @@ with ``image <index>:`` so a person knows which input to fix.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import dataclasses
 import io
@@ -54,6 +53,8 @@ _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _DATA_URI_MIMES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp"})
 _DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<payload>.*)$", re.S | re.I)
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
+# enough of a bare string to tell base64 from anything else; the decode checks every character
+_SNIFF_CHARS = 256
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 RESOLUTION_SHORT_SIDES = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
 
@@ -90,20 +91,26 @@ def _format_list(formats: frozenset[str]) -> str:
     return ", ".join(names.get(f, f.upper()) for f in sorted(formats))
 
 
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64decode(payload: str, *, limits: ImageLimits, index: int) -> bytes:
     text = "".join(payload.split())
     if len(text) * 3 // 4 > limits.max_bytes + 3:
         raise _err(ErrorCode.IMAGE_SIZE, index, f"image is larger than the {_mb(limits.max_bytes)} limit")
-    if not text or not _BASE64_CHARS.match(text):
-        raise _err(ErrorCode.IMAGE_FORMAT, index, "the image data is not valid base64")
-    text = text.rstrip("=")
-    text += "=" * (-len(text) % 4)
+    unpadded = text.rstrip("=")
+    invalid = _err(ErrorCode.IMAGE_FORMAT, index, "the image data is not valid base64")
+    if not unpadded or len(text) - len(unpadded) > 2:
+        raise invalid
     try:
-        if "-" in text or "_" in text:
-            return base64.urlsafe_b64decode(text)
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise _err(ErrorCode.IMAGE_FORMAT, index, "the image data is not valid base64") from None
+        # one pass in C that checks the alphabet and decodes (a regex over a megabyte first cost as much
+        # again); the URL-safe alphabet is accepted too, and missing padding is put back
+        raw = (unpadded + "=" * (-len(unpadded) % 4)).encode("ascii")
+        if b"-" in raw or b"_" in raw:
+            raw = raw.translate(_URLSAFE_TO_STANDARD)
+        return binascii.a2b_base64(raw, strict_mode=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        raise invalid from None
 
 
 def _decode_data_uri(source: str, *, limits: ImageLimits, index: int) -> bytes:
@@ -146,7 +153,7 @@ def load_source(
             raise ClientError(
                 exc.code, f"image {index}: {exc.message}", param=exc.param, reason=exc.reason
             ) from None
-    elif limits.allow_bare_base64 and source and _BASE64_CHARS.match("".join(source.split())):
+    elif limits.allow_bare_base64 and source and _BASE64_CHARS.match("".join(source[:_SNIFF_CHARS].split())):
         data = _b64decode(source, limits=limits, index=index)
     else:
         expected = "an http(s) URL or a data:image/<png|jpeg|jpg|webp>;base64 URI"
