@@ -153,6 +153,42 @@ def test_exif_orientation_swaps_reported_size() -> None:
     assert decode_rgb(buf.getvalue()).shape == (400, 200, 3)
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _rotated_exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("where", ["before the pixels", "after the pixels"])
+def test_png_exif_orientation_swaps_reported_size(where: str) -> None:
+    """A PNG is checked without decoding its pixels, unless its EXIF block comes after them: the
+    orientation is read either way."""
+    img = Image.new("RGB", (400, 200), (10, 20, 30))
+    buf = io.BytesIO()
+    if where == "before the pixels":
+        img.save(buf, format="PNG", exif=_rotated_exif())
+        data = buf.getvalue()
+    else:
+        img.save(buf, format="PNG")
+        plain = buf.getvalue()
+        iend = plain.rindex(b"IEND") - 4
+        data = plain[:iend] + _png_chunk(b"eXIf", _rotated_exif()) + plain[iend:]
+    assert (data.index(b"eXIf") < data.index(b"IDAT")) == (where == "before the pixels")
+    checked = check_image(data, limits=LIMITS)
+    assert (checked.width, checked.height) == (200, 400)
+    assert decode_rgb(data).shape == (400, 200, 3)
+
+
+def test_png_with_a_damaged_pixel_chunk_refused() -> None:
+    data = bytearray(make("PNG", 256, 256))
+    data[data.index(b"IDAT") + 20] ^= 0xFF  # the chunk's CRC no longer matches
+    expect(ErrorCode.IMAGE_FORMAT, lambda: check_image(bytes(data), limits=LIMITS), "corrupt")
+
+
 # --- load_source -------------------------------------------------------------------------------
 
 

@@ -7,13 +7,13 @@ declares it depends on (the caller, the service, result links) is in ``dialects/
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
@@ -115,15 +115,13 @@ async def read_json(request: Request) -> dict[str, Any]:
     """Read a JSON object body, bounded by the operator's body limit."""
     raw = await read_body(request)
     try:
-        body = json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD,
-            f"request body is not valid JSON: {exc.msg}"
-            if isinstance(exc, json.JSONDecodeError)
-            else "request body is not UTF-8",
-            param="body",
-        ) from exc
+        # orjson: a create carries megabytes of base64 inside its JSON, parsed 3x faster than by json
+        body = orjson.loads(raw or b"null")
+    except orjson.JSONDecodeError as exc:
+        reason = (
+            "request body is not UTF-8" if "UTF-8" in exc.msg else f"request body is not valid JSON: {exc}"
+        )
+        raise ClientError(ErrorCode.INVALID_FIELD, reason, param="body") from exc
     if not isinstance(body, dict):
         raise ClientError(ErrorCode.INVALID_FIELD, "request body must be a JSON object", param="body")
     return body

@@ -30,6 +30,7 @@ import cv2
 import httpx
 import numpy as np
 import numpy.typing as npt
+import pybase64
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from framecast.domain import ErrorCode
@@ -55,6 +56,7 @@ _DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<payl
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 # enough of a bare string to tell base64 from anything else; the decode checks every character
 _SNIFF_CHARS = 256
+_PNG_EXIF = b"eXIf"  # the chunk type of a PNG's EXIF block
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 RESOLUTION_SHORT_SIDES = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
 
@@ -91,25 +93,31 @@ def _format_list(formats: frozenset[str]) -> str:
     return ", ".join(names.get(f, f.upper()) for f in sorted(formats))
 
 
+# the URL-safe alphabet mapped onto the standard one, whitespace (line-wrapped base64) deleted; a translate
+# costs 0.6 ms a megabyte, a search (memchr) a tenth of that, so only a payload that needs it is translated
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_WHITESPACE = b" \t\n\r\x0b\x0c"
+_NEEDS_TRANSLATE = tuple(bytes([c]) for c in b"-_" + _WHITESPACE)
 
 
 def _b64decode(payload: str, *, limits: ImageLimits, index: int) -> bytes:
-    text = "".join(payload.split())
+    invalid = _err(ErrorCode.IMAGE_FORMAT, index, "the image data is not valid base64")
+    try:
+        text = payload.encode("ascii")
+    except UnicodeEncodeError:
+        raise invalid from None
+    if any(c in text for c in _NEEDS_TRANSLATE):
+        text = text.translate(_URLSAFE_TO_STANDARD, _WHITESPACE)
     if len(text) * 3 // 4 > limits.max_bytes + 3:
         raise _err(ErrorCode.IMAGE_SIZE, index, f"image is larger than the {_mb(limits.max_bytes)} limit")
-    unpadded = text.rstrip("=")
-    invalid = _err(ErrorCode.IMAGE_FORMAT, index, "the image data is not valid base64")
+    unpadded = text.rstrip(b"=")
     if not unpadded or len(text) - len(unpadded) > 2:
         raise invalid
     try:
-        # one pass in C that checks the alphabet and decodes (a regex over a megabyte first cost as much
-        # again); the URL-safe alphabet is accepted too, and missing padding is put back
-        raw = (unpadded + "=" * (-len(unpadded) % 4)).encode("ascii")
-        if b"-" in raw or b"_" in raw:
-            raw = raw.translate(_URLSAFE_TO_STANDARD)
-        return binascii.a2b_base64(raw, strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error, ValueError):
+        # one SIMD pass that checks the alphabet and decodes: a regex and the standard library's
+        # decode took ~5 ms per 600 KB image. Missing padding is put back.
+        return pybase64.b64decode(unpadded + b"=" * (-len(unpadded) % 4), validate=True)
+    except (binascii.Error, ValueError):
         raise invalid from None
 
 
@@ -202,12 +210,19 @@ def check_image(data: bytes, *, limits: ImageLimits, index: int = 1) -> CheckedI
                 f"format {fmt.upper()} is not supported; use {_format_list(limits.formats)}",
             )
         try:
-            img.load()
+            if fmt == "png" and ("exif" in img.info or _PNG_EXIF not in data):
+                # every chunk's CRC checked up to IEND without inflating the pixels: 0.2 ms for a 512x512
+                # photo where the decode took 13 (the worker decodes it anyway). Only a PNG whose EXIF
+                # block comes after its pixels needs the decode here, to read the orientation.
+                img.verify()
+                width, height = _oriented_size(img, exif=img.info.get("exif", b""))
+            else:
+                img.load()
+                width, height = _oriented_size(img)
         except Image.DecompressionBombError:
             raise _err(ErrorCode.IMAGE_SIZE, index, "image has too many pixels") from None
         except (OSError, SyntaxError, ValueError, EOFError):
             raise _err(ErrorCode.IMAGE_FORMAT, index, "the image is corrupt or truncated") from None
-        width, height = _oriented_size(img)
     short, long_ = min(width, height), max(width, height)
     if short < limits.min_side:
         raise _err(
@@ -226,11 +241,17 @@ def check_image(data: bytes, *, limits: ImageLimits, index: int = 1) -> CheckedI
     return CheckedImage(data=data, mime=_MIME[fmt], width=width, height=height)
 
 
-def _oriented_size(img: Image.Image) -> tuple[int, int]:
-    """Width and height as displayed, i.e. after the EXIF orientation is applied."""
+def _oriented_size(img: Image.Image, exif: bytes | None = None) -> tuple[int, int]:
+    """Width and height as displayed, i.e. after the EXIF orientation is applied. ``exif``: the raw EXIF
+    block when it is known without decoding the image (a verified PNG can no longer load)."""
     width, height = img.size
     try:
-        orientation = img.getexif().get(0x0112, 1)
+        if exif is None:
+            orientation = img.getexif().get(0x0112, 1)
+        else:
+            block = Image.Exif()
+            block.load(exif)
+            orientation = block.get(0x0112, 1)
     except Exception:  # a broken EXIF block does not make the pixels unusable
         orientation = 1
     if orientation in (5, 6, 7, 8):

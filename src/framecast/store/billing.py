@@ -13,7 +13,7 @@ from sqlalchemy import and_, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from framecast.store.db import rows_matched
-from framecast.store.tables import LedgerRow, TenantRow
+from framecast.store.tables import LedgerRow, TenantRow, table_of
 from framecast.store.time import utcnow
 
 
@@ -56,8 +56,8 @@ def charge(session: Session, *, tenant: str, task_id: str, amount: int) -> bool:
         limited = session.scalar(select(TenantRow.credits).where(TenantRow.id == tenant))
         if limited is not None:
             return False
-    session.add(
-        LedgerRow(
+    session.execute(
+        insert(table_of(LedgerRow)).values(
             tenant=tenant,
             task_id=task_id,
             kind="charge",
@@ -66,7 +66,6 @@ def charge(session: Session, *, tenant: str, task_id: str, amount: int) -> bool:
             created_at=utcnow(),
         )
     )
-    session.flush()
     return True
 
 
