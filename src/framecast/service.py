@@ -568,8 +568,8 @@ class TaskService:
         return principal
 
     def get(self, principal: Principal, task_id: str) -> Task:
-        with self.db.session() as s:
-            task = task_store.load_task(s, task_id=task_id, tenant=principal.tenant)
+        with self.db.read() as conn:
+            task = task_store.load_task(conn, task_id=task_id, tenant=principal.tenant)
         if task is None:
             raise NotFoundError(f"task {task_id} not found")
         return task

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 
@@ -36,6 +36,12 @@ class Database:
         """One transaction: committed on success, rolled back on any exception."""
         with self._sessions() as s, s.begin():
             yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads that build no ORM objects (the poll path): no Session, no unit of work."""
+        with self.engine.connect() as conn:
+            yield conn
 
     def ping(self) -> bool:
         try:

@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from framecast.domain import (
@@ -100,7 +113,7 @@ def creations_of(session: Session, *, task_ids: Sequence[str]) -> dict[str, list
     return out
 
 
-def to_domain(row: TaskRow, creations: Sequence[CreationRow]) -> Task:
+def to_domain(row: TaskRow | Row[Any], creations: Sequence[CreationRow | Row[Any]]) -> Task:
     error = None
     if row.error_code:
         error = TaskError(
@@ -135,7 +148,8 @@ def to_domain(row: TaskRow, creations: Sequence[CreationRow]) -> Task:
         creations=[
             Creation(
                 id=c.id,
-                index=c.index,
+                # a Core row is a tuple, whose .index is tuple.index: the column is read by name
+                index=c._mapping["index"] if isinstance(c, Row) else c.index,
                 video_key=c.video_key,
                 cover_key=c.cover_key,
                 watermarked_key=c.watermarked_key,
@@ -151,11 +165,25 @@ def to_domain(row: TaskRow, creations: Sequence[CreationRow]) -> Task:
     )
 
 
-def load_task(session: Session, *, task_id: str, tenant: str | None = None) -> Task | None:
-    row = get_row(session, task_id=task_id, tenant=tenant)
+# built once: building and hashing a statement per call cost the poll path as much as running it
+_TASKS, _CREATIONS = table_of(TaskRow), table_of(CreationRow)
+_ONE_TASK = select(_TASKS).where(_TASKS.c.id == bindparam("task_id"))
+_ONE_TENANTS_TASK = _ONE_TASK.where(_TASKS.c.tenant == bindparam("tenant"))
+_TASK_CREATIONS = (
+    select(_CREATIONS).where(_CREATIONS.c.task_id == bindparam("task_id")).order_by(_CREATIONS.c.index)
+)
+
+
+def load_task(session: Session | Connection, *, task_id: str, tenant: str | None = None) -> Task | None:
+    """One task and its creations, read as plain rows (Core), not ORM objects: this is the path every
+    poll takes, and the ORM's identity map and unit of work were a third of its cost."""
+    if tenant is None:
+        row = session.execute(_ONE_TASK, {"task_id": task_id}).first()
+    else:
+        row = session.execute(_ONE_TENANTS_TASK, {"task_id": task_id, "tenant": tenant}).first()
     if row is None:
         return None
-    return to_domain(row, creations_of(session, task_ids=[row.id])[row.id])
+    return to_domain(row, session.execute(_TASK_CREATIONS, {"task_id": task_id}).all())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from framecast.dialects.baicai import translate, uploads
 from framecast.dialects.baicai.errors import RESPONSES
 from framecast.dialects.baicai.models import BaicaiCreate, BaicaiUpload
-from framecast.dialects.common import Links, file_response, read_json, read_upload, request_body, submit
+from framecast.dialects.common import (
+    Links,
+    file_response,
+    read_json,
+    read_one,
+    read_upload,
+    request_body,
+    submit,
+)
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import ErrorCode, ImageRef, ImageRole
 from framecast.errors import ClientError, NotFoundError
@@ -79,11 +87,11 @@ async def resource(upload_id: str, principal: PrincipalDep, svc: ServiceDep) -> 
 
 @router.get("/v1/comfyui/tasks/{task_id}/status", summary="Baicai: task status")
 async def status(task_id: str, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
-    task = await run_in_threadpool(svc.get, principal, task_id)
+    task = await read_one(svc, svc.get, principal, task_id)
     return translate.render_status(task)
 
 
 @router.get("/v1/comfyui/tasks/{task_id}/result", summary="Baicai: task result URLs")
 async def result(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> dict[str, Any]:
-    task = await run_in_threadpool(svc.get, principal, task_id)
+    task = await read_one(svc, svc.get, principal, task_id)
     return translate.render_result(task, links)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import add_create_route, read_json, submit, trace_id_of
+from framecast.dialects.common import add_create_route, read_json, read_one, submit, trace_id_of
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.kling import lookup, translate
 from framecast.dialects.kling.errors import RESPONSES
@@ -60,7 +60,7 @@ def _routes(endpoint: str) -> None:
     async def get_one(
         task_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
     ) -> dict[str, Any]:
-        task = await run_in_threadpool(lookup.resolve, svc, principal, task_id)
+        task = await read_one(svc, lookup.resolve, svc, principal, task_id)
         return translate.envelope(translate.render_task(task, links), trace_id_of(request))
 
     async def list_tasks(

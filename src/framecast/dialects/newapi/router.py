@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import idempotency_key, read_json, request_body
+from framecast.dialects.common import idempotency_key, read_json, read_one, request_body
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.newapi import translate
 from framecast.dialects.newapi.errors import RESPONSES
@@ -33,7 +33,7 @@ async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> 
 @router.get("/{task_id}", summary="new-api / UniAll: query a video task")
 async def query(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> dict[str, Any]:
     try:
-        task = await run_in_threadpool(svc.get, principal, translate.internal_id(task_id))
+        task = await read_one(svc, svc.get, principal, translate.internal_id(task_id))
     except NotFoundError as exc:
         raise NotFoundError(f"task {task_id!r} does not exist") from exc
     return translate.render_query(task, links)

@@ -13,7 +13,14 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from framecast.dialects.common import file_response, idempotency_key, read_form, read_json, request_body
+from framecast.dialects.common import (
+    file_response,
+    idempotency_key,
+    read_form,
+    read_json,
+    read_one,
+    request_body,
+)
 from framecast.dialects.deps import PrincipalDep, ServiceDep
 from framecast.dialects.openai_videos import translate
 from framecast.dialects.openai_videos.errors import RESPONSES
@@ -164,7 +171,7 @@ async def list_videos(request: Request, principal: PrincipalDep, svc: ServiceDep
 
 @router.get("/videos/{video_id}", summary="OpenAI: retrieve a video")
 async def retrieve_video(video_id: str, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
-    return translate.render_video(await run_in_threadpool(_get, svc, principal, video_id))
+    return translate.render_video(await read_one(svc, _get, svc, principal, video_id))
 
 
 @router.delete("/videos/{video_id}", summary="OpenAI: delete a finished video")
@@ -194,7 +201,7 @@ async def video_content(
         raise ClientError(
             ErrorCode.INVALID_FIELD, "variant must be 'video', 'thumbnail' or 'spritesheet'", param="variant"
         )
-    task = await run_in_threadpool(_get, svc, principal, video_id)
+    task = await read_one(svc, _get, svc, principal, video_id)
     if task.state is not TaskState.SUCCEEDED or not task.creations:
         raise ClientError(
             ErrorCode.INVALID_STATE,

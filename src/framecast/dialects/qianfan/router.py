@@ -10,10 +10,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from framecast.config import Catalog
-from framecast.dialects.common import CallbackRenderer, Links, read_json, request_body, submit, trace_id_of
+from framecast.dialects.common import (
+    CallbackRenderer,
+    Links,
+    read_json,
+    read_one,
+    request_body,
+    submit,
+    trace_id_of,
+)
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.qianfan import translate
 from framecast.dialects.qianfan.errors import RESPONSES, http_level_error, numeric_error
@@ -51,7 +58,7 @@ async def query(request: Request, principal: PrincipalDep, svc: ServiceDep, link
     try:
         if not task_id:
             raise ClientError(ErrorCode.MISSING_FIELD, "task_id is required", param="task_id")
-        task = await run_in_threadpool(svc.get, principal, task_id)
+        task = await read_one(svc, svc.get, principal, task_id)
     except ClientError as exc:
         return numeric_error(exc, trace_id)
     family = translate.family_of_task(svc.catalog, task)

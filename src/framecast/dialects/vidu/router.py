@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import add_create_route, read_json, request_body
+from framecast.dialects.common import add_create_route, read_json, read_one, request_body
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.vidu import translate
 from framecast.dialects.vidu.errors import RESPONSES
@@ -44,7 +44,7 @@ for _endpoint in translate.ENDPOINTS.values():
 async def get_creations(
     task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
 ) -> dict[str, Any]:
-    task = await run_in_threadpool(svc.get, principal, task_id)
+    task = await read_one(svc, svc.get, principal, task_id)
     return translate.render_query(task, links)
 
 
