@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from framecast import events
-from framecast.store.keys import Principal
+from framecast.domain import Principal
 from tests.conftest import Api
 
 ORDER = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2, "cancelled": 2}

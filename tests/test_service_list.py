@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from framecast.domain import Principal
 from framecast.service import TaskQuery, TaskService
-from framecast.store.keys import Principal, authenticate
+from framecast.store.keys import authenticate
 from tests.conftest import Api
 
 

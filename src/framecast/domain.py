@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -320,3 +321,12 @@ class Task(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     creations: list[Creation] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, its tenant, and the raw token (callbacks are signed with it)."""
+
+    key_id: str
+    tenant: str
+    token: str

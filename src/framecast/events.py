@@ -34,10 +34,9 @@ from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import HTTP_STATUS, Links, error_responses
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
-from framecast.domain import Task, TaskState
+from framecast.domain import Principal, Task, TaskState
 from framecast.errors import ClientError
 from framecast.service import TaskService
-from framecast.store.keys import Principal
 
 PREFIX = "/v1/tasks"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from framecast.store.keys import Principal
+from framecast.domain import Principal
 
 
 class PrincipalCache:

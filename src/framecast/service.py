@@ -28,6 +28,7 @@ from framecast.domain import (
     GenerationRequest,
     ImageRef,
     ImageRole,
+    Principal,
     PromptExpansion,
     StoredImage,
     StoredVideo,
@@ -58,7 +59,7 @@ from framecast.storage import BlobStore
 from framecast.store import billing, idempotency
 from framecast.store import tasks as task_store
 from framecast.store.db import Database
-from framecast.store.keys import Principal, authenticate
+from framecast.store.keys import authenticate
 from framecast.store.time import utcnow
 
 log = logging.getLogger(__name__)

@@ -47,6 +47,14 @@ def bomb_png(side: int = 50_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
+def forged_png(side: int = 256) -> bytes:
+    """A PNG whose every chunk has the right CRC but whose pixel stream is not zlib data: only an
+    attacker makes one (damage or truncation breaks a checksum), and only a full decode finds it."""
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    idat = b"\x78\x9c" + bytes(range(256)) * 8  # a zlib header, then bytes that are not deflate
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
 def _save(img: Image.Image, fmt: str, **kw: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format=fmt, **kw)

@@ -16,6 +16,7 @@ from tests.attack import hostile
 from tests.conftest import Api, data_uri, image_bytes
 from tests.dialects.contract import assert_nothing_stored
 from tests.dialects.test_vidu import assert_error
+from tests.test_billing_and_scheduling import balance, metered
 
 IMG2VIDEO = "/ent/v2/img2video"
 TINY_MODEL = """
@@ -84,6 +85,24 @@ def test_accepted_hostile_images_render_as_a_person_sees_them(
     assert np.abs(grey_cover[..., 0] - grey_cover[..., 2]).mean() < 3  # grey stays grey
     _close(grey_cover, hostile.photo().convert("L").convert("RGB"), "16-bit")
     _close(covers["webp"][1], hostile.photo(seed=4), "animated WebP (first frame)")
+
+
+def test_forged_png_fails_its_task_clearly_and_is_refunded(
+    make_api: Callable[..., Api], tmp_path: Path
+) -> None:
+    """Submit checks a PNG's chunks, not its pixels: a PNG forged with valid checksums over a broken pixel
+    stream is accepted, and its task fails at the worker's decode with a clear error and its credits back."""
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(TINY_MODEL)
+    api = metered(make_api(workers=1, catalog_file=catalog), credits=1000)
+    body = {**hostile.create_body(data_uri(hostile.forged_png()), model="tiny"), "duration": 1}
+    resp = api.post(IMG2VIDEO, {**body, "resolution": "360p"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["credits"] > 0  # it was charged, so the balance below shows a refund
+    done = api.wait(resp.json()["task_id"], timeout=120)
+    assert done["state"] == "failed", done
+    assert done["err_code"] == "ImageFormatInvalid", done
+    assert balance(api) == 1000
 
 
 def _close(cover: np.ndarray[Any, Any], source: Image.Image, what: str) -> None:

@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 import pytest
 
 from framecast.dialects.dialect import Dialect, DialectTable
-from framecast.domain import ErrorCode, TaskError, TaskState
+from framecast.domain import ErrorCode, Principal, TaskError, TaskState
 from framecast.service import TaskService
 from framecast.store import tasks as task_store
-from framecast.store.keys import Principal, authenticate
+from framecast.store.keys import authenticate
 from framecast.store.tables import CreationRow
 from tests.conftest import Api
 

@@ -20,12 +20,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from framecast.domain import Creation, ErrorCode, GenerationRequest, Task
+from framecast.domain import Creation, ErrorCode, GenerationRequest, Principal, Task
 from framecast.errors import ClientError
 from framecast.request_ids import request_id_of
 from framecast.service import ResultFile, SubmitLimits, TaskService
 from framecast.storage import UrlSigner
-from framecast.store.keys import Principal
 
 ErrorRenderer = Callable[[ClientError, str], Response]
 CallbackRenderer = Callable[[Task, "Links"], dict[str, Any]]

@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import Links
+from framecast.domain import Principal
 from framecast.errors import AuthError
 from framecast.service import TaskService
-from framecast.store.keys import Principal
 
 
 # Async so that FastAPI calls them on the event loop: a plain ``def`` dependency is sent to the thread

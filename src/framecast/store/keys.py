@@ -5,26 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from framecast.domain import Principal
 from framecast.store import billing
 from framecast.store.db import rows_matched
 from framecast.store.tables import ApiKeyRow
 
 KEY_PREFIX = "fc-"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key's id, its tenant, and the raw token (callbacks are signed with it)."""
-
-    key_id: str
-    tenant: str
-    token: str
 
 
 def hash_key(token: str) -> str:

@@ -26,10 +26,9 @@ from framecast.dialects.common import (
     submit,
 )
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
-from framecast.domain import ErrorCode, ImageRef, ImageRole
+from framecast.domain import ErrorCode, ImageRef, ImageRole, Principal
 from framecast.errors import ClientError, NotFoundError
 from framecast.service import TaskService
-from framecast.store.keys import Principal
 
 router = APIRouter(tags=["baicai"], responses=RESPONSES)
 PREFIXES = ("/v1/videos/generations", "/v1/resources", "/v1/comfyui")

@@ -6,10 +6,9 @@ so a lookup is one indexed read and two creates racing for one id cannot both wi
 
 from __future__ import annotations
 
-from framecast.domain import Task
+from framecast.domain import Principal, Task
 from framecast.errors import NotFoundError
 from framecast.service import TaskService
-from framecast.store.keys import Principal
 
 
 def resolve(svc: TaskService, principal: Principal, task_id: str) -> Task:

@@ -25,10 +25,9 @@ from framecast.dialects.deps import PrincipalDep, ServiceDep
 from framecast.dialects.openai_videos import translate
 from framecast.dialects.openai_videos.errors import RESPONSES
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
-from framecast.domain import ErrorCode, Task, TaskState
+from framecast.domain import ErrorCode, Principal, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
 from framecast.service import TaskQuery, TaskService
-from framecast.store.keys import Principal
 
 PREFIX = "/v1/videos"
 FILES_PREFIX = "/v1/files"
