@@ -528,7 +528,14 @@ class DiffusersEngine:
         video = np.asarray(out.frames[0])
         if progress is not None:
             progress(1.0, "generating")
-        return [np.ascontiguousarray((np.clip(f, 0.0, 1.0) * 255.0).round().astype(np.uint8)) for f in video]
+        # float -> uint8 once for the whole clip, in place (no per-frame temporaries); the same values as
+        # clip, * 255, round (half to even) per frame. Each row of the uint8 array is a contiguous frame.
+        if not video.flags.writeable:
+            video = video.copy()
+        np.clip(video, 0.0, 1.0, out=video)
+        video *= 255.0
+        np.rint(video, out=video)
+        return list(video.astype(np.uint8))
 
 
 def _cache_config(o: DiffusersOptions) -> Any:
