@@ -132,8 +132,8 @@ async def read_json(request: Request) -> dict[str, Any]:
 async def read_one(svc: TaskService, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a read of one task for a route: on the event loop when the database is SQLite, else in the
     thread pool. A one-row WAL read of a local file never waits for a writer and costs less than the
-    thread hand-off around it (GET one task served 1.3x the requests inline, bench/load.py); a network
-    database's round trip must not hold the loop."""
+    thread hand-off around it (GET one task served about 1.3x the requests inline in an A/B of this path,
+    see bench/README.md); a network database's round trip must not hold the loop."""
     if svc.db.is_sqlite:
         return read(*args, **kwargs)
     return await run_in_threadpool(read, *args, **kwargs)
