@@ -213,7 +213,7 @@ def paired(probe: Probe, ref: Probe, secs: float, rounds: int = 3) -> tuple[Resu
         got[ref.name].append(measure(ref, secs / rounds))
         with profiled(probe.base, probe.name) if i == 0 else nullcontext():
             got[probe.name].append(measure(probe, secs / rounds))
-    a, b = (_pool(got[p.name]) for p in (probe, ref))
+    a, b = (pool(got[p.name]) for p in (probe, ref))
     for r in (b, a):
         print(
             f"  {r.name:<28} {r.rate:8.1f} req/s  p50 {r.pct(0.5):7.1f} ms  p99 {r.pct(0.99):7.1f} ms"
@@ -223,7 +223,7 @@ def paired(probe: Probe, ref: Probe, secs: float, rounds: int = 3) -> tuple[Resu
     return a, b
 
 
-def _pool(results: list[Result]) -> Result:
+def pool(results: list[Result]) -> Result:
     return Result(
         results[0].name,
         sum(r.requests for r in results),

@@ -240,6 +240,9 @@ class TaskService:
         self.fetch_policy = FetchPolicy(
             allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout
         )
+        # a one-task read may run on the event loop: a WAL read of a local SQLite file never waits for a
+        # writer and costs less than a thread hand-off; a network database's round trip must not hold it
+        self.inline_reads = db.is_sqlite
 
     def on_submit(self, wake: WAKE) -> None:
         """Job runners register here to hear about new work without polling."""

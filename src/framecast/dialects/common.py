@@ -117,7 +117,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     """Read a JSON object body, bounded by the operator's body limit."""
     raw = await read_body(request)
     try:
-        # orjson: a create carries megabytes of base64 inside its JSON, parsed 3x faster than by json
+        # orjson: a create carries megabytes of base64 inside its JSON (bench/request_costs.py)
         body = orjson.loads(raw or b"null")
     except orjson.JSONDecodeError as exc:
         reason = (
@@ -130,11 +130,10 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 async def read_one(svc: TaskService, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a read of one task for a route: on the event loop when the database is SQLite, else in the
-    thread pool. A one-row WAL read of a local file never waits for a writer and costs less than the
-    thread hand-off around it (GET one task served about 1.3x the requests inline in an A/B of this path,
-    see bench/README.md); a network database's round trip must not hold the loop."""
-    if svc.db.is_sqlite:
+    """Run a read of one task for a route: on the event loop where the service says its reads may run
+    there (``TaskService.inline_reads``), else in the thread pool. GET one task served about 1.3x the
+    requests inline (bench/request_costs.py)."""
+    if svc.inline_reads:
         return read(*args, **kwargs)
     return await run_in_threadpool(read, *args, **kwargs)
 

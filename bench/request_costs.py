@@ -1,0 +1,159 @@
+"""What a create and a GET cost, piece by piece: the figures behind the create-path and read-path changes.
+
+    python bench/request_costs.py              # micro timings, then GET one task inline vs thread pool
+    python bench/request_costs.py --seconds 4  # a longer A/B
+
+Micro timings (median of repeated calls, this process) on the body `bench/load.py` sends: two 512x512
+PNGs of real frames as data URIs.
+- PNG check: a full decode (`Image.load`) against `verify()` (every chunk's CRC, no inflate).
+- base64: the standard library's validating decode after a whole-payload regex (the old check) against
+  pybase64's validating decode.
+- JSON: `json.loads` against `orjson.loads` of the whole create body.
+
+The A/B: one `framecast serve` (SQLite, no workers) with GET one task read on the event loop (the shipped
+behaviour), and one with `TaskService.inline_reads` forced off (the thread pool), alternating for three
+rounds of `--seconds` each, 50 connections, the load generator of `bench/load.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import orjson
+import pybase64
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import load
+from throughput import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+THREAD_POOL_SERVER = """
+import framecast.service as service
+from framecast.cli import main
+init = service.TaskService.__init__
+def thread_pool_reads(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    self.inline_reads = False
+service.TaskService.__init__ = thread_pool_reads
+main()
+"""
+
+
+def median_ms(fn: Callable[[], object], repeat: int = 30) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def micro() -> None:
+    uri = load.png_data_uri(0)
+    payload = uri.split(",", 1)[1]
+    png = base64.b64decode(payload)
+    body = json.dumps({"model": "viduq3-pro", "images": [uri, load.png_data_uri(1)]}).encode()
+    old_check = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
+
+    def decode() -> None:
+        Image.open(io.BytesIO(png)).load()
+
+    def verify() -> None:
+        Image.open(io.BytesIO(png)).verify()
+
+    def stdlib_b64() -> None:
+        text = "".join(payload.split())
+        assert old_check.match(text)
+        base64.b64decode(text, validate=True)
+
+    rows = [
+        ("PNG: full decode", decode, "PNG: verify()", verify),
+        (
+            "base64: regex + stdlib validating decode",
+            stdlib_b64,
+            "base64: pybase64 validating decode",
+            lambda: pybase64.b64decode(payload.encode("ascii"), validate=True),
+        ),
+        (
+            "JSON: json.loads of the body",
+            lambda: json.loads(body),
+            "JSON: orjson.loads of the body",
+            lambda: orjson.loads(body),
+        ),
+    ]
+    sizes = f"{len(png) / 1e3:.0f} KB PNG, {len(payload) / 1e3:.0f} KB base64"
+    print(f"one image: {sizes}; body {len(body) / 1e6:.2f} MB")
+    print("| step | before | after |")
+    print("| --- | ---: | ---: |")
+    for old_name, old_fn, new_name, new_fn in rows:
+        print(f"| {old_name} / {new_name} | {median_ms(old_fn):.2f} ms | {median_ms(new_fn):.2f} ms |")
+
+
+def get_ab(seconds: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="framecast-costs-") as tmp:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "FRAMECAST_DATA_DIR": tmp,
+            "FRAMECAST_WORKERS": "0",
+        }
+        cli = [sys.executable, "-c", "from framecast.cli import main; main()"]
+        token = subprocess.run(
+            [*cli, "keys", "create", "--quiet"], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
+        servers = {"inline (shipped)": cli, "thread pool": [sys.executable, "-c", THREAD_POOL_SERVER]}
+        results: dict[str, list[load.Result]] = {name: [] for name in servers}
+        ids: list[str] = []
+        for _ in range(3):
+            for name, command in servers.items():
+                port = free_port()
+                with load.server(
+                    [*command, "serve", "--port", str(port)], env, Path(tmp) / "serve.log", port
+                ) as base:
+                    if not ids:
+                        headers = {"Authorization": f"Token {token}"}
+                        for _ in range(20):
+                            resp = httpx.post(
+                                f"{base}/ent/v2/start-end2video", json=body, headers=headers, timeout=60
+                            )
+                            ids.append(resp.raise_for_status().json()["task_id"])
+
+                    def get(i: int) -> tuple[str, str, None]:
+                        return ("GET", f"/ent/v2/tasks/{ids[i % len(ids)]}/creations", None)
+
+                    probe = load.Probe(name, base, get, 50, token)
+                    load.measure(probe, 1.0)  # warm-up
+                    results[name].append(load.measure(probe, seconds))
+        print("\n| GET one task, 50 connections, SQLite | req/s | p50 ms | p99 ms |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, runs in results.items():
+            pooled = load.pool(runs)
+            print(f"| {name} | {pooled.rate:.0f} | {pooled.pct(0.5):.1f} | {pooled.pct(0.99):.1f} |")
+        print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per server per round")
+    args = ap.parse_args()
+    micro()
+    get_ab(args.seconds)
+
+
+if __name__ == "__main__":
+    main()
