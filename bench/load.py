@@ -4,6 +4,7 @@ bare FastAPI endpoint measured in the same run.
     python bench/load.py                          # SQLite and PostgreSQL, 100k tasks, ~6 min
     python bench/load.py --db sqlite --seconds 5  # quicker
     python bench/load.py --tree OTHER_CHECKOUT    # serve another checkout's code (before/after a change)
+    python bench/load.py --rows get --tasks 20000 # only the GET-one rows, while working on the read path
 
 Every server is one `framecast serve` (or, for the baseline, one uvicorn serving a bare FastAPI app with
 the same uvicorn settings) on loopback. The load generator is this process: aiohttp, a fixed number of
@@ -151,6 +152,8 @@ def profiled(base: str, name: str) -> Iterator[None]:
         str(PIDS[base]),
         "--gil",
         "--nonblocking",
+        "--rate",
+        "400",
         "--format",
         "raw",
         "-o",
@@ -381,7 +384,10 @@ def run_db(
             create = Probe(
                 f"{kind} create", base, lambda i: ("POST", "/ent/v2/start-end2video", body), 10, keys[0]
             )
-            out.append(paired(create, bare10, secs))
+            if "create" in args.rows:
+                out.append(paired(create, bare10, secs))
+            else:  # the stored tasks are copies of one real task
+                measure(create, 1.0)
         engine = create_engine(url)
         with engine.begin() as conn:
             template = conn.execute(text("SELECT id FROM tasks ORDER BY created_at LIMIT 1")).scalar_one()
@@ -395,7 +401,7 @@ def run_db(
             for name, path in (
                 ("get vidu", "/ent/v2/tasks/{}/creations"),
                 ("get openai", "/v1/videos/video_{}"),
-            ):
+            )[: 2 if "get" in args.rows else 0]:
                 get = Probe(
                     f"{kind} {name}",
                     base,
@@ -409,7 +415,10 @@ def run_db(
             p150 = Probe(
                 f"{kind} list page 150", base, lambda i: ("GET", page.format(150), None), 10, keys[1]
             )
-            out.append(paired(p150, p0, secs))
+            if "list" in args.rows:
+                out.append(paired(p150, p0, secs))
+        if "rendering" not in args.rows:
+            return out
         _cancel_queued(url)  # the create row's tasks: the idle row must find the workers idle
         env_render = {**env, "FRAMECAST_WORKERS": "2"}
         with server(serve, env_render, log, port) as base:
@@ -456,6 +465,7 @@ def main() -> None:
     ap.add_argument("--db", default="sqlite,postgres")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row")
     ap.add_argument("--tasks", type=int, default=100_000)
+    ap.add_argument("--rows", default="create,get,list,rendering", help="which rows to run (comma-separated)")
     ap.add_argument("--tree", type=Path, default=ROOT, help="checkout whose src/ is served")
     ap.add_argument("--access-log", type=float, default=1.0, help="FRAMECAST_ACCESS_LOG_SAMPLE for both")
     ap.add_argument("--profile", type=Path, help="folder for py-spy profiles of the framecast rows")

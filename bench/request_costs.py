@@ -103,6 +103,48 @@ def micro() -> None:
         print(f"| {old_name} / {new_name} | {median_ms(old_fn):.2f} ms | {median_ms(new_fn):.2f} ms |")
 
 
+def read_costs() -> None:
+    """GET one task's read of a stored task (succeeded, one creation): through a SQLAlchemy Connection
+    (``load_task``, two statements before this round, the join now) against ``read_task`` on the
+    driver's cursor (``store/prepared.py``), over 2,000 stored tasks read in random order."""
+    from fastapi.testclient import TestClient
+
+    from framecast.app import create_app
+    from framecast.config import Settings
+    from framecast.store import tasks as task_store
+    from framecast.store.keys import create_key
+
+    with tempfile.TemporaryDirectory(prefix="framecast-reads-") as tmp:
+        app = create_app(Settings(data_dir=Path(tmp), workers=0))
+        with TestClient(app) as client:
+            db = app.state.db
+            with db.session() as s:
+                key, token = create_key(s, name="bench")
+            body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
+            resp = client.post(
+                "/ent/v2/start-end2video", json=body, headers={"Authorization": f"Token {token}"}
+            )
+            ids = load.populate(db.url, resp.json()["task_id"], "other", 2000, 400)
+            order = ids * 2
+
+            def through_connection() -> None:
+                for task_id in order:
+                    with db.engine.connect() as conn:
+                        task_store.load_task(conn, task_id=task_id, tenant=key.tenant)
+
+            def prepared() -> None:
+                for task_id in order:
+                    task_store.read_task(db.engine, task_id=task_id, tenant=key.tenant)
+
+            n = len(order)
+            old = median_ms(through_connection, repeat=5) * 1000 / n
+            new = median_ms(prepared, repeat=5) * 1000 / n
+            print("\n| one task's read (SQLite, 2,000 tasks) | per read |")
+            print("| --- | ---: |")
+            print(f"| SQLAlchemy Connection, load_task | {old:.0f} us |")
+            print(f"| driver cursor, read_task | {new:.0f} us |")
+
+
 def get_ab(seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="framecast-costs-") as tmp:
         env = {
@@ -152,6 +194,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per server per round")
     args = ap.parse_args()
     micro()
+    read_costs()
     get_ab(args.seconds)
 
 

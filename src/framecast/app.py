@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -89,7 +90,7 @@ def create_app(
             service.on_cancelled(celery_runner.revoke)
             runner = celery_runner
         else:
-            runner = LocalWorkerPool(ctx, workers=settings.workers)
+            runner = LocalWorkerPool(ctx, workers=settings.workers, nice=settings.worker_nice)
     service.on_submit(runner.wake)
     signer = UrlSigner(settings.signing_key(), settings.url_ttl_seconds)
     # refuses to start when a dialect that takes callback URLs renders no callback body
@@ -109,6 +110,10 @@ def create_app(
         db.upgrade()
         runner.start()
         callbacks.start()
+        # what startup built lives as long as the process: out of the collector's sight, a full
+        # collection no longer walks it (about 0.15 s each on this service's heap, a poll's p99)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

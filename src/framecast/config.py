@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     secret_key: str = ""  # signs result URLs; empty -> generated once and kept in data_dir
     allow_private_urls: bool = False
     workers: int = Field(default=1, ge=0)  # in-process worker threads; 0 = API only
+    # the nice value in-process worker threads (and the threads they start) run at: the API's event loop
+    # is preferred when both want the cores; 0 = the process's own priority
+    worker_nice: int = Field(default=10, ge=0, le=19)
     # a running attempt renews its lease every lease/3 on its own timer; one whose lease lapses (its
     # worker died) is requeued, until its workers died max_attempts times: then it fails, refunded
     lease_seconds: float = Field(default=30.0, gt=0)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from anyio import CapacityLimiter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,7 +59,7 @@ from framecast.secretbox import SecretBox
 from framecast.storage import BlobStore
 from framecast.store import billing, idempotency
 from framecast.store import tasks as task_store
-from framecast.store.db import Database
+from framecast.store.db import READ_THREADS, Database
 from framecast.store.keys import authenticate
 from framecast.store.time import utcnow
 
@@ -243,6 +244,9 @@ class TaskService:
         # a one-task read may run on the event loop: a WAL read of a local SQLite file never waits for a
         # writer and costs less than a thread hand-off; a network database's round trip must not hold it
         self.inline_reads = db.is_sqlite
+        # elsewhere, at most this many one-task reads at once: more threads only queue for the pool's
+        # connections and the GIL
+        self.read_limiter = CapacityLimiter(READ_THREADS)
 
     def on_submit(self, wake: WAKE) -> None:
         """Job runners register here to hear about new work without polling."""
@@ -572,8 +576,7 @@ class TaskService:
         return principal
 
     def get(self, principal: Principal, task_id: str) -> Task:
-        with self.db.read() as conn:
-            task = task_store.load_task(conn, task_id=task_id, tenant=principal.tenant)
+        task = task_store.read_task(self.db.engine, task_id=task_id, tenant=principal.tenant)
         if task is None:
             raise NotFoundError(f"task {task_id} not found")
         return task

@@ -10,8 +10,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+
+POOL_SIZE = 10  # connections a process keeps to a network database
+# one-task reads at once in a process: under the pool size, leaving connections for workers and writes
+READ_THREADS = POOL_SIZE - 2
 
 
 class Database:
@@ -22,7 +26,9 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs["pool_pre_ping"] = True
+            # connections past pool_size are closed on return: under 50 concurrent polls the default 5
+            # opened and closed connections all the time (bench/load.py --profile, PostgreSQL rows)
+            kwargs.update(pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=5)
         if self.is_sqlite:
             _create_owner_only(url)
         self.engine: Engine = create_engine(url, **kwargs)
@@ -36,12 +42,6 @@ class Database:
         """One transaction: committed on success, rolled back on any exception."""
         with self._sessions() as s, s.begin():
             yield s
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A connection for reads that build no ORM objects (the poll path): no Session, no unit of work."""
-        with self.engine.connect() as conn:
-            yield conn
 
     def ping(self) -> bool:
         try:

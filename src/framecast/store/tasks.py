@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
+    Engine,
     Select,
     and_,
     bindparam,
@@ -35,6 +35,7 @@ from framecast.domain import (
 )
 from framecast.store import billing, outbox
 from framecast.store.db import rows_matched
+from framecast.store.prepared import prepared
 from framecast.store.tables import CreationRow, TaskRow, TenantRow, table_of
 from framecast.store.time import aware, utcnow
 
@@ -46,11 +47,16 @@ CANCELLED_BY_USER = TaskError(
 
 # built once: building and hashing a statement per call cost the poll path as much as running it
 _TASKS, _CREATIONS = table_of(TaskRow), table_of(CreationRow)
-_ONE_TASK = select(_TASKS).where(_TASKS.c.id == bindparam("task_id"))
-_ONE_TENANTS_TASK = _ONE_TASK.where(_TASKS.c.tenant == bindparam("tenant"))
-_TASK_CREATIONS = (
-    select(_CREATIONS).where(_CREATIONS.c.task_id == bindparam("task_id")).order_by(_CREATIONS.c.index)
+_CREATION_PREFIX = "creation_"
+# a task and its creations in one statement (one round trip): one row per creation, or one with the
+# creation's columns NULL when it has none
+_TASK_WITH_CREATIONS = (
+    select(_TASKS, *(c.label(_CREATION_PREFIX + c.name) for c in _CREATIONS.c))
+    .outerjoin(_CREATIONS, _CREATIONS.c.task_id == _TASKS.c.id)
+    .where(_TASKS.c.id == bindparam("task_id"))
+    .order_by(_CREATIONS.c.index)
 )
+_TENANTS_TASK_WITH_CREATIONS = _TASK_WITH_CREATIONS.where(_TASKS.c.tenant == bindparam("tenant"))
 
 
 def insert_task(
@@ -110,19 +116,42 @@ def state_of(session: Session, *, task_id: str, tenant: str) -> TaskState | None
     return None if state is None else TaskState(state)
 
 
-def creations_of(session: Session, *, task_ids: Sequence[str]) -> dict[str, list[CreationRow]]:
-    out: dict[str, list[CreationRow]] = {tid: [] for tid in task_ids}
+def creations_of(session: Session, *, task_ids: Sequence[str]) -> dict[str, list[Creation]]:
+    out: dict[str, list[Creation]] = {tid: [] for tid in task_ids}
     if not task_ids:
         return out
     rows = session.scalars(
         select(CreationRow).where(CreationRow.task_id.in_(task_ids)).order_by(CreationRow.index)
     )
     for r in rows:
-        out[r.task_id].append(r)
+        out[r.task_id].append(_creation(r, ""))
     return out
 
 
-def to_domain(row: TaskRow | Row[Any], creations: Sequence[CreationRow | Row[Any]]) -> Task:
+def _creation(c: Any, prefix: str) -> Creation:
+    """The creation in ``c``'s attributes named ``prefix`` + column (a row of the creations table, or the
+    creation's columns of a joined row)."""
+
+    def col(name: str) -> Any:
+        return getattr(c, prefix + name)
+
+    return Creation(
+        id=col("id"),
+        index=col("index"),
+        video_key=col("video_key"),
+        cover_key=col("cover_key"),
+        watermarked_key=col("watermarked_key"),
+        width=col("width"),
+        height=col("height"),
+        fps=col("fps"),
+        frames=col("frames"),
+        duration=col("duration"),
+        seed=col("seed"),
+    )
+
+
+def to_domain(row: Any, creations: Sequence[Creation]) -> Task:
+    """The task of a tasks-table row (an ORM object or a row with the same attributes)."""
     error = None
     if row.error_code:
         error = TaskError(
@@ -154,36 +183,37 @@ def to_domain(row: TaskRow | Row[Any], creations: Sequence[CreationRow | Row[Any
         updated_at=aware(row.updated_at) or utcnow(),
         started_at=aware(row.started_at),
         finished_at=aware(row.finished_at),
-        creations=[
-            Creation(
-                id=c.id,
-                # a Core row is a tuple, whose .index is tuple.index: the column is read by name
-                index=c._mapping["index"] if isinstance(c, Row) else c.index,
-                video_key=c.video_key,
-                cover_key=c.cover_key,
-                watermarked_key=c.watermarked_key,
-                width=c.width,
-                height=c.height,
-                fps=c.fps,
-                frames=c.frames,
-                duration=c.duration,
-                seed=c.seed,
-            )
-            for c in creations
-        ],
+        creations=list(creations),
     )
 
 
 def load_task(session: Session | Connection, *, task_id: str, tenant: str | None = None) -> Task | None:
-    """One task and its creations, read as plain rows (Core), not ORM objects: this is the path every
-    poll takes, and the ORM's identity map and unit of work were a third of its cost."""
+    """One task and its creations as the session sees them (its own writes included)."""
+    stmt, values = _task_statement(task_id, tenant)
+    return _task_of(session.execute(stmt, values).all())
+
+
+def read_task(engine: Engine, *, task_id: str, tenant: str | None = None) -> Task | None:
+    """One task and its creations, committed: the path every poll takes, on the driver's own cursor
+    (``store/prepared.py``) with a connection of its own."""
+    stmt, values = _task_statement(task_id, tenant)
+    return _task_of(prepared(stmt, engine.dialect).rows(engine, values))
+
+
+def _task_statement(task_id: str, tenant: str | None) -> tuple[Select[Any], dict[str, str]]:
     if tenant is None:
-        row = session.execute(_ONE_TASK, {"task_id": task_id}).first()
-    else:
-        row = session.execute(_ONE_TENANTS_TASK, {"task_id": task_id, "tenant": tenant}).first()
-    if row is None:
+        return _TASK_WITH_CREATIONS, {"task_id": task_id}
+    return _TENANTS_TASK_WITH_CREATIONS, {"task_id": task_id, "tenant": tenant}
+
+
+def _task_of(rows: Sequence[Any]) -> Task | None:
+    """The task of :data:`_TASK_WITH_CREATIONS`'s rows (None when there are none)."""
+    if not rows:
         return None
-    return to_domain(row, session.execute(_TASK_CREATIONS, {"task_id": task_id}).all())
+    creations = [
+        _creation(r, _CREATION_PREFIX) for r in rows if getattr(r, _CREATION_PREFIX + "id") is not None
+    ]
+    return to_domain(rows[0], creations)
 
 
 @dataclass(frozen=True)
