@@ -471,7 +471,7 @@ class TaskService:
         )
         callback_key = self.secrets.seal(principal.token) if req.callback_url else None
         try:
-            with self.db.session() as s:
+            with self.db.write_session() as s:
                 task_store.insert_task(s, task=task, callback_key=callback_key, external_id=external_id)
                 if req.client_request_id:
                     idempotency.remember(

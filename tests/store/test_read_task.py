@@ -20,7 +20,7 @@ def test_the_poll_read_equals_the_session_read(
     if database == "postgresql":
         overrides["database_url"] = request.getfixturevalue("pg_url")
     api = make_api(**overrides)
-    body = {"model": "viduq3-pro", "images": pair, "duration": 1, "resolution": "540p", "prompt": "a slow pan"}
+    body = {"model": "viduq3-pro", "images": pair, "duration": 1, "resolution": "540p", "prompt": "a pan"}
     done = api.post("/ent/v2/start-end2video", body).json()["task_id"]
     api.wait(done)
     cancelled = api.post("/ent/v2/start-end2video", body).json()["task_id"]
