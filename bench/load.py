@@ -357,6 +357,7 @@ def run_db(
     kind: str, args: argparse.Namespace, env0: dict[str, str], bare: str
 ) -> list[tuple[Result, Result]]:
     framecast = [sys.executable, "-c", "from framecast.cli import main; main()"]
+    rows = set(args.rows.split(","))
     out: list[tuple[Result, Result]] = []
     secs = args.seconds
     with tempfile.TemporaryDirectory(prefix="framecast-load-") as tmp, database(kind, Path(tmp)) as url:
@@ -384,7 +385,7 @@ def run_db(
             create = Probe(
                 f"{kind} create", base, lambda i: ("POST", "/ent/v2/start-end2video", body), 10, keys[0]
             )
-            if "create" in args.rows:
+            if "create" in rows:
                 out.append(paired(create, bare10, secs))
             else:  # the stored tasks are copies of one real task
                 measure(create, 1.0)
@@ -401,7 +402,7 @@ def run_db(
             for name, path in (
                 ("get vidu", "/ent/v2/tasks/{}/creations"),
                 ("get openai", "/v1/videos/video_{}"),
-            )[: 2 if "get" in args.rows else 0]:
+            )[: 2 if "get" in rows else 0]:
                 get = Probe(
                     f"{kind} {name}",
                     base,
@@ -415,9 +416,9 @@ def run_db(
             p150 = Probe(
                 f"{kind} list page 150", base, lambda i: ("GET", page.format(150), None), 10, keys[1]
             )
-            if "list" in args.rows:
+            if "list" in rows:
                 out.append(paired(p150, p0, secs))
-        if "rendering" not in args.rows:
+        if "rendering" not in rows:
             return out
         _cancel_queued(url)  # the create row's tasks: the idle row must find the workers idle
         env_render = {**env, "FRAMECAST_WORKERS": "2"}

@@ -9,6 +9,9 @@ PNGs of real frames as data URIs.
 - base64: the standard library's validating decode after a whole-payload regex (the old check) against
   pybase64's validating decode.
 - JSON: `json.loads` against `orjson.loads` of the whole create body.
+- One task's read: `load_task` through a SQLAlchemy Connection against `read_task` on the driver's cursor,
+  over 2,000 stored tasks in random order.
+- A full garbage collection over the service's heap, before and after startup freezes it.
 
 The A/B: one `framecast serve` (SQLite, no workers) with GET one task read on the event loop (the shipped
 behaviour), and one with `TaskService.inline_reads` forced off (the thread pool), alternating for three
@@ -145,6 +148,30 @@ def read_costs() -> None:
             print(f"| driver cursor, read_task | {new:.0f} us |")
 
 
+def collector_costs() -> None:
+    """A full garbage collection over the service's heap after startup, before and after ``gc.freeze()``
+    (what the app's lifespan does): the pause a poll meets when a full collection falls in it."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from framecast.app import create_app
+    from framecast.config import Settings
+
+    with tempfile.TemporaryDirectory(prefix="framecast-gc-") as tmp:
+        gc.unfreeze()
+        app = create_app(Settings(data_dir=Path(tmp), workers=0))
+        objects = len(gc.get_objects())
+        unfrozen = median_ms(gc.collect, repeat=5)
+        with TestClient(app):  # the lifespan freezes what startup built
+            frozen = median_ms(gc.collect, repeat=5)
+        gc.unfreeze()
+    print(f"\n| full collection, {objects:,} objects tracked after startup | median |")
+    print("| --- | ---: |")
+    print(f"| not frozen | {unfrozen:.0f} ms |")
+    print(f"| frozen at startup | {frozen:.0f} ms |")
+
+
 def get_ab(seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="framecast-costs-") as tmp:
         env = {
@@ -195,6 +222,7 @@ def main() -> None:
     args = ap.parse_args()
     micro()
     read_costs()
+    collector_costs()
     get_ab(args.seconds)
 
 

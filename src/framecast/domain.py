@@ -65,6 +65,9 @@ class MovementAmplitude(enum.StrEnum):
     LARGE = "large"
 
 
+_AMPLITUDES = frozenset(m.value for m in MovementAmplitude)  # built once: every task read validates it
+
+
 class PromptExpansion(enum.StrEnum):
     """Whether the service writes the prompt (see framecast.prompts)."""
 
@@ -249,7 +252,7 @@ class GenerationRequest(BaseModel):
         """Any case of auto, small, medium or large."""
         if isinstance(value, str) and not isinstance(value, MovementAmplitude):
             value = value.lower()
-            if value not in {m.value for m in MovementAmplitude}:
+            if value not in _AMPLITUDES:
                 raise _invalid(
                     "movement_amplitude", "movement_amplitude must be auto, small, medium or large"
                 )
