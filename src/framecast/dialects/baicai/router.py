@@ -19,6 +19,7 @@ from framecast.dialects.baicai.models import BaicaiCreate, BaicaiUpload
 from framecast.dialects.common import (
     Links,
     file_response,
+    json_answer,
     read_json,
     read_one,
     read_upload,
@@ -84,13 +85,17 @@ async def resource(upload_id: str, principal: PrincipalDep, svc: ServiceDep) -> 
     return file_response(f, headers={"cache-control": "private, max-age=3600"})
 
 
-@router.get("/v1/comfyui/tasks/{task_id}/status", summary="Baicai: task status")
-async def status(task_id: str, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
+@router.get(
+    "/v1/comfyui/tasks/{task_id}/status", summary="Baicai: task status", response_model=dict[str, Any]
+)
+async def status(task_id: str, principal: PrincipalDep, svc: ServiceDep) -> Response:
     task = await read_one(svc, svc.get, principal, task_id)
-    return translate.render_status(task)
+    return json_answer(translate.render_status(task))
 
 
-@router.get("/v1/comfyui/tasks/{task_id}/result", summary="Baicai: task result URLs")
-async def result(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> dict[str, Any]:
+@router.get(
+    "/v1/comfyui/tasks/{task_id}/result", summary="Baicai: task result URLs", response_model=dict[str, Any]
+)
+async def result(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
     task = await read_one(svc, svc.get, principal, task_id)
-    return translate.render_result(task, links)
+    return json_answer(translate.render_result(task, links))

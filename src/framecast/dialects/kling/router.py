@@ -8,10 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import add_create_route, read_json, read_one, submit, trace_id_of
+from framecast.dialects.common import (
+    add_create_route,
+    json_answer,
+    read_json,
+    read_one,
+    submit,
+    trace_id_of,
+)
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.kling import lookup, translate
 from framecast.dialects.kling.errors import RESPONSES
@@ -59,9 +67,9 @@ def _routes(endpoint: str) -> None:
 
     async def get_one(
         task_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
-    ) -> dict[str, Any]:
+    ) -> Response:
         task = await read_one(svc, lookup.resolve, svc, principal, task_id)
-        return translate.envelope(translate.render_task(task, links), trace_id_of(request))
+        return json_answer(translate.envelope(translate.render_task(task, links), trace_id_of(request)))
 
     async def list_tasks(
         request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
@@ -81,7 +89,13 @@ def _routes(endpoint: str) -> None:
         summary=f"Kling: create {endpoint}",
         body=BODIES[endpoint],
     )
-    router.add_api_route(f"/{endpoint}/{{task_id}}", get_one, methods=["GET"], summary="Kling: query a task")
+    router.add_api_route(
+        f"/{endpoint}/{{task_id}}",
+        get_one,
+        methods=["GET"],
+        summary="Kling: query a task",
+        response_model=dict[str, Any],
+    )
     router.add_api_route(f"/{endpoint}", list_tasks, methods=["GET"], summary="Kling: list tasks")
 
 

@@ -16,6 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from framecast.dialects.common import (
     file_response,
     idempotency_key,
+    json_answer,
     read_form,
     read_json,
     read_one,
@@ -168,9 +169,9 @@ async def list_videos(request: Request, principal: PrincipalDep, svc: ServiceDep
     return translate.render_list(tasks[:limit], has_more=len(tasks) > limit)
 
 
-@router.get("/videos/{video_id}", summary="OpenAI: retrieve a video")
-async def retrieve_video(video_id: str, principal: PrincipalDep, svc: ServiceDep) -> dict[str, Any]:
-    return translate.render_video(await read_one(svc, _get, svc, principal, video_id))
+@router.get("/videos/{video_id}", summary="OpenAI: retrieve a video", response_model=dict[str, Any])
+async def retrieve_video(video_id: str, principal: PrincipalDep, svc: ServiceDep) -> Response:
+    return json_answer(translate.render_video(await read_one(svc, _get, svc, principal, video_id)))
 
 
 @router.delete("/videos/{video_id}", summary="OpenAI: delete a finished video")

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import add_create_route, read_json, read_one, request_body
+from framecast.dialects.common import add_create_route, json_answer, read_json, read_one, request_body
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.vidu import translate
 from framecast.dialects.vidu.errors import RESPONSES
@@ -40,12 +41,10 @@ for _endpoint in translate.ENDPOINTS.values():
     _create_route(_endpoint)
 
 
-@router.get("/tasks/{task_id}/creations", summary="Vidu: query one task")
-async def get_creations(
-    task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
-) -> dict[str, Any]:
+@router.get("/tasks/{task_id}/creations", summary="Vidu: query one task", response_model=dict[str, Any])
+async def get_creations(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
     task = await read_one(svc, svc.get, principal, task_id)
-    return translate.render_query(task, links)
+    return json_answer(translate.render_query(task, links))
 
 
 @router.post(
