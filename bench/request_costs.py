@@ -11,6 +11,8 @@ PNGs of real frames as data URIs.
 - JSON: `json.loads` against `orjson.loads` of the whole create body.
 - One task's read: `load_task` through a SQLAlchemy Connection against `read_task` on the driver's cursor,
   over 2,000 stored tasks in random order.
+- GET one task in the app itself (no server): answered with `json_answer` against the dict FastAPI
+  validates and encodes.
 - A full garbage collection over the service's heap, before and after startup freezes it.
 
 The A/B: one `framecast serve` (SQLite, no workers) with GET one task read on the event loop (the shipped
@@ -33,11 +35,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pybase64
 from PIL import Image
+
+from framecast.dialects.common import read_one
+from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
+from framecast.dialects.vidu import translate as vidu_translate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load
@@ -148,6 +155,93 @@ def read_costs() -> None:
             print(f"| driver cursor, read_task | {new:.0f} us |")
 
 
+async def vidu_query_as_dict(
+    task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
+) -> dict[str, Any]:
+    """The Vidu query route before ``json_answer``: the dict, for FastAPI to validate and encode."""
+    return vidu_translate.render_query(await read_one(svc, svc.get, principal, task_id), links)
+
+
+def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
+    """GET one task in the app itself (the ASGI app called directly: middleware, routing, dependencies,
+    the read, the answer; no HTTP server, no network): the Vidu query route as shipped, answering with
+    ``json_answer``, against the same route body returning the dict for FastAPI to validate against
+    ``dict[str, Any]`` and encode (the code before), mounted beside it for this run. Alternating rounds,
+    the median round of each."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from framecast.app import create_app
+    from framecast.config import Settings
+    from framecast.store.keys import create_key
+
+    with tempfile.TemporaryDirectory(prefix="framecast-answer-") as tmp:
+        app = create_app(Settings(data_dir=Path(tmp), workers=0))
+        app.add_api_route("/bench/as-dict/{task_id}", vidu_query_as_dict, methods=["GET"])
+        with TestClient(app) as client:
+            with app.state.db.session() as s:
+                _, token = create_key(s, name="bench")
+            body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
+            auth = {"Authorization": f"Token {token}"}
+            created = client.post("/ent/v2/start-end2video", json=body, headers=auth).json()["task_id"]
+            task_id = load.populate(app.state.db.url, created, "other", 10, 2)[0]  # succeeded, one creation
+            paths = {
+                "dict validated and encoded by FastAPI": f"/bench/as-dict/{task_id}",
+                "json_answer (shipped)": f"/ent/v2/tasks/{task_id}/creations",
+            }
+            answers = {name: client.get(path, headers=auth).json() for name, path in paths.items()}
+            assert answers["json_answer (shipped)"]["creations"], answers
+            # the same answer, but for the signed URLs' expiry second
+            unsigned = {
+                re.sub(rb"\?expires=[^\"]*", b"", orjson.dumps(a, option=orjson.OPT_SORT_KEYS))
+                for a in answers.values()
+            }
+            assert len(unsigned) == 1, answers
+
+            async def drive(path: str) -> float:
+                scope = {
+                    "type": "http",
+                    "asgi": {"version": "3.0"},
+                    "http_version": "1.1",
+                    "method": "GET",
+                    "scheme": "http",
+                    "path": path,
+                    "raw_path": path.encode(),
+                    "query_string": b"",
+                    "root_path": "",
+                    "headers": [(b"host", b"localhost"), (b"authorization", f"Token {token}".encode())],
+                    "client": ("127.0.0.1", 1),
+                    "server": ("127.0.0.1", 80),
+                }
+
+                async def receive() -> dict[str, Any]:
+                    return {"type": "http.request", "body": b"", "more_body": False}
+
+                async def send(message: dict[str, Any]) -> None:
+                    if message["type"] == "http.response.start":
+                        assert message["status"] == 200
+
+                start = time.perf_counter()
+                for _ in range(calls):
+                    await app(dict(scope), receive, send)
+                return (time.perf_counter() - start) / calls * 1e6
+
+            times: dict[str, list[float]] = {name: [] for name in paths}
+
+            async def run() -> None:
+                for _ in range(rounds):
+                    for name, path in paths.items():
+                        times[name].append(await drive(path))
+
+            asyncio.run(run())
+    title = f"GET one task in the app (Vidu query, SQLite), median of {rounds} x {calls} calls"
+    print(f"\n| {title} | per request |")
+    print("| --- | ---: |")
+    for name, runs in times.items():
+        print(f"| {name} | {statistics.median(runs):.0f} us |")
+
+
 def collector_costs() -> None:
     """A full garbage collection over the service's heap after startup, before and after ``gc.freeze()``
     (what the app's lifespan does): the pause a poll meets when a full collection falls in it."""
@@ -222,6 +316,7 @@ def main() -> None:
     args = ap.parse_args()
     micro()
     read_costs()
+    answer_costs()
     collector_costs()
     get_ab(args.seconds)
 

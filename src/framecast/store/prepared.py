@@ -1,7 +1,7 @@
 """A SELECT compiled once per database dialect and run on the driver's own cursor.
 
 The poll path (GET one task) runs one statement per request. Through a SQLAlchemy ``Connection`` the
-read, conversion to the domain task included, took 1.7-2.1 times as long as it does here (parameter
+read, conversion to the domain task included, took 1.6-2.1 times as long as it does here (parameter
 construction, execution context, result metadata; ``bench/request_costs.py``). This runs the statement
 SQLAlchemy compiled, with SQLAlchemy's own result processors for each column (dates SQLite stores as
 text, JSON), so the values are those a ``Connection`` would have returned (``tests/store/test_read_task.py``).
