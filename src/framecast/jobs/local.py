@@ -29,8 +29,8 @@ SWEEP_INTERVAL_S = 600.0  # crash leftovers are swept at start and then this oft
 def lower_priority(nice: int) -> None:
     """Run the calling thread (and the threads it starts: the encoder, libx264's, OpenCV's) ``nice``
     steps below the process, so that an API sharing the cores with rendering keeps its latency (GET p99
-    while two threads render 720p: 5.5x idle at 0, 2.6x at 10; bench/load.py). Linux sets a nice value
-    per thread; elsewhere this does nothing."""
+    while two threads render 720p: 5.2x idle at the process's priority, 1.1x at +10; bench/load.py,
+    results/load_round4*.md). Linux sets a nice value per thread; elsewhere this does nothing."""
     if nice <= 0 or not hasattr(os, "setpriority"):
         return
     try:

@@ -51,8 +51,8 @@ class Database:
 
         SQLite lets one writer in at a time and makes the others retry after sleeps of up to 100 ms, so
         under ten concurrent creates a few waited most of a second; queued on a lock each goes in as soon
-        as the one before commits (create p99 3-4x lower, bench/load.py). Do not open another
-        write session inside one: the lock is not reentrant.
+        as the one before commits (create p99 about 3x lower, bench/results/load_round4*.md). Do not open
+        another write session inside one: the lock is not reentrant.
         """
         if not self.is_sqlite:
             with self.session() as s:

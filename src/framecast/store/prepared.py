@@ -1,7 +1,7 @@
 """A SELECT compiled once per database dialect and run on the driver's own cursor.
 
 The poll path (GET one task) runs one statement per request. Through a SQLAlchemy ``Connection`` the
-read, conversion to the domain task included, took 1.6-2.1 times as long as it does here (parameter
+read, conversion to the domain task included, took about 1.6 times as long as it does here (parameter
 construction, execution context, result metadata; ``bench/request_costs.py``). This runs the statement
 SQLAlchemy compiled, with SQLAlchemy's own result processors for each column (dates SQLite stores as
 text, JSON), so the values are those a ``Connection`` would have returned (``tests/store/test_read_task.py``).
@@ -54,9 +54,8 @@ class PreparedSelect:
         """Every row of the statement for ``values``, each a named tuple of processed column values."""
         dbapi = engine.raw_connection()
         driver: Any = dbapi.driver_connection
-        autocommit = self.autocommit
         try:
-            if autocommit:
+            if self.autocommit:
                 driver.autocommit = True
             cursor = dbapi.cursor()
             try:
@@ -66,7 +65,7 @@ class PreparedSelect:
             finally:
                 cursor.close()
         finally:
-            if autocommit:
+            if self.autocommit:
                 driver.autocommit = False
             dbapi.close()  # back to the pool
         return [self._convert(r, processors) for r in raw]
