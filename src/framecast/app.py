@@ -108,6 +108,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sample_access_log(settings.access_log_sample)  # here: uvicorn has set up its loggers by now
         db.upgrade()
+        await db.open_async()
         runner.start()
         callbacks.start()
         # what startup built lives as long as the process: out of the collector's sight, a full
@@ -119,6 +120,7 @@ def create_app(
         finally:
             callbacks.stop()
             runner.stop()
+            await db.close_async()
             db.dispose()
 
     app = FastAPI(

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import HTTP_STATUS, Links, error_responses, json_answer, read_one
+from framecast.dialects.common import HTTP_STATUS, Links, error_responses, json_answer
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import Principal, Task, TaskState
 from framecast.errors import ClientError
@@ -181,7 +181,7 @@ async def task_events(
     response_model=dict[str, Any],
 )
 async def get_task(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
-    return json_answer(task_json(await read_one(svc, svc.get, principal, task_id), links))
+    return json_answer(task_json(await svc.poll(principal, task_id), links))
 
 
 def attach(app: FastAPI, config: EventsConfig | None = None) -> None:

@@ -7,6 +7,7 @@ only ever sees its own tasks, and that nothing half-written is left behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from anyio import CapacityLimiter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -577,6 +579,21 @@ class TaskService:
 
     def get(self, principal: Principal, task_id: str) -> Task:
         task = task_store.read_task(self.db.engine, task_id=task_id, tenant=principal.tenant)
+        if task is None:
+            raise NotFoundError(f"task {task_id} not found")
+        return task
+
+    async def poll(self, principal: Principal, task_id: str) -> Task:
+        """:meth:`get` for a route, on the event loop: awaited on an async connection (PostgreSQL), run
+        inline (SQLite, see ``inline_reads``), or else in a thread, at most ``read_limiter`` at once."""
+        reads = self.db.async_reads
+        if reads is not None and reads.usable():
+            task = await task_store.read_task_async(reads, task_id=task_id, tenant=principal.tenant)
+        elif self.inline_reads:
+            task = task_store.read_task(self.db.engine, task_id=task_id, tenant=principal.tenant)
+        else:
+            read = functools.partial(self.get, principal, task_id)
+            return await anyio.to_thread.run_sync(read, limiter=self.read_limiter)
         if task is None:
             raise NotFoundError(f"task {task_id} not found")
         return task

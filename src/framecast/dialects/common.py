@@ -131,9 +131,10 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 async def read_one(svc: TaskService, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a read of one task for a route: on the event loop where the service says its reads may run
-    there (``TaskService.inline_reads``), else in a thread, at most ``TaskService.read_limiter`` at once.
-    GET one task served 1.7-2x the requests inline (bench/request_costs.py)."""
+    """Run a synchronous read for a route (a lookup :meth:`TaskService.poll` does not cover): on the event
+    loop where the service says its reads may run there (``TaskService.inline_reads``), else in a thread,
+    at most ``TaskService.read_limiter`` at once. GET one task served 1.7-2x the requests inline
+    (bench/request_costs.py)."""
     if svc.inline_reads:
         return read(*args, **kwargs)
     return await anyio.to_thread.run_sync(functools.partial(read, *args, **kwargs), limiter=svc.read_limiter)

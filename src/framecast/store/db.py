@@ -14,6 +14,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from framecast.store import async_reads
+from framecast.store.async_reads import AsyncReads
+
 POOL_SIZE = 10  # connections a process keeps to a network database
 # one-task reads at once in a process: under the pool size, leaving connections for workers and writes
 READ_THREADS = POOL_SIZE - 2
@@ -38,6 +41,10 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "do_orm_execute", _sync_only_matched_rows)
+        # polls on PostgreSQL are awaited on the event loop, on a pool of async connections of their own
+        self.async_reads: AsyncReads | None = None
+        if async_reads.supported(self.engine):
+            self.async_reads = async_reads.AsyncReads(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -68,6 +75,15 @@ class Database:
             return True
         except Exception:
             return False
+
+    async def open_async(self) -> None:
+        """Open what is used on the event loop (the async read pool): from the app's lifespan."""
+        if self.async_reads is not None:
+            await self.async_reads.open()
+
+    async def close_async(self) -> None:
+        if self.async_reads is not None:
+            await self.async_reads.close()
 
     def upgrade(self) -> None:
         command.upgrade(alembic_config(self.url), "head")

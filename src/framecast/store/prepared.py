@@ -70,6 +70,16 @@ class PreparedSelect:
             dbapi.close()  # back to the pool
         return [self._convert(r, processors) for r in raw]
 
+    async def rows_async(self, conn: Any, values: Mapping[str, Any]) -> list[Any]:
+        """:meth:`rows` on an async driver connection (psycopg's ``AsyncConnection``, in autocommit)."""
+        cursor = await conn.execute(self.sql, self.params(values))
+        try:
+            raw = await cursor.fetchall()
+            processors = self._processors(cursor)
+        finally:
+            await cursor.close()
+        return [self._convert(r, processors) for r in raw]
+
     def _convert(self, raw: tuple[Any, ...], processors: list[tuple[int, Callable[[Any], Any]]]) -> Any:
         if not processors:
             return self.row_type._make(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,6 +38,9 @@ from framecast.store.db import rows_matched
 from framecast.store.prepared import prepared
 from framecast.store.tables import CreationRow, TaskRow, TenantRow, table_of
 from framecast.store.time import aware, utcnow
+
+if TYPE_CHECKING:
+    from framecast.store.async_reads import AsyncReads
 
 # what a task cancelled while it ran records (Vidu's reason word; every other dialect says cancelled)
 CANCELLED_BY_USER = TaskError(
@@ -198,6 +201,12 @@ def read_task(engine: Engine, *, task_id: str, tenant: str | None = None) -> Tas
     (``store/prepared.py``) with a connection of its own."""
     stmt, values = _task_statement(task_id, tenant)
     return _task_of(prepared(stmt, engine.dialect).rows(engine, values))
+
+
+async def read_task_async(reads: AsyncReads, *, task_id: str, tenant: str | None = None) -> Task | None:
+    """:func:`read_task` awaited on the event loop (PostgreSQL through psycopg, ``store/async_reads.py``)."""
+    stmt, values = _task_statement(task_id, tenant)
+    return _task_of(await reads.rows(prepared(stmt, reads.dialect), values))
 
 
 def _task_statement(task_id: str, tenant: str | None) -> tuple[Select[Any], dict[str, str]]:

@@ -21,7 +21,6 @@ from framecast.dialects.common import (
     file_response,
     json_answer,
     read_json,
-    read_one,
     read_upload,
     request_body,
     submit,
@@ -89,7 +88,7 @@ async def resource(upload_id: str, principal: PrincipalDep, svc: ServiceDep) -> 
     "/v1/comfyui/tasks/{task_id}/status", summary="Baicai: task status", response_model=dict[str, Any]
 )
 async def status(task_id: str, principal: PrincipalDep, svc: ServiceDep) -> Response:
-    task = await read_one(svc, svc.get, principal, task_id)
+    task = await svc.poll(principal, task_id)
     return json_answer(translate.render_status(task))
 
 
@@ -97,5 +96,5 @@ async def status(task_id: str, principal: PrincipalDep, svc: ServiceDep) -> Resp
     "/v1/comfyui/tasks/{task_id}/result", summary="Baicai: task result URLs", response_model=dict[str, Any]
 )
 async def result(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
-    task = await read_one(svc, svc.get, principal, task_id)
+    task = await svc.poll(principal, task_id)
     return json_answer(translate.render_result(task, links))

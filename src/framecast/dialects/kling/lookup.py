@@ -6,17 +6,18 @@ so a lookup is one indexed read and two creates racing for one id cannot both wi
 
 from __future__ import annotations
 
+from framecast.dialects.common import read_one
 from framecast.domain import Principal, Task
 from framecast.errors import NotFoundError
 from framecast.service import TaskService
 
 
-def resolve(svc: TaskService, principal: Principal, task_id: str) -> Task:
+async def resolve(svc: TaskService, principal: Principal, task_id: str) -> Task:
     """The task named by framecast's id or, failing that, by the client's external_task_id."""
     try:
-        return svc.get(principal, task_id)
+        return await svc.poll(principal, task_id)
     except NotFoundError:
-        task = svc.find_external(principal, task_id)
+        task = await read_one(svc, svc.find_external, principal, task_id)
         if task is None:
             raise
         return task

@@ -16,7 +16,6 @@ from framecast.dialects.common import (
     add_create_route,
     json_answer,
     read_json,
-    read_one,
     submit,
     trace_id_of,
 )
@@ -68,7 +67,7 @@ def _routes(endpoint: str) -> None:
     async def get_one(
         task_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
     ) -> Response:
-        task = await read_one(svc, lookup.resolve, svc, principal, task_id)
+        task = await lookup.resolve(svc, principal, task_id)
         return json_answer(translate.envelope(translate.render_task(task, links), trace_id_of(request)))
 
     async def list_tasks(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import idempotency_key, json_answer, read_json, read_one, request_body
+from framecast.dialects.common import idempotency_key, json_answer, read_json, request_body
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.newapi import translate
 from framecast.dialects.newapi.errors import RESPONSES
@@ -34,7 +34,7 @@ async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> 
 @router.get("/{task_id}", summary="new-api / UniAll: query a video task", response_model=dict[str, Any])
 async def query(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
     try:
-        task = await read_one(svc, svc.get, principal, translate.internal_id(task_id))
+        task = await svc.poll(principal, translate.internal_id(task_id))
     except NotFoundError as exc:
         raise NotFoundError(f"task {task_id!r} does not exist") from exc
     return json_answer(translate.render_query(task, links))

@@ -19,7 +19,6 @@ from framecast.dialects.common import (
     json_answer,
     read_form,
     read_json,
-    read_one,
     request_body,
 )
 from framecast.dialects.deps import PrincipalDep, ServiceDep
@@ -118,6 +117,14 @@ def _get(svc: TaskService, principal: Principal, public_id: str) -> Task:
         raise NotFoundError(f"video {public_id!r} not found") from exc
 
 
+async def _poll(svc: TaskService, principal: Principal, public_id: str) -> Task:
+    """:func:`_get` for a route on the event loop (``TaskService.poll``)."""
+    try:
+        return await svc.poll(principal, translate.internal_id(public_id))
+    except NotFoundError as exc:
+        raise NotFoundError(f"video {public_id!r} not found") from exc
+
+
 # --- routes ------------------------------------------------------------------------------------------
 
 
@@ -171,7 +178,7 @@ async def list_videos(request: Request, principal: PrincipalDep, svc: ServiceDep
 
 @router.get("/videos/{video_id}", summary="OpenAI: retrieve a video", response_model=dict[str, Any])
 async def retrieve_video(video_id: str, principal: PrincipalDep, svc: ServiceDep) -> Response:
-    return json_answer(translate.render_video(await read_one(svc, _get, svc, principal, video_id)))
+    return json_answer(translate.render_video(await _poll(svc, principal, video_id)))
 
 
 @router.delete("/videos/{video_id}", summary="OpenAI: delete a finished video")
@@ -201,7 +208,7 @@ async def video_content(
         raise ClientError(
             ErrorCode.INVALID_FIELD, "variant must be 'video', 'thumbnail' or 'spritesheet'", param="variant"
         )
-    task = await read_one(svc, _get, svc, principal, video_id)
+    task = await _poll(svc, principal, video_id)
     if task.state is not TaskState.SUCCEEDED or not task.creations:
         raise ClientError(
             ErrorCode.INVALID_STATE,

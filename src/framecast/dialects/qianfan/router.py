@@ -16,7 +16,6 @@ from framecast.dialects.common import (
     CallbackRenderer,
     Links,
     read_json,
-    read_one,
     request_body,
     submit,
     trace_id_of,
@@ -58,7 +57,7 @@ async def query(request: Request, principal: PrincipalDep, svc: ServiceDep, link
     try:
         if not task_id:
             raise ClientError(ErrorCode.MISSING_FIELD, "task_id is required", param="task_id")
-        task = await read_one(svc, svc.get, principal, task_id)
+        task = await svc.poll(principal, task_id)
     except ClientError as exc:
         return numeric_error(exc, trace_id)
     family = translate.family_of_task(svc.catalog, task)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from framecast.dialects.common import add_create_route, json_answer, read_json, read_one, request_body
+from framecast.dialects.common import add_create_route, json_answer, read_json, request_body
 from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.vidu import translate
 from framecast.dialects.vidu.errors import RESPONSES
@@ -43,7 +43,7 @@ for _endpoint in translate.ENDPOINTS.values():
 
 @router.get("/tasks/{task_id}/creations", summary="Vidu: query one task", response_model=dict[str, Any])
 async def get_creations(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
-    task = await read_one(svc, svc.get, principal, task_id)
+    task = await svc.poll(principal, task_id)
     return json_answer(translate.render_query(task, links))
 
 
