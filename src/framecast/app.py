@@ -25,9 +25,11 @@ from framecast.dialects.dialect import Dialect, DialectTable, render_error
 from framecast.domain import ErrorCode
 from framecast.engines.registry import EngineRegistry
 from framecast.errors import ClientError
+from framecast.flat_routes import add_routes
 from framecast.jobs.base import JobRunner
 from framecast.jobs.local import LocalWorkerPool
 from framecast.jobs.runner import RunContext
+from framecast.poll_path import PollFastPath
 from framecast.request_ids import RequestIdMiddleware
 from framecast.service import TaskService
 from framecast.storage import BlobStore, LocalBlobStore, UrlSigner, open_blob_store
@@ -151,6 +153,8 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
 
     # pure ASGI middleware: BaseHTTPMiddleware costs a task and a queue per request (issue 16's profile)
+    # innermost: GET one task answered past FastAPI's routing and dependencies (poll_path.py)
+    app.add_middleware(PollFastPath, routes=lambda: app.router.routes)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # outside the body limit, so a 413 carries the id too
 
@@ -203,7 +207,7 @@ def create_app(
     events.attach(app)
     metrics.install(app, app_metrics)
     for dialect in table.dialects:
-        app.include_router(dialect.router)
+        add_routes(app, dialect.router)
     return app
 
 

@@ -33,9 +33,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import HTTP_STATUS, Links, error_responses, json_answer
-from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
+from framecast.dialects.deps import CallerDep, PrincipalDep, ServiceDep
 from framecast.domain import Principal, Task, TaskState
 from framecast.errors import ClientError
+from framecast.flat_routes import add_routes
+from framecast.poll_path import poll_route
 from framecast.service import TaskService
 
 PREFIX = "/v1/tasks"
@@ -180,11 +182,12 @@ async def task_events(
     summary="One task: state, progress, error and signed result links",
     response_model=dict[str, Any],
 )
-async def get_task(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
-    return json_answer(task_json(await svc.poll(principal, task_id), links))
+@poll_route
+async def get_task(task_id: str, caller: CallerDep) -> Response:
+    return json_answer(task_json(await caller.poll(task_id), caller.links))
 
 
 def attach(app: FastAPI, config: EventsConfig | None = None) -> None:
     """Mount the native routes; ``create_app`` routes errors under :data:`PREFIX` to :func:`native_error`."""
     app.state.events = config or EventsConfig()
-    app.include_router(router)
+    add_routes(app, router)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter, FastAPI
 
-from tests.conftest import Api
+import framecast.app
+import framecast.events
+from framecast.app import create_app
+from tests.conftest import Api, make_settings
 from tests.dialects import schemas
 from tests.dialects.schemas import check
 
@@ -92,3 +98,19 @@ def test_openapi_describes_request_bodies_and_error_envelopes(api: Api) -> None:
     assert set(components["ViduError"]["properties"]) == {"code", "reason", "message", "metadata"}
     assert set(components["OpenAIError"]["properties"]) == {"error"}
     assert set(components["KlingError"]["properties"]) == {"code", "message", "request_id"}
+
+
+def test_routes_added_as_they_are_describe_what_include_router_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # flat_routes.add_routes skips FastAPI's per-request router wrappers; the document must not change
+    flat = create_app(make_settings(tmp_path / "flat")).openapi()
+
+    def include(app: FastAPI, router: APIRouter) -> None:
+        app.include_router(router)
+
+    monkeypatch.setattr(framecast.app, "add_routes", include)
+    monkeypatch.setattr(framecast.events, "add_routes", include)
+    included = create_app(make_settings(tmp_path / "included"))
+    assert any(type(r).__name__ == "_IncludedRouter" for r in included.router.routes)
+    assert json.dumps(included.openapi()) == json.dumps(flat)

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import Links
-from framecast.domain import Principal
+from framecast.domain import Principal, Task
 from framecast.errors import AuthError
 from framecast.service import TaskService
 
@@ -43,10 +43,42 @@ PrincipalDep = Annotated[Principal, Depends(principal_of)]
 ServiceDep = Annotated[TaskService, Depends(service_of)]
 
 
-async def links_of(request: Request) -> Links:
+def links_for(request: Request) -> Links:
     settings = request.app.state.settings
     base = settings.public_url or str(request.base_url)
     return Links(signer=request.app.state.signer, base_url=base)
 
 
+async def links_of(request: Request) -> Links:
+    return links_for(request)
+
+
 LinksDep = Annotated[Links, Depends(links_of)]
+
+
+class Caller:
+    """Who calls and the app's service in one dependency, with the result links on demand: what a poll
+    route needs. FastAPI solves each dependency of a route on its own, and a poll paid for three
+    (bench/request_costs.py)."""
+
+    __slots__ = ("_request", "principal", "svc")
+
+    def __init__(self, request: Request, principal: Principal, svc: TaskService) -> None:
+        self._request = request
+        self.principal = principal
+        self.svc = svc
+
+    @property
+    def links(self) -> Links:
+        return links_for(self._request)
+
+    async def poll(self, task_id: str) -> Task:
+        """The task as :meth:`TaskService.poll` reads it for this caller."""
+        return await self.svc.poll(self.principal, task_id)
+
+
+async def caller_of(request: Request) -> Caller:
+    return Caller(request, await principal_of(request), request.app.state.service)
+
+
+CallerDep = Annotated[Caller, Depends(caller_of)]

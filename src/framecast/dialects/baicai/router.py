@@ -25,9 +25,10 @@ from framecast.dialects.common import (
     request_body,
     submit,
 )
-from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
+from framecast.dialects.deps import CallerDep, LinksDep, PrincipalDep, ServiceDep
 from framecast.domain import ErrorCode, ImageRef, ImageRole, Principal
 from framecast.errors import ClientError, NotFoundError
+from framecast.poll_path import poll_route
 from framecast.service import TaskService
 
 router = APIRouter(tags=["baicai"], responses=RESPONSES)
@@ -87,14 +88,16 @@ async def resource(upload_id: str, principal: PrincipalDep, svc: ServiceDep) -> 
 @router.get(
     "/v1/comfyui/tasks/{task_id}/status", summary="Baicai: task status", response_model=dict[str, Any]
 )
-async def status(task_id: str, principal: PrincipalDep, svc: ServiceDep) -> Response:
-    task = await svc.poll(principal, task_id)
+@poll_route
+async def status(task_id: str, caller: CallerDep) -> Response:
+    task = await caller.poll(task_id)
     return json_answer(translate.render_status(task))
 
 
 @router.get(
     "/v1/comfyui/tasks/{task_id}/result", summary="Baicai: task result URLs", response_model=dict[str, Any]
 )
-async def result(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
-    task = await svc.poll(principal, task_id)
-    return json_answer(translate.render_result(task, links))
+@poll_route
+async def result(task_id: str, caller: CallerDep) -> Response:
+    task = await caller.poll(task_id)
+    return json_answer(translate.render_result(task, caller.links))

@@ -7,17 +7,17 @@ so a lookup is one indexed read and two creates racing for one id cannot both wi
 from __future__ import annotations
 
 from framecast.dialects.common import read_one
-from framecast.domain import Principal, Task
+from framecast.dialects.deps import Caller
+from framecast.domain import Task
 from framecast.errors import NotFoundError
-from framecast.service import TaskService
 
 
-async def resolve(svc: TaskService, principal: Principal, task_id: str) -> Task:
+async def resolve(caller: Caller, task_id: str) -> Task:
     """The task named by framecast's id or, failing that, by the client's external_task_id."""
     try:
-        return await svc.poll(principal, task_id)
+        return await caller.poll(task_id)
     except NotFoundError:
-        task = await read_one(svc, svc.find_external, principal, task_id)
+        task = await read_one(caller.svc, caller.svc.find_external, caller.principal, task_id)
         if task is None:
             raise
         return task

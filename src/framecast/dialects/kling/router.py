@@ -19,12 +19,13 @@ from framecast.dialects.common import (
     submit,
     trace_id_of,
 )
-from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
+from framecast.dialects.deps import CallerDep, LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.kling import lookup, translate
 from framecast.dialects.kling.errors import RESPONSES
 from framecast.dialects.kling.models import Image2Video, Omni, Text2Video
 from framecast.domain import ErrorCode
 from framecast.errors import ClientError
+from framecast.poll_path import poll_route
 
 PREFIX = "/v1/videos"
 ENDPOINTS = ("image2video", "omni-video", "text2video")
@@ -64,11 +65,11 @@ def _routes(endpoint: str) -> None:
         )
         return translate.envelope(translate.render_created(task), trace_id_of(request))
 
-    async def get_one(
-        task_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
-    ) -> Response:
-        task = await lookup.resolve(svc, principal, task_id)
-        return json_answer(translate.envelope(translate.render_task(task, links), trace_id_of(request)))
+    async def get_one(task_id: str, request: Request, caller: CallerDep) -> Response:
+        task = await lookup.resolve(caller, task_id)
+        return json_answer(
+            translate.envelope(translate.render_task(task, caller.links), trace_id_of(request))
+        )
 
     async def list_tasks(
         request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep
@@ -90,7 +91,7 @@ def _routes(endpoint: str) -> None:
     )
     router.add_api_route(
         f"/{endpoint}/{{task_id}}",
-        get_one,
+        poll_route(get_one),
         methods=["GET"],
         summary="Kling: query a task",
         response_model=dict[str, Any],

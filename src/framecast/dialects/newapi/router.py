@@ -9,11 +9,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import idempotency_key, json_answer, read_json, request_body
-from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
+from framecast.dialects.deps import CallerDep, PrincipalDep, ServiceDep
 from framecast.dialects.newapi import translate
 from framecast.dialects.newapi.errors import RESPONSES
 from framecast.dialects.newapi.models import GenerationCreate
 from framecast.errors import NotFoundError
+from framecast.poll_path import poll_route
 
 PREFIX = "/v1/video/generations"
 router = APIRouter(prefix=PREFIX, tags=["new-api"], responses=RESPONSES)
@@ -32,9 +33,10 @@ async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> 
 
 
 @router.get("/{task_id}", summary="new-api / UniAll: query a video task", response_model=dict[str, Any])
-async def query(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
+@poll_route
+async def query(task_id: str, caller: CallerDep) -> Response:
     try:
-        task = await svc.poll(principal, translate.internal_id(task_id))
+        task = await caller.poll(translate.internal_id(task_id))
     except NotFoundError as exc:
         raise NotFoundError(f"task {task_id!r} does not exist") from exc
-    return json_answer(translate.render_query(task, links))
+    return json_answer(translate.render_query(task, caller.links))

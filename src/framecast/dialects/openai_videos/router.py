@@ -21,12 +21,13 @@ from framecast.dialects.common import (
     read_json,
     request_body,
 )
-from framecast.dialects.deps import PrincipalDep, ServiceDep
+from framecast.dialects.deps import Caller, CallerDep, PrincipalDep, ServiceDep
 from framecast.dialects.openai_videos import translate
 from framecast.dialects.openai_videos.errors import RESPONSES
 from framecast.dialects.openai_videos.models import FileUpload, VideoCreate, VideoRemix
 from framecast.domain import ErrorCode, Principal, Task, TaskState
 from framecast.errors import ClientError, InvalidStateError, NotFoundError
+from framecast.poll_path import poll_route
 from framecast.service import TaskQuery, TaskService
 
 PREFIX = "/v1/videos"
@@ -117,10 +118,10 @@ def _get(svc: TaskService, principal: Principal, public_id: str) -> Task:
         raise NotFoundError(f"video {public_id!r} not found") from exc
 
 
-async def _poll(svc: TaskService, principal: Principal, public_id: str) -> Task:
+async def _poll(caller: Caller, public_id: str) -> Task:
     """:func:`_get` for a route on the event loop (``TaskService.poll``)."""
     try:
-        return await svc.poll(principal, translate.internal_id(public_id))
+        return await caller.poll(translate.internal_id(public_id))
     except NotFoundError as exc:
         raise NotFoundError(f"video {public_id!r} not found") from exc
 
@@ -177,8 +178,9 @@ async def list_videos(request: Request, principal: PrincipalDep, svc: ServiceDep
 
 
 @router.get("/videos/{video_id}", summary="OpenAI: retrieve a video", response_model=dict[str, Any])
-async def retrieve_video(video_id: str, principal: PrincipalDep, svc: ServiceDep) -> Response:
-    return json_answer(translate.render_video(await _poll(svc, principal, video_id)))
+@poll_route
+async def retrieve_video(video_id: str, caller: CallerDep) -> Response:
+    return json_answer(translate.render_video(await _poll(caller, video_id)))
 
 
 @router.delete("/videos/{video_id}", summary="OpenAI: delete a finished video")
@@ -200,15 +202,13 @@ async def delete_video(video_id: str, principal: PrincipalDep, svc: ServiceDep) 
 
 
 @router.get("/videos/{video_id}/content", summary="OpenAI: download the video, thumbnail or spritesheet")
-async def video_content(
-    video_id: str, request: Request, principal: PrincipalDep, svc: ServiceDep
-) -> Response:
+async def video_content(video_id: str, request: Request, caller: CallerDep) -> Response:
     variant = request.query_params.get("variant") or "video"
     if variant not in VARIANTS:
         raise ClientError(
             ErrorCode.INVALID_FIELD, "variant must be 'video', 'thumbnail' or 'spritesheet'", param="variant"
         )
-    task = await _poll(svc, principal, video_id)
+    task = await _poll(caller, video_id)
     if task.state is not TaskState.SUCCEEDED or not task.creations:
         raise ClientError(
             ErrorCode.INVALID_STATE,
@@ -216,7 +216,7 @@ async def video_content(
             "content is available once it is completed",
             param="video_id",
         )
-    return file_response(await run_in_threadpool(svc.result_file, principal, task.id, variant))
+    return file_response(await run_in_threadpool(caller.svc.result_file, caller.principal, task.id, variant))
 
 
 @router.post(

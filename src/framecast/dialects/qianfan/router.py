@@ -20,12 +20,13 @@ from framecast.dialects.common import (
     submit,
     trace_id_of,
 )
-from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
+from framecast.dialects.deps import CallerDep, PrincipalDep, ServiceDep
 from framecast.dialects.qianfan import translate
 from framecast.dialects.qianfan.errors import RESPONSES, http_level_error, numeric_error
 from framecast.dialects.qianfan.models import QianfanCreate
 from framecast.domain import ErrorCode, Task
 from framecast.errors import ClientError
+from framecast.poll_path import poll_route
 
 PREFIX = "/beta/video/generations"
 router = APIRouter(prefix=PREFIX, tags=["qianfan"], responses=RESPONSES)
@@ -50,18 +51,19 @@ async def create(request: Request, principal: PrincipalDep, svc: ServiceDep) -> 
 
 
 @router.get("/qianfan-video", summary="Qianfan: query a video task")
-async def query(request: Request, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
+@poll_route
+async def query(request: Request, caller: CallerDep) -> Response:
     trace_id = trace_id_of(request)
     # ``model`` is optional on the vendor and not needed here: the task knows its model
     task_id = request.query_params.get("task_id", "").strip()
     try:
         if not task_id:
             raise ClientError(ErrorCode.MISSING_FIELD, "task_id is required", param="task_id")
-        task = await svc.poll(principal, task_id)
+        task = await caller.poll(task_id)
     except ClientError as exc:
         return numeric_error(exc, trace_id)
-    family = translate.family_of_task(svc.catalog, task)
-    return JSONResponse(translate.render_query(task, family, links, trace_id))
+    family = translate.family_of_task(caller.svc.catalog, task)
+    return JSONResponse(translate.render_query(task, family, caller.links, trace_id))
 
 
 def callback_renderer(catalog: Catalog) -> CallbackRenderer:

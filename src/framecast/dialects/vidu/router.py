@@ -11,12 +11,13 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import add_create_route, json_answer, read_json, request_body
-from framecast.dialects.deps import LinksDep, PrincipalDep, ServiceDep
+from framecast.dialects.deps import CallerDep, LinksDep, PrincipalDep, ServiceDep
 from framecast.dialects.vidu import translate
 from framecast.dialects.vidu.errors import RESPONSES
 from framecast.dialects.vidu.models import ViduCancel, ViduCreate
 from framecast.domain import ErrorCode, TaskState
 from framecast.errors import ClientError, InvalidStateError
+from framecast.poll_path import poll_route
 from framecast.service import TaskQuery
 
 PREFIX = "/ent/v2"
@@ -42,9 +43,9 @@ for _endpoint in translate.ENDPOINTS.values():
 
 
 @router.get("/tasks/{task_id}/creations", summary="Vidu: query one task", response_model=dict[str, Any])
-async def get_creations(task_id: str, principal: PrincipalDep, svc: ServiceDep, links: LinksDep) -> Response:
-    task = await svc.poll(principal, task_id)
-    return json_answer(translate.render_query(task, links))
+@poll_route
+async def get_creations(task_id: str, caller: CallerDep) -> Response:
+    return json_answer(translate.render_query(await caller.poll(task_id), caller.links))
 
 
 @router.post(
