@@ -54,8 +54,8 @@ def is_poll_route(endpoint: object) -> bool:
 @dataclass(frozen=True)
 class _Candidate:
     route: BaseRoute
+    prefix: str  # the path up to its first parameter: a cheap test before the regex
     regex: re.Pattern[str]
-    methods: frozenset[str] | None  # None: any method (a mount)
     endpoint: Endpoint | None  # set for a poll route
     wants_request: bool
 
@@ -98,8 +98,10 @@ class PollFastPath:
         """The poll route FastAPI would send a GET of ``path`` to, with its path parameters; None when
         the route it would choose (or none) is not a poll route."""
         for c in self._table if self._table is not None else self._build():
+            if not path.startswith(c.prefix):
+                continue
             m = c.regex.match(path)
-            if m is None or (c.methods is not None and "GET" not in c.methods):
+            if m is None:
                 continue
             if c.endpoint is None:
                 return None
@@ -113,6 +115,8 @@ class PollFastPath:
             if regex is None:
                 continue
             methods = getattr(route, "methods", None)
+            if methods is not None and "GET" not in methods:
+                continue  # for a GET it can only match in part, and FastAPI prefers any full match
             endpoint: Endpoint | None = getattr(route, "endpoint", None)
             if endpoint is not None and not is_poll_route(endpoint):
                 endpoint = None
@@ -121,8 +125,8 @@ class PollFastPath:
             table.append(
                 _Candidate(
                     route=route,
+                    prefix=str(getattr(route, "path", "")).split("{", 1)[0],
                     regex=regex,
-                    methods=frozenset(methods) if methods is not None else None,
                     endpoint=endpoint,
                     wants_request=endpoint is not None and _REQUEST in inspect.signature(endpoint).parameters,
                 )
