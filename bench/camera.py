@@ -91,6 +91,9 @@ DEV_CASES = [
     Case("dev_bikes_206", "bikes.mp4", 206, (240, 136, 400), (350, 136, 400), 8, True, False, True),
     Case("dev_bikes_120", "bikes.mp4", 120, (250, 136, 400), (370, 136, 400), 8, True, False, True),
     Case("dev_bbb_56", "bigbuckbunny.mp4", 56, (460, 360, 640), (620, 360, 640), 8, True, False, True),
+    Case("dev_bikes_137", "bikes.mp4", 137, (250, 136, 400), (355, 136, 400), 7, True, False, True),
+    Case("dev_bikes_153_left", "bikes.mp4", 153, (370, 136, 400), (250, 136, 400), 8, True, False, True),
+    Case("dev_bikes_157_left", "bikes.mp4", 157, (390, 136, 400), (270, 136, 400), 8, True, False, True),
 ]
 
 

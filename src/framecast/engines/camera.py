@@ -410,6 +410,13 @@ def _remap_replicate(src: F32, pos: F32) -> F32:
     )
 
 
+def _remap_zero(src: F32, pos: F32) -> F32:
+    return np.asarray(
+        _cv.remap(src, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0),
+        np.float32,
+    )
+
+
 def _flow_trust(fab: F32, fba: F32, ga: U8, gb: U8, grid: F32) -> F32:
     """Per-pixel trust in the residual flow ``fab`` (from view a to view b), in [0, 1].
 
@@ -494,7 +501,11 @@ class CameraInterpolator:
             return None
         gx, gy = np.meshgrid(np.arange(lw, dtype=np.float32), np.arange(lh, dtype=np.float32))
         grid = np.dstack([gx, gy])
-        t01 = _flow_trust(f01, f10, g0, g1c, grid) * inside
+        # A flow vector means something where the keyframe it points into sees the point: f10 starts
+        # in the last keyframe's view (``inside``) and ends in the first, which sees everything here;
+        # f01 may start anywhere in the first and must end inside the last's view. So a subject that
+        # leaves the strip only the first keyframe sees for the shared view keeps its motion.
+        t01 = _flow_trust(f01, f10, g0, g1c, grid) * _remap_zero(inside, grid + f01)
         t10 = _flow_trust(f10, f01, g1c, g0, grid) * inside
         t01 = np.asarray(cv2.GaussianBlur(t01, (0, 0), 2.0), np.float32)
         t10 = np.asarray(cv2.GaussianBlur(t10, (0, 0), 2.0), np.float32)
