@@ -509,7 +509,12 @@ class CameraInterpolator:
         t10 = _flow_trust(f10, f01, g1c, g0, grid) * inside
         t01 = np.asarray(cv2.GaussianBlur(t01, (0, 0), 2.0), np.float32)
         t10 = np.asarray(cv2.GaussianBlur(t10, (0, 0), 2.0), np.float32)
-        return f01 * t01[..., None], f10 * t10[..., None]
+        u, v = f01 * t01[..., None], f10 * t10[..., None]
+        # Outside the last keyframe's view f10 does not exist, and the in-between's sample positions
+        # (linear motion, flow.py) would read it as "no motion": f01 alone then moves a point by
+        # (1 - t) of its way. There the linear-motion estimate of f10, -f01, stands in for it.
+        beyond = 1.0 - np.asarray(cv2.GaussianBlur(inside, (0, 0), 2.0), np.float32)
+        return u, np.asarray(v - u * beyond[..., None], np.float32)
 
     def _full_flow(self) -> F32 | None:
         """The residual flows at full resolution in full-resolution pixels, (h, w, 4): f01 then f10."""
