@@ -501,11 +501,13 @@ class CameraInterpolator:
             return None
         gx, gy = np.meshgrid(np.arange(lw, dtype=np.float32), np.arange(lh, dtype=np.float32))
         grid = np.dstack([gx, gy])
-        # A flow vector means something where the keyframe it points into sees the point: f10 starts
-        # in the last keyframe's view (``inside``) and ends in the first, which sees everything here;
-        # f01 may start anywhere in the first and must end inside the last's view. So a subject that
-        # leaves the strip only the first keyframe sees for the shared view keeps its motion.
-        t01 = _flow_trust(f01, f10, g0, g1c, grid) * _remap_zero(inside, grid + f01)
+        # f10 starts in the last keyframe's view (``inside``) and ends in the first, which sees all of
+        # this frame. f01 is also trusted where it starts outside that view and ends inside it: a
+        # subject leaving the strip only the first keyframe sees for the shared view keeps its motion.
+        # (Trusting f01 only by where it ends, which drops the vectors that leave the shared view, cost
+        # the Big Buck Bunny subject case of bench/camera.py 0.32 dB.)
+        ends_inside = _remap_zero(inside, grid + f01)
+        t01 = _flow_trust(f01, f10, g0, g1c, grid) * np.maximum(inside, ends_inside)
         t10 = _flow_trust(f10, f01, g1c, g0, grid) * inside
         t01 = np.asarray(cv2.GaussianBlur(t01, (0, 0), 2.0), np.float32)
         t10 = np.asarray(cv2.GaussianBlur(t10, (0, 0), 2.0), np.float32)
