@@ -58,8 +58,8 @@ LinksDep = Annotated[Links, Depends(links_of)]
 
 class Caller:
     """Who calls and the app's service in one dependency, with the result links on demand: what a poll
-    route needs. FastAPI solves each dependency of a route on its own, and a poll paid for three
-    (bench/request_costs.py)."""
+    route needs. FastAPI solves each dependency of a route on its own, and a poll paid for three;
+    :mod:`framecast.poll_path` builds it without FastAPI (bench/README.md, the API under load)."""
 
     __slots__ = ("_request", "principal", "svc")
 
