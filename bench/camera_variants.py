@@ -20,6 +20,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from camera import DEV_CASES, frames_of, psnr
@@ -98,15 +99,23 @@ def lowest_error(a: np.ndarray, b: np.ndarray, cands: list[F32], grid: F32) -> F
 # --- the float renderer -----------------------------------------------------------------------------
 
 
-def render(p: Pair, t: float, first: Frame, last: Frame, uv: tuple[F32, F32], how: str = "flow") -> Frame:
-    """The in-between at t from analysis-scale flows (u, v) = (f01, f10); ``how`` picks the blend."""
+def _camera_at(p: Pair, t: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, float]:
+    """Where each output pixel at t sits in the first keyframe (q), the first -> last transform, and
+    the two keyframes' zooms at t: the camera part both renderers share."""
     it = p.interp
     w, h = it.size
     ht_inv = it.path.inverse_at(t)
     zoom0 = math.sqrt(abs(np.linalg.det(ht_inv[:2, :2])))
     zoom1 = math.sqrt(abs(np.linalg.det(it.h_full[:2, :2]))) * zoom0
     m0, hm = ht_inv / ht_inv[2, 2], it.h_full / it.h_full[2, 2]
-    q = camera.apply(m0, _grid(w, h).astype(np.float64))
+    return camera.apply(m0, _grid(w, h).astype(np.float64)), hm, zoom0, zoom1
+
+
+def render(p: Pair, t: float, first: Frame, last: Frame, uv: tuple[F32, F32], how: str = "flow") -> Frame:
+    """The in-between at t from analysis-scale flows (u, v) = (f01, f10); ``how`` picks the blend."""
+    it = p.interp
+    w, h = it.size
+    q, hm, zoom0, zoom1 = _camera_at(p, t)
     gain = np.array([it.s[0, 0], it.s[1, 1]] * 2, np.float32)
     full = np.dstack(uv) * gain
     if it.low != it.size:
@@ -150,11 +159,7 @@ def render_weighted(
     grid as they are: the dev cases are 640x360, where the analysis scale is 1:1."""
     it = p.interp
     w, h = it.size
-    ht_inv = it.path.inverse_at(t)
-    zoom0 = math.sqrt(abs(np.linalg.det(ht_inv[:2, :2])))
-    zoom1 = math.sqrt(abs(np.linalg.det(it.h_full[:2, :2]))) * zoom0
-    m0, hm = ht_inv / ht_inv[2, 2], it.h_full / it.h_full[2, 2]
-    q = camera.apply(m0, _grid(w, h).astype(np.float64))
+    q, hm, zoom0, zoom1 = _camera_at(p, t)
     u, v = uv
     ix = np.clip(np.rint(q[..., 0]), 0, w - 1).astype(int)
     iy = np.clip(np.rint(q[..., 1]), 0, h - 1).astype(int)
