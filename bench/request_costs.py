@@ -9,10 +9,12 @@ PNGs of real frames as data URIs.
 - base64: the standard library's validating decode after a whole-payload regex (the old check) against
   pybase64's validating decode.
 - JSON: `json.loads` against `orjson.loads` of the whole create body.
-- One task's read: `load_task` through a SQLAlchemy Connection against `read_task` on the driver's cursor,
-  over 2,000 stored tasks in random order.
+- One task's read: `load_task` through a SQLAlchemy Connection, the driver's cursor on a connection from
+  SQLAlchemy's pool, and `read_task` on the read path's own connection, over 2,000 stored tasks in
+  random order.
 - GET one task in the app itself (no server): answered with `json_answer` against the dict FastAPI
-  validates and encodes.
+  validates and encodes, and with FastAPI's OpenTelemetry on.
+- A result link's pieces: the request's base URL and the signed path, each done afresh and remembered.
 - A full garbage collection over the service's heap, before and after startup freezes it.
 
 The A/B: one `framecast serve` (SQLite, no workers) with GET one task read on the event loop (the shipped
@@ -114,15 +116,17 @@ def micro() -> None:
 
 
 def read_costs() -> None:
-    """GET one task's read of a stored task (succeeded, one creation): through a SQLAlchemy Connection
-    (``load_task``, two statements before this round, the join now) against ``read_task`` on the
-    driver's cursor (``store/prepared.py``), over 2,000 stored tasks read in random order."""
+    """GET one task's read of a stored task (succeeded, one creation), over 2,000 stored tasks read in
+    random order: through a SQLAlchemy Connection (``load_task``), on the driver's cursor
+    (``store/prepared.py``) with a connection checked out of SQLAlchemy's pool and back (round four),
+    and on a connection of the read path's own (``store/sqlite_reads.py``, round six)."""
     from fastapi.testclient import TestClient
 
     from framecast.app import create_app
     from framecast.config import Settings
     from framecast.store import tasks as task_store
     from framecast.store.keys import create_key
+    from framecast.store.prepared import prepared
 
     with tempfile.TemporaryDirectory(prefix="framecast-reads-") as tmp:
         app = create_app(Settings(data_dir=Path(tmp), workers=0))
@@ -142,17 +146,25 @@ def read_costs() -> None:
                     with db.engine.connect() as conn:
                         task_store.load_task(conn, task_id=task_id, tenant=key.tenant)
 
-            def prepared() -> None:
+            def pooled_cursor() -> None:
                 for task_id in order:
-                    task_store.read_task(db.engine, task_id=task_id, tenant=key.tenant)
+                    stmt, values = task_store._task_statement(task_id, key.tenant)
+                    task_store._task_of(prepared(stmt, db.engine.dialect).rows(db.engine, values))
+
+            def own_connection() -> None:
+                for task_id in order:
+                    task_store.read_task(db, task_id=task_id, tenant=key.tenant)
 
             n = len(order)
-            old = median_ms(through_connection, repeat=5) * 1000 / n
-            new = median_ms(prepared, repeat=5) * 1000 / n
+            rows = (
+                ("SQLAlchemy Connection, load_task", through_connection),
+                ("driver cursor on a connection from SQLAlchemy's pool", pooled_cursor),
+                ("driver cursor on a read connection of its own, read_task (shipped)", own_connection),
+            )
             print("\n| one task's read (SQLite, 2,000 tasks) | per read |")
             print("| --- | ---: |")
-            print(f"| SQLAlchemy Connection, load_task | {old:.0f} us |")
-            print(f"| driver cursor, read_task | {new:.0f} us |")
+            for name, fn in rows:
+                print(f"| {name} | {median_ms(fn, repeat=5) * 1000 / n:.0f} us |")
 
 
 async def vidu_query_as_dict(
@@ -166,8 +178,9 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
     """GET one task in the app itself (the ASGI app called directly: middleware, routing, dependencies,
     the read, the answer; no HTTP server, no network): the Vidu query route as shipped, answering with
     ``json_answer``, against the same route body returning the dict for FastAPI to validate against
-    ``dict[str, Any]`` and encode (the code before), mounted beside it for this run. Alternating rounds,
-    the median round of each."""
+    ``dict[str, Any]`` and encode (the code before), mounted beside it for this run, and the shipped
+    route in an app with FastAPI's native OpenTelemetry on (``FRAMECAST_OPENTELEMETRY=true``, no provider
+    configured: what every request paid before round six). Alternating rounds, the median round of each."""
     import asyncio
 
     from fastapi.testclient import TestClient
@@ -179,18 +192,22 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
     with tempfile.TemporaryDirectory(prefix="framecast-answer-") as tmp:
         app = create_app(Settings(data_dir=Path(tmp), workers=0))
         app.add_api_route("/bench/as-dict/{task_id}", vidu_query_as_dict, methods=["GET"])
-        with TestClient(app) as client:
+        # the same database and key, FastAPI's OpenTelemetry on: its per-request look for a provider
+        traced = create_app(Settings(data_dir=Path(tmp), workers=0, opentelemetry=True))
+        with TestClient(app) as client, TestClient(traced):
             with app.state.db.session() as s:
                 _, token = create_key(s, name="bench")
             body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
             auth = {"Authorization": f"Token {token}"}
             created = client.post("/ent/v2/start-end2video", json=body, headers=auth).json()["task_id"]
             task_id = load.populate(app.state.db.url, created, "other", 10, 2)[0]  # succeeded, one creation
+            query = f"/ent/v2/tasks/{task_id}/creations"
             paths = {
-                "dict validated and encoded by FastAPI": f"/bench/as-dict/{task_id}",
-                "json_answer (shipped)": f"/ent/v2/tasks/{task_id}/creations",
+                "dict validated and encoded by FastAPI": (app, f"/bench/as-dict/{task_id}"),
+                "json_answer, FRAMECAST_OPENTELEMETRY=true": (traced, query),
+                "json_answer (shipped)": (app, query),
             }
-            answers = {name: client.get(path, headers=auth).json() for name, path in paths.items()}
+            answers = {name: client.get(path, headers=auth).json() for name, (_, path) in paths.items()}
             assert answers["json_answer (shipped)"]["creations"], answers
             # the same answer, but for the signed URLs' expiry second
             unsigned = {
@@ -199,7 +216,7 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
             }
             assert len(unsigned) == 1, answers
 
-            async def drive(path: str) -> float:
+            async def drive(target: Any, path: str) -> float:
                 scope = {
                     "type": "http",
                     "asgi": {"version": "3.0"},
@@ -224,15 +241,15 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
 
                 start = time.perf_counter()
                 for _ in range(calls):
-                    await app(dict(scope), receive, send)
+                    await target(dict(scope), receive, send)
                 return (time.perf_counter() - start) / calls * 1e6
 
             times: dict[str, list[float]] = {name: [] for name in paths}
 
             async def run() -> None:
                 for _ in range(rounds):
-                    for name, path in paths.items():
-                        times[name].append(await drive(path))
+                    for name, (target, path) in paths.items():
+                        times[name].append(await drive(target, path))
 
             asyncio.run(run())
     title = f"GET one task in the app (Vidu query, SQLite), median of {rounds} x {calls} calls"
@@ -240,6 +257,47 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
     print("| --- | ---: |")
     for name, runs in times.items():
         print(f"| {name} | {statistics.median(runs):.0f} us |")
+
+
+def link_costs(calls: int = 20000) -> None:
+    """The two result links of a Vidu answer: the base URL of the request (Starlette's ``base_url``, or
+    remembered by its parts, ``dialects/deps.py``) and a signed path (signed again, or the one made for
+    that file earlier in the same expiry step, ``storage.UrlSigner``)."""
+    from starlette.requests import Request
+
+    from framecast.dialects.deps import _base_url
+    from framecast.storage import UrlSigner
+
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "path": "/ent/v2/tasks/1/creations",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost:8000"), (b"authorization", b"Token x")],
+        "server": ("127.0.0.1", 8000),
+    }
+    signer = UrlSigner(b"k" * 32, 86400)
+    keys = [f"tasks/{n}/0/video.mp4" for n in range(calls)]
+
+    def each(fn: Callable[[int], object]) -> Callable[[], None]:
+        def run() -> None:
+            for n in range(calls):
+                fn(n)
+
+        return run
+
+    signer.path(keys[0])
+    rows = (
+        ("base URL: Starlette's request.base_url", each(lambda n: str(Request(scope).base_url))),
+        ("base URL: remembered by its parts (shipped)", each(lambda n: _base_url(Request(scope)))),
+        ("signed path, a file not signed this step", each(lambda n: signer.path(keys[n]))),
+        ("signed path, signed earlier this step (shipped, a poll)", each(lambda n: signer.path(keys[0]))),
+    )
+    print(f"\n| a result link's pieces, median of 5 x {calls} | per call |")
+    print("| --- | ---: |")
+    for name, fn in rows:
+        print(f"| {name} | {median_ms(fn, repeat=5) * 1000 / calls:.1f} us |")
 
 
 def collector_costs() -> None:
@@ -317,6 +375,7 @@ def main() -> None:
     micro()
     read_costs()
     answer_costs()
+    link_costs()
     collector_costs()
     get_ab(args.seconds)
 

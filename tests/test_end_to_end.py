@@ -13,6 +13,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from framecast.storage import UrlSigner
 from framecast.store.db import Database
 from framecast.store.tables import TaskRow
 from tests.conftest import Api, _api, data_uri, image_bytes, make_settings
@@ -110,6 +111,36 @@ def test_signed_urls_refuse_tampering_and_expiry(api_with_workers: Api, pair: li
     stale = signer.path(parts.path.removeprefix("/files/"), now=time.time() - 2 * signer.ttl_seconds)
     assert api.client.get(stale).status_code == 403
     assert int(q["expires"][0]) - time.time() > 23 * 3600  # 24 h by default
+
+
+def test_a_file_link_is_the_same_across_polls_within_its_step() -> None:
+    signer = UrlSigner(b"k" * 32, ttl_seconds=86400)
+    t0 = 1_800_000_000.0  # a step boundary (a multiple of 60)
+    first = signer.path("tasks/1/0/video.mp4", now=t0 + 1)
+    assert signer.path("tasks/1/0/video.mp4", now=t0 + 59) == first  # a client sees one URL, not one per poll
+    later = signer.path("tasks/1/0/video.mp4", now=t0 + 61)
+    assert later != first
+    for made_at, path in ((t0 + 1, first), (t0 + 61, later)):
+        expires = int(parse_qs(urlsplit(path).query)["expires"][0])
+        # valid for at least the lifetime asked, at most a step more
+        assert made_at + 86400 <= expires < made_at + 86400 + signer.step
+        assert signer.verify("tasks/1/0/video.mp4", expires, parse_qs(urlsplit(path).query)["sig"][0], now=t0)
+    assert signer.path("tasks/2/0/video.mp4", now=t0 + 1) != first
+    short = UrlSigner(b"k" * 32, ttl_seconds=30)  # a short lifetime is not stretched
+    expires = int(parse_qs(urlsplit(short.path("a", now=t0 + 1)).query)["expires"][0])
+    assert expires == t0 + 31
+
+
+def test_links_carry_the_host_each_request_named(api_with_workers: Api, pair: list[str]) -> None:
+    api = api_with_workers
+    task_id = api.post(
+        "/ent/v2/img2video", {"model": "viduq3-pro", "images": pair[:1], "duration": 1, "resolution": "540p"}
+    ).json()["task_id"]
+    api.wait(task_id)
+    for host in ("first.example:8000", "second.example", "first.example:8000"):
+        headers = {**api.headers(), "Host": host}
+        body = api.client.get(f"/ent/v2/tasks/{task_id}/creations", headers=headers).json()
+        assert urlsplit(body["creations"][0]["url"]).netloc == host
 
 
 def test_cancel_running_task_stops_it(api_with_workers: Api, pair: list[str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from framecast import __version__, console, events, metrics
@@ -58,6 +59,10 @@ _HTTP_CODES = {
     413: ErrorCode.BODY_TOO_LARGE,
     429: ErrorCode.RATE_LIMIT,
 }
+
+
+# FastAPI's native OpenTelemetry off: with every signal off its per-request check ends at the first test
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(
@@ -129,6 +134,7 @@ def create_app(
         title="framecast",
         version=__version__,
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
         description="Self-hosted video generation behind the commercial video APIs' wire formats.",
     )
     app.state.settings = settings

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # share of requests `serve` writes to the access log: 1 = every request, 0 = none (no log line is
     # even formatted), 0.01 = one in a hundred at random
     access_log_sample: float = Field(default=1.0, ge=0, le=1)
+    # FastAPI's native OpenTelemetry: a span, metrics and log records for each request, sent to the
+    # OpenTelemetry providers the process sets up (or FASTAPI_OTEL_AUTO_CONFIGURE does). Off, FastAPI
+    # does not even look for a provider on each request, which cost about a tenth of a poll's time
+    opentelemetry: bool = False
     # --- distributed mode (docs/deploy.md): a broker URL switches it on ------------------------------
     broker_url: str = ""  # redis://host:6379/0 or amqp://user:pass@host:5672//; empty -> embedded mode
     queue_prefix: str = "framecast"  # queues are <prefix>.<model>; also namespaces the Redis keys

@@ -578,7 +578,7 @@ class TaskService:
         return principal
 
     def get(self, principal: Principal, task_id: str) -> Task:
-        task = task_store.read_task(self.db.engine, task_id=task_id, tenant=principal.tenant)
+        task = task_store.read_task(self.db, task_id=task_id, tenant=principal.tenant)
         if task is None:
             raise NotFoundError(f"task {task_id} not found")
         return task
@@ -590,7 +590,7 @@ class TaskService:
         if reads is not None and reads.usable():
             task = await task_store.read_task_async(reads, task_id=task_id, tenant=principal.tenant)
         elif self.inline_reads:
-            task = task_store.read_task(self.db.engine, task_id=task_id, tenant=principal.tenant)
+            task = task_store.read_task(self.db, task_id=task_id, tenant=principal.tenant)
         else:
             read = functools.partial(self.get, principal, task_id)
             return await anyio.to_thread.run_sync(read, limiter=self.read_limiter)

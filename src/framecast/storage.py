@@ -109,21 +109,43 @@ class LocalBlobStore:
 
 
 class UrlSigner:
-    """HMAC-signed, expiring URLs for blobs served by the app under ``/files/``."""
+    """HMAC-signed, expiring URLs for blobs served by the app under ``/files/``.
+
+    A link's expiry is rounded up to the next ``step`` seconds (a minute at the default 24 h lifetime), so
+    it is valid for at least ``ttl_seconds`` and at most ``step`` longer. Within one step a key's link is
+    the same on every answer: a client or a cache in front of the service sees one URL per file, not one
+    per poll, and a poll reuses the signature it computed instead of signing again.
+    """
+
+    _KEEP = 8192  # links remembered; more, and the memory starts over (two per task polled in a minute)
 
     def __init__(self, secret: bytes, ttl_seconds: int) -> None:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
+        self.step = max(1, min(60, ttl_seconds // 100))
+        self._paths: dict[str, tuple[int, str]] = {}  # key -> (expires, path)
 
     def _sig(self, key: str, expires: int) -> str:
         mac = hmac.digest(self._secret, f"{key}\n{expires}".encode(), "sha256")  # OpenSSL's one-shot
         return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
 
+    def expires(self, now: float | None = None) -> int:
+        """The expiry a link made at ``now`` gets: ``ttl_seconds`` on, rounded up to the step."""
+        end = int(now if now is not None else time.time()) + self.ttl_seconds
+        return -(-end // self.step) * self.step
+
     def path(self, key: str, *, now: float | None = None) -> str:
-        expires = int((now if now is not None else time.time()) + self.ttl_seconds)
+        expires = self.expires(now)
+        known = self._paths.get(key)
+        if known is not None and known[0] == expires:
+            return known[1]
         # both values are URL-safe as they are (digits; unpadded URL-safe base64): no urlencode, which
-        # quoted each one and cost as much as the signature (every poll signs two of these)
-        return f"/files/{quote(key)}?expires={expires}&sig={self._sig(key, expires)}"
+        # quoted each one and cost as much as the signature
+        path = f"/files/{quote(key)}?expires={expires}&sig={self._sig(key, expires)}"
+        if len(self._paths) >= self._KEEP:
+            self._paths.clear()
+        self._paths[key] = (expires, path)
+        return path
 
     def url(self, key: str, base_url: str) -> str:
         return base_url.rstrip("/") + self.path(key)

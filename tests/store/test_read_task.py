@@ -36,15 +36,15 @@ def test_the_poll_read_equals_the_session_read(
     for task_id in (done, cancelled):
         with db.session() as s:
             through_session = task_store.load_task(s, task_id=task_id, tenant=tenant)
-        polled = task_store.read_task(db.engine, task_id=task_id, tenant=tenant)
+        polled = task_store.read_task(db, task_id=task_id, tenant=tenant)
         assert polled is not None and polled == through_session
-    polled = task_store.read_task(db.engine, task_id=done, tenant=tenant)
+    polled = task_store.read_task(db, task_id=done, tenant=tenant)
     assert polled is not None and len(polled.creations) == 1
     assert polled.finished_at is not None and polled.finished_at.tzinfo is not None
-    stopped = task_store.read_task(db.engine, task_id=cancelled, tenant=tenant)
+    stopped = task_store.read_task(db, task_id=cancelled, tenant=tenant)
     assert stopped is not None and stopped.error is not None and not stopped.creations
-    assert task_store.read_task(db.engine, task_id=done, tenant="another tenant") is None
-    assert task_store.read_task(db.engine, task_id="404", tenant=tenant) is None
+    assert task_store.read_task(db, task_id=done, tenant="another tenant") is None
+    assert task_store.read_task(db, task_id="404", tenant=tenant) is None
 
 
 def test_the_awaited_poll_read_equals_the_session_read_on_postgres(

@@ -45,8 +45,32 @@ ServiceDep = Annotated[TaskService, Depends(service_of)]
 
 def links_for(request: Request) -> Links:
     settings = request.app.state.settings
-    base = settings.public_url or str(request.base_url)
+    base = settings.public_url or _base_url(request)
     return Links(signer=request.app.state.signer, base_url=base)
+
+
+_BASE_URLS: dict[tuple[object, ...], str] = {}
+
+
+def _base_url(request: Request) -> str:
+    """``request.base_url`` as text, remembered by what it is made of: Starlette parses and rebuilds a URL
+    for it, which cost more than signing a link (every poll answers with links)."""
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    server = scope.get("server")
+    parts = (
+        scope.get("scheme"),
+        tuple(server) if server is not None else None,  # a list under some servers
+        scope.get("root_path"),
+        scope.get("app_root_path"),
+        host,
+    )
+    base = _BASE_URLS.get(parts)
+    if base is None:
+        if len(_BASE_URLS) >= 256:  # the Host header is the client's to choose: keep the memory bounded
+            _BASE_URLS.clear()
+        base = _BASE_URLS[parts] = str(request.base_url)
+    return base
 
 
 async def links_of(request: Request) -> Links:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
@@ -18,6 +18,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from framecast.store import async_reads
 from framecast.store.async_reads import AsyncReads
+from framecast.store.prepared import PreparedSelect
+from framecast.store.sqlite_reads import SqliteReads
 
 POOL_SIZE = 10  # connections a process keeps to a network database
 # one-task reads at once in a process: under the pool size, leaving connections for workers and writes
@@ -48,8 +50,10 @@ class Database:
         if self.is_sqlite:
             _create_owner_only(url)
         self.engine: Engine = create_engine(url, **kwargs)
+        self._sqlite_reads: SqliteReads | None = None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._sqlite_reads = SqliteReads(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "do_orm_execute", _sync_only_matched_rows)
         # polls on PostgreSQL are awaited on the event loop, on a pool of async connections of their own
@@ -79,6 +83,13 @@ class Database:
         with self._write_turn, self.session() as s:
             yield s
 
+    def read(self, stmt: PreparedSelect, values: Mapping[str, Any]) -> list[Any]:
+        """The rows of one SELECT, committed (no session: the poll path, ``store/prepared.py``)."""
+        if self._sqlite_reads is None:
+            return stmt.rows(self.engine, values)
+        with self._sqlite_reads.connection() as conn:
+            return stmt.rows_on(conn, values)
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:
@@ -100,6 +111,8 @@ class Database:
         command.upgrade(alembic_config(self.url), "head")
 
     def dispose(self) -> None:
+        if self._sqlite_reads is not None:
+            self._sqlite_reads.close()
         self.engine.dispose()
 
 

@@ -51,23 +51,28 @@ class PreparedSelect:
         return values if self.positions is None else tuple(values[name] for name in self.positions)
 
     def rows(self, engine: Engine, values: Mapping[str, Any]) -> list[Any]:
-        """Every row of the statement for ``values``, each a named tuple of processed column values."""
+        """Every row of the statement for ``values``, each a named tuple of processed column values, on a
+        connection from ``engine``'s pool."""
         dbapi = engine.raw_connection()
         driver: Any = dbapi.driver_connection
         try:
             if self.autocommit:
                 driver.autocommit = True
-            cursor = dbapi.cursor()
-            try:
-                cursor.execute(self.sql, self.params(values))
-                raw = cursor.fetchall()
-                processors = self._processors(cursor)
-            finally:
-                cursor.close()
+            return self.rows_on(driver, values)
         finally:
             if self.autocommit:
                 driver.autocommit = False
             dbapi.close()  # back to the pool
+
+    def rows_on(self, driver_connection: Any, values: Mapping[str, Any]) -> list[Any]:
+        """:meth:`rows` on a driver connection the caller holds (in autocommit, or SQLite's)."""
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute(self.sql, self.params(values))
+            raw = cursor.fetchall()
+            processors = self._processors(cursor)
+        finally:
+            cursor.close()
         return [self._convert(r, processors) for r in raw]
 
     async def rows_async(self, conn: Any, values: Mapping[str, Any]) -> list[Any]:

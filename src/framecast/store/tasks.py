@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Engine,
     Select,
     and_,
     bindparam,
@@ -34,7 +33,7 @@ from framecast.domain import (
     TaskState,
 )
 from framecast.store import billing, outbox
-from framecast.store.db import rows_matched
+from framecast.store.db import Database, rows_matched
 from framecast.store.prepared import prepared
 from framecast.store.tables import CreationRow, TaskRow, TenantRow, table_of
 from framecast.store.time import aware, utcnow
@@ -196,11 +195,11 @@ def load_task(session: Session | Connection, *, task_id: str, tenant: str | None
     return _task_of(session.execute(stmt, values).all())
 
 
-def read_task(engine: Engine, *, task_id: str, tenant: str | None = None) -> Task | None:
+def read_task(db: Database, *, task_id: str, tenant: str | None = None) -> Task | None:
     """One task and its creations, committed: the path every poll takes, on the driver's own cursor
     (``store/prepared.py``) with a connection of its own."""
     stmt, values = _task_statement(task_id, tenant)
-    return _task_of(prepared(stmt, engine.dialect).rows(engine, values))
+    return _task_of(db.read(prepared(stmt, db.engine.dialect), values))
 
 
 async def read_task_async(reads: AsyncReads, *, task_id: str, tenant: str | None = None) -> Task | None:
