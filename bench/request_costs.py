@@ -153,18 +153,47 @@ def read_costs() -> None:
 
             def own_connection() -> None:
                 for task_id in order:
+                    stmt, values = task_store._task_statement(task_id, key.tenant)
+                    select = prepared(stmt, db.engine.dialect)
+                    task_store._task_of(select.convert(db.fetch(select, values)))
+
+            def remembered() -> None:
+                for task_id in order:
                     task_store.read_task(db, task_id=task_id, tenant=key.tenant)
 
             n = len(order)
             rows = (
                 ("SQLAlchemy Connection, load_task", through_connection),
-                ("driver cursor on a connection from SQLAlchemy's pool", pooled_cursor),
-                ("driver cursor on a read connection of its own, read_task (shipped)", own_connection),
+                ("driver cursor on a connection from SQLAlchemy's pool, task built", pooled_cursor),
+                ("driver cursor on a read connection of its own, task built", own_connection),
+                ("read_task (shipped): its own connection, the task built from that row before", remembered),
             )
             print("\n| one task's read (SQLite, 2,000 tasks) | per read |")
             print("| --- | ---: |")
             for name, fn in rows:
                 print(f"| {name} | {median_ms(fn, repeat=5) * 1000 / n:.0f} us |")
+            print(f"\nmemory of a remembered task: {memo_bytes(db, ids, key.tenant) / 1e3:.1f} KB each")
+
+
+def memo_bytes(db: Any, ids: list[str], tenant: str) -> float:
+    """What one more remembered task holds (its rows' values as the key, the task), over ``ids``."""
+    import tracemalloc
+
+    from framecast.store import tasks as task_store
+    from framecast.store.prepared import prepared
+    from framecast.store.row_memo import RowMemo
+
+    memo: RowMemo[Any] = RowMemo(len(ids))
+    selects = [task_store._task_statement(task_id, tenant) for task_id in ids]
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for stmt, values in selects:
+        select = prepared(stmt, db.engine.dialect)
+        memo.made(db.fetch(select, values), lambda raw, s=select: task_store._task_of(s.convert(raw)))
+    grown = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    assert len(memo) == len(ids)
+    return grown / len(ids)
 
 
 async def vidu_query_as_dict(

@@ -78,7 +78,7 @@ def create_app(
     """
     settings = settings or Settings()
     settings.ensure_dirs()
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, remembered_tasks=settings.poll_memo_tasks)
     blobs = open_blob_store(settings)
     catalog = Catalog.load(settings.catalog_file)
     engines = engines or EngineRegistry()

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # OpenTelemetry providers the process sets up (or FASTAPI_OTEL_AUTO_CONFIGURE does). Off, FastAPI
     # does not even look for a provider on each request, which cost about a tenth of a poll's time
     opentelemetry: bool = False
+    # tasks a process keeps built for polls, by their rows' exact values (store/row_memo.py): a poll still
+    # reads the row, and skips building the task when nothing in it changed; about 16 KB each, 0 = none
+    poll_memo_tasks: int = Field(default=2048, ge=0)
     # --- distributed mode (docs/deploy.md): a broker URL switches it on ------------------------------
     broker_url: str = ""  # redis://host:6379/0 or amqp://user:pass@host:5672//; empty -> embedded mode
     queue_prefix: str = "framecast"  # queues are <prefix>.<model>; also namespaces the Redis keys

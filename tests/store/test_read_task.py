@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from framecast.domain import Task
 from framecast.store import tasks as task_store
 from framecast.store.async_reads import AsyncReads
+from framecast.store.row_memo import RowMemo
 from tests.conftest import Api
 from tests.store.test_postgres import pg_url  # noqa: F401  (a fixture)
 
@@ -105,3 +106,82 @@ def test_polls_survive_the_database_dropping_their_connections(
         answer = api.get(f"/ent/v2/tasks/{task_id}/creations")
         assert answer.status_code == 200, answer.text
         assert answer.json()["state"] == "success"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_remembered_task_is_never_answered_stale(
+    database: str, make_api: Callable[..., Api], pair: list[str], request: pytest.FixtureRequest
+) -> None:
+    """Polls build a task once per distinct row (``store/row_memo.py``), so a task polled again while its
+    row is unchanged is the same object; any committed change, in any column, is in the next poll."""
+    overrides: dict[str, Any] = {"workers": 0}  # the task stays queued: only this test writes to it
+    if database == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    api = make_api(**overrides)
+    body = {"model": "viduq3-pro", "images": pair, "duration": 1, "resolution": "540p"}
+    task_id = api.post("/ent/v2/start-end2video", body).json()["task_id"]
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+
+    def poll_read(tenant: str) -> Task | None:
+        """The read a poll makes: awaited on PostgreSQL, inline on SQLite."""
+        if database == "sqlite":
+            return task_store.read_task(db, task_id=task_id, tenant=tenant)
+
+        async def awaited() -> Task | None:
+            reads = AsyncReads(db.engine, memo=db.polled_tasks)
+            await reads.open()
+            try:
+                return await task_store.read_task_async(reads, task_id=task_id, tenant=tenant)
+            finally:
+                await reads.close()
+
+        return asyncio.run(awaited())
+
+    first = poll_read(api.tenant)
+    assert first is not None and poll_read(api.tenant) is first
+    for progress in (7, 8, 9):
+        with db.session() as s:
+            s.execute(text("UPDATE tasks SET progress = :p WHERE id = :id"), {"p": progress, "id": task_id})
+        answer = api.get(f"/ent/v2/tasks/{task_id}/creations").json()
+        assert answer["progress"] == progress
+    with db.session() as s:  # a column no answer shows still makes a new task
+        s.execute(text("UPDATE tasks SET phase = 'loading model' WHERE id = :id"), {"id": task_id})
+    changed = poll_read(api.tenant)
+    assert changed is not None and changed.phase == "loading model" and changed is not first
+    assert api.post(f"/ent/v2/tasks/{task_id}/cancel", {}).status_code == 200
+    assert api.get(f"/ent/v2/tasks/{task_id}/creations").json()["state"] == "failed"
+    assert poll_read("another tenant") is None
+    other = api.new_key()
+    assert other.get(f"/ent/v2/tasks/{task_id}/creations").status_code == 404
+
+
+def test_the_memo_keeps_the_most_recently_used_and_skips_what_it_cannot_key() -> None:
+    made: list[object] = []
+
+    def make(rows: Sequence[tuple[Any, ...]]) -> object:
+        made.append(rows)
+        return object()
+
+    memo: RowMemo[object] = RowMemo(size=2)
+    a, b, c = [("a", 1)], [("b", 1)], [("c", 1)]
+    first_a = memo.made(a, make)
+    assert memo.made([("a", 1)], make) is first_a  # equal values, another list: the same result
+    memo.made(b, make)
+    memo.made(a, make)  # a is now the most recently used
+    memo.made(c, make)  # evicts b
+    assert len(memo) == 2 and memo.made(a, make) is first_a
+    before = len(made)
+    memo.made(b, make)
+    assert len(made) == before + 1  # b was made again
+    unkeyable = [("d", {"json": "decoded"})]
+    assert memo.made(unkeyable, make) is not memo.made(unkeyable, make)
+
+
+def test_remembering_polled_tasks_can_be_turned_off(make_api: Callable[..., Api], pair: list[str]) -> None:
+    api = make_api(workers=0, poll_memo_tasks=0)
+    body = {"model": "viduq3-pro", "images": pair, "duration": 1, "resolution": "540p"}
+    task_id = api.post("/ent/v2/start-end2video", body).json()["task_id"]
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+    first = task_store.read_task(db, task_id=task_id, tenant=api.tenant)
+    again = task_store.read_task(db, task_id=task_id, tenant=api.tenant)
+    assert first == again and first is not again and len(db.polled_tasks) == 0

@@ -28,7 +28,7 @@ def db(tmp_path: Path) -> Database:
 
 def _read(db: Database, item: str) -> int:
     stmt = PreparedSelect(select(_ITEMS.c.value).where(_ITEMS.c.id == bindparam("id")), db.engine.dialect)
-    rows = db.read(stmt, {"id": item})
+    rows = stmt.convert(db.fetch(stmt, {"id": item}))
     return int(rows[0].value)
 
 
@@ -43,7 +43,7 @@ def test_a_failed_read_leaves_later_reads_working(db: Database) -> None:
     broken = PreparedSelect(select(_ITEMS.c.value).where(_ITEMS.c.id == bindparam("id")), db.engine.dialect)
     broken.sql = "SELECT value FROM no_such_table WHERE id = ?"
     with pytest.raises(sqlite3.OperationalError):
-        db.read(broken, {"id": "i0"})
+        db.fetch(broken, {"id": "i0"})
     assert _read(db, "i1") == 0
 
 

@@ -13,55 +13,160 @@ it (the app's lifespan); a caller off that loop uses the synchronous path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine
 
+from framecast.domain import Task
 from framecast.store.prepared import PreparedSelect
-
-if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
+from framecast.store.row_memo import RowMemo
 
 # connections the pool keeps for reads: a read holds one for its round trip only, so a few serve
 # hundreds of polls in flight (docs/configuration.md counts them in the connection budget)
 READ_CONNECTIONS = 4
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no command in progress, no transaction open
 
 
 def supported(engine: Engine) -> bool:
-    """PostgreSQL through psycopg, with psycopg's pool installed (the ``postgres`` extra brings both)."""
+    """PostgreSQL through psycopg (the ``postgres`` extra brings it)."""
     return (
         engine.dialect.name == "postgresql"
         and engine.dialect.driver == "psycopg"
-        and find_spec("psycopg_pool") is not None
+        and find_spec("psycopg") is not None
     )
 
 
-class AsyncReads:
-    """A pool of async connections to ``engine``'s database, opened on the loop that calls :meth:`open`."""
+async def _json_as_text(conn: Any) -> None:
+    """JSON columns come back as their text, decoded by the statement's processors instead: a row of
+    strings can be remembered by its values (``store/row_memo.py``), a row of dicts cannot."""
+    from psycopg.types.string import TextLoader
 
-    def __init__(self, engine: Engine, *, size: int = READ_CONNECTIONS) -> None:
+    for name in ("json", "jsonb"):
+        conn.adapters.register_loader(name, TextLoader)
+
+
+class _Connections:
+    """At most ``size`` open connections, each lent to one read at a time; a read that finds none free
+    waits on a plain future, first come first served.
+
+    psycopg_pool's waiter sets up an ``asyncio.wait_for`` (a task) per wait, and under 50 polls at once
+    most polls waited: a pool without timeouts or background tasks cost about a fifth less per poll in
+    the app (``bench/request_costs.py``). A read has its own deadline (the request's), not the pool's.
+    """
+
+    def __init__(self, connect: Callable[[], Awaitable[Any]], size: int) -> None:
+        self._connect = connect
+        self._size = size
+        self._open = 0  # connections open or being opened
+        self._idle: list[Any] = []
+        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._closed = False
+
+    async def acquire(self) -> Any:
+        if self._closed:
+            raise RuntimeError("AsyncReads closed")
+        if self._idle:
+            return self._idle.pop()
+        if self._open < self._size:
+            self._open += 1
+            return await self._open_one()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            conn = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed a connection as it was cancelled
+                self._hand_on(waiter.result())
+            raise
+        return conn if conn is not None else await self._open_one()  # None: a slot to open one in
+
+    async def _open_one(self) -> Any:
+        """A new connection in a slot already counted in ``_open``; the slot passes on if it fails."""
+        try:
+            return await self._connect()
+        except BaseException:
+            self._hand_on(None)
+            raise
+
+    def release(self, conn: Any) -> None:
+        self._hand_on(conn)
+
+    def discard(self, conn: Any) -> None:
+        """A connection the server dropped: closed, and its slot given to a waiter or freed."""
+        self._close_quietly(conn)
+        self._hand_on(None)
+
+    def discard_idle(self) -> None:
+        """Close the idle connections (after one was found dropped, the others likely were too)."""
+        while self._idle:
+            self.discard(self._idle.pop())
+
+    def _hand_on(self, conn: Any) -> None:
+        """Give ``conn`` (or, for None, its slot) to the first waiter still waiting, else keep it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        if conn is None:
+            self._open -= 1
+        elif self._closed:  # lent out when the pool closed
+            self._close_quietly(conn)
+            self._open -= 1
+        else:
+            self._idle.append(conn)
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            await self._idle.pop().close()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("AsyncReads closed"))
+        self._waiters.clear()
+
+    @staticmethod
+    def _close_quietly(conn: Any) -> None:
+        # pgconn.finish is the synchronous part of close(); a broken connection may refuse even that
+        with contextlib.suppress(Exception):
+            conn.pgconn.finish()
+
+
+class AsyncReads:
+    """Async connections to ``engine``'s database for one-statement reads, opened on the loop that calls
+    :meth:`open` and used on it only."""
+
+    def __init__(
+        self, engine: Engine, *, size: int = READ_CONNECTIONS, memo: RowMemo[Task | None] | None = None
+    ) -> None:
         self.dialect = engine.dialect
+        # what reads made of their rows (``store/row_memo.py``): the database's, so both read paths share it
+        self.memo: RowMemo[Task | None] = memo if memo is not None else RowMemo(0)
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         self._conninfo = " ".join(args)
         self._kwargs = {**kwargs, "autocommit": True}
         self._size = size
-        self._pool: AsyncConnectionPool[Any] | None = None
+        self._pool: _Connections | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lost: type[Exception] = Exception
 
     async def open(self) -> None:
         # imported here: psycopg is the postgres extra's, and SQLite installs run without it
-        from psycopg import OperationalError
-        from psycopg_pool import AsyncConnectionPool
+        from psycopg import AsyncConnection, OperationalError
 
         self._lost = OperationalError  # what a dropped connection raises
 
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self._conninfo, kwargs=self._kwargs, min_size=1, max_size=self._size, open=False
-        )
-        await pool.open()
+        async def connect() -> Any:
+            conn = await AsyncConnection.connect(self._conninfo, **self._kwargs)
+            await _json_as_text(conn)
+            return conn
+
+        pool = _Connections(connect, self._size)
+        pool.release(await pool.acquire())  # fail now, at startup, if the database cannot be reached
         self._pool, self._loop = pool, asyncio.get_running_loop()
 
     async def close(self) -> None:
@@ -78,16 +183,35 @@ class AsyncReads:
         except RuntimeError:
             return False
 
-    async def rows(self, stmt: PreparedSelect, values: Mapping[str, Any]) -> list[Any]:
-        """``stmt``'s rows for ``values``. When the server has dropped a connection (a restart, a
-        failover), the pool discards it, tests its idle ones (they were likely dropped too) and the read is
-        tried once more."""
-        if self._pool is None:
-            raise RuntimeError("AsyncReads.rows before open()")
+    async def fetch(self, stmt: PreparedSelect, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """``stmt``'s rows for ``values`` as the driver returns them (``stmt.convert`` processes them).
+
+        When the server has dropped a connection (a restart, a failover), it is discarded with the idle
+        ones (they were likely dropped too) and the read is tried once more on a new connection."""
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("AsyncReads.fetch before open()")
         try:
-            async with self._pool.connection() as conn:
-                return await stmt.rows_async(conn, values)
+            return await self._fetch_on(pool, stmt, values)
         except self._lost:
-            await self._pool.check()
-            async with self._pool.connection() as conn:
-                return await stmt.rows_async(conn, values)
+            pool.discard_idle()
+            return await self._fetch_on(pool, stmt, values)
+
+    async def _fetch_on(
+        self, pool: _Connections, stmt: PreparedSelect, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        conn = await pool.acquire()
+        try:
+            rows = await stmt.fetch_async(conn, values)
+        except self._lost:
+            pool.discard(conn)
+            raise
+        except BaseException:
+            # a cancelled or failed read may leave the connection mid-protocol: not lent again
+            if conn.closed or conn.info.transaction_status != _IDLE:
+                pool.discard(conn)
+            else:
+                pool.release(conn)
+            raise
+        pool.release(conn)
+        return rows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -10,15 +9,16 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from framecast.domain import Task
 from framecast.store import async_reads
 from framecast.store.async_reads import AsyncReads
-from framecast.store.prepared import PreparedSelect
+from framecast.store.prepared import PreparedSelect, json_loads
+from framecast.store.row_memo import RowMemo
 from framecast.store.sqlite_reads import SqliteReads
 
 POOL_SIZE = 10  # connections a process keeps to a network database
@@ -26,21 +26,19 @@ POOL_SIZE = 10  # connections a process keeps to a network database
 READ_THREADS = POOL_SIZE - 2
 
 
-def _json_loads(text: str | bytes) -> Any:
-    """JSON columns as read: orjson, about 3x the standard library on a task's request (three such
-    columns on every poll); the standard library for what orjson refuses and Python wrote (NaN)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+# tasks polls built, remembered by their rows' values (``store/row_memo.py``): a task polled again while
+# its row is unchanged (queued, or between progress writes) is not built again; about 16 KB each
+# (bench/request_costs.py), so at most about 33 MB
+REMEMBERED_TASKS = 2048
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, remembered_tasks: int = REMEMBERED_TASKS) -> None:
         self.url = url
+        self.polled_tasks: RowMemo[Task | None] = RowMemo(remembered_tasks)
         self.is_sqlite = url.startswith("sqlite")
         self._write_turn = threading.Lock()
-        kwargs: dict[str, Any] = {"future": True, "json_deserializer": _json_loads}
+        kwargs: dict[str, Any] = {"future": True, "json_deserializer": json_loads}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
@@ -59,7 +57,7 @@ class Database:
         # polls on PostgreSQL are awaited on the event loop, on a pool of async connections of their own
         self.async_reads: AsyncReads | None = None
         if async_reads.supported(self.engine):
-            self.async_reads = async_reads.AsyncReads(self.engine)
+            self.async_reads = async_reads.AsyncReads(self.engine, memo=self.polled_tasks)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -83,12 +81,13 @@ class Database:
         with self._write_turn, self.session() as s:
             yield s
 
-    def read(self, stmt: PreparedSelect, values: Mapping[str, Any]) -> list[Any]:
-        """The rows of one SELECT, committed (no session: the poll path, ``store/prepared.py``)."""
+    def fetch(self, stmt: PreparedSelect, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of one SELECT as the driver returns them, committed (no session: the poll path,
+        ``store/prepared.py``; ``stmt.convert`` makes them named tuples of processed values)."""
         if self._sqlite_reads is None:
-            return stmt.rows(self.engine, values)
+            return stmt.fetch(self.engine, values)
         with self._sqlite_reads.connection() as conn:
-            return stmt.rows_on(conn, values)
+            return stmt.fetch_on(conn, values)
 
     def ping(self) -> bool:
         try:

@@ -10,11 +10,13 @@ text, JSON), so the values are those a ``Connection`` would have returned (``tes
 from __future__ import annotations
 
 import functools
+import json
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Select
+import orjson
+from sqlalchemy import JSON, Engine, Select
 from sqlalchemy.engine import Dialect
 
 
@@ -44,6 +46,9 @@ class PreparedSelect:
                 c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
                 for c, d in zip(self.columns, cursor.description, strict=True)
             ]
+            for i, c in enumerate(self.columns):
+                if found[i] is None and isinstance(c.type, JSON):
+                    found[i] = _json_from_text  # psycopg decodes JSON itself, unless told not to
             self.processors = [(i, p) for i, p in enumerate(found) if p is not None]
         return self.processors
 
@@ -53,45 +58,78 @@ class PreparedSelect:
     def rows(self, engine: Engine, values: Mapping[str, Any]) -> list[Any]:
         """Every row of the statement for ``values``, each a named tuple of processed column values, on a
         connection from ``engine``'s pool."""
+        return self.convert(self.fetch(engine, values))
+
+    def rows_on(self, driver_connection: Any, values: Mapping[str, Any]) -> list[Any]:
+        """:meth:`rows` on a driver connection the caller holds (in autocommit, or SQLite's)."""
+        return self.convert(self.fetch_on(driver_connection, values))
+
+    async def rows_async(self, conn: Any, values: Mapping[str, Any]) -> list[Any]:
+        """:meth:`rows` on an async driver connection (psycopg's ``AsyncConnection``, in autocommit)."""
+        return self.convert(await self.fetch_async(conn, values))
+
+    # the rows as the driver returns them, and their conversion: apart, so that what is made of the
+    # rows can be remembered by the driver's values (``store/row_memo.py``)
+
+    def fetch(self, engine: Engine, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         dbapi = engine.raw_connection()
         driver: Any = dbapi.driver_connection
         try:
             if self.autocommit:
                 driver.autocommit = True
-            return self.rows_on(driver, values)
+            return self.fetch_on(driver, values)
         finally:
             if self.autocommit:
                 driver.autocommit = False
             dbapi.close()  # back to the pool
 
-    def rows_on(self, driver_connection: Any, values: Mapping[str, Any]) -> list[Any]:
-        """:meth:`rows` on a driver connection the caller holds (in autocommit, or SQLite's)."""
+    def fetch_on(self, driver_connection: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         cursor = driver_connection.cursor()
         try:
             cursor.execute(self.sql, self.params(values))
-            raw = cursor.fetchall()
-            processors = self._processors(cursor)
+            raw: list[tuple[Any, ...]] = cursor.fetchall()
+            self._processors(cursor)
         finally:
             cursor.close()
-        return [self._convert(r, processors) for r in raw]
+        return raw
 
-    async def rows_async(self, conn: Any, values: Mapping[str, Any]) -> list[Any]:
-        """:meth:`rows` on an async driver connection (psycopg's ``AsyncConnection``, in autocommit)."""
+    async def fetch_async(self, conn: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         cursor = await conn.execute(self.sql, self.params(values))
         try:
-            raw = await cursor.fetchall()
-            processors = self._processors(cursor)
+            raw: list[tuple[Any, ...]] = await cursor.fetchall()
+            self._processors(cursor)
         finally:
             await cursor.close()
-        return [self._convert(r, processors) for r in raw]
+        return raw
 
-    def _convert(self, raw: tuple[Any, ...], processors: list[tuple[int, Callable[[Any], Any]]]) -> Any:
+    def convert(self, raw: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """The named tuples of processed values of rows :meth:`fetch` returned."""
+        processors = self.processors
         if not processors:
-            return self.row_type._make(raw)
-        values = list(raw)
-        for i, process in processors:
-            values[i] = process(values[i])
-        return self.row_type._make(values)
+            return [self.row_type._make(r) for r in raw]
+        out = []
+        for r in raw:
+            values = list(r)
+            for i, process in processors:
+                values[i] = process(values[i])
+            out.append(self.row_type._make(values))
+        return out
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns as read: orjson, about 3x the standard library on a task's request (three such
+    columns on every poll); the standard library for what orjson refuses and Python wrote (NaN)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _json_from_text(value: Any) -> Any:
+    """A JSON column from a driver that decodes JSON (psycopg): decoded already on SQLAlchemy's
+    connections, text on the poll's own (``store/async_reads.py``), so that rows can be remembered by
+    their values (``store/row_memo.py``)."""
+    return json_loads(value) if isinstance(value, str | bytes) else value
 
 
 @functools.cache

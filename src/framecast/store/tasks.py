@@ -197,15 +197,18 @@ def load_task(session: Session | Connection, *, task_id: str, tenant: str | None
 
 def read_task(db: Database, *, task_id: str, tenant: str | None = None) -> Task | None:
     """One task and its creations, committed: the path every poll takes, on the driver's own cursor
-    (``store/prepared.py``) with a connection of its own."""
+    (``store/prepared.py``) with a connection of its own. The task may be one an earlier read of the
+    same row built (``store/row_memo.py``): treat it as read-only."""
     stmt, values = _task_statement(task_id, tenant)
-    return _task_of(db.read(prepared(stmt, db.engine.dialect), values))
+    select = prepared(stmt, db.engine.dialect)
+    return db.polled_tasks.made(db.fetch(select, values), lambda raw: _task_of(select.convert(raw)))
 
 
 async def read_task_async(reads: AsyncReads, *, task_id: str, tenant: str | None = None) -> Task | None:
     """:func:`read_task` awaited on the event loop (PostgreSQL through psycopg, ``store/async_reads.py``)."""
     stmt, values = _task_statement(task_id, tenant)
-    return _task_of(await reads.rows(prepared(stmt, reads.dialect), values))
+    select = prepared(stmt, reads.dialect)
+    return reads.memo.made(await reads.fetch(select, values), lambda raw: _task_of(select.convert(raw)))
 
 
 def _task_statement(task_id: str, tenant: str | None) -> tuple[Select[Any], dict[str, str]]:

@@ -1,0 +1,52 @@
+"""What was made of a statement's rows, remembered by the rows' exact values.
+
+A client polls a task over and over while it waits in the queue, and every poll read the same row and
+built the same domain task from it again: JSON decoded, dates converted, pydantic validation, the larger
+part of a poll's own time (``bench/request_costs.py``). The database is still read on every poll; only
+the building is skipped when the driver returns exactly the values it returned before, so nothing can be
+stale: a row that changed in any column is a different key. What is remembered is shared between the
+callers that read the same rows: treat it as read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_MISSING: Any = object()
+
+
+class RowMemo(Generic[T]):
+    """The ``size`` most recently used results of ``make(rows)``, by the rows' values (0: none kept)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._made: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()  # polls read on the loop, other reads in threads
+
+    def made(self, rows: Sequence[tuple[Any, ...]], make: Callable[[Sequence[tuple[Any, ...]]], T]) -> T:
+        if self.size <= 0:
+            return make(rows)
+        key = tuple(rows)
+        try:
+            hash(key)
+        except TypeError:  # a value the driver decoded into a dict or list (JSON): nothing to key on
+            return make(rows)
+        with self._lock:
+            found = self._made.get(key, _MISSING)
+            if found is not _MISSING:
+                self._made.move_to_end(key)
+                return found  # type: ignore[no-any-return]
+        value = make(rows)
+        with self._lock:
+            self._made[key] = value
+            if len(self._made) > self.size:
+                self._made.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._made)
