@@ -69,6 +69,13 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu: float = float("nan")  # CPU seconds the server process spent in the window (Linux), else NaN
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Microseconds of the server process's CPU per request: what the server itself pays, which the
+        load generator and other processes sharing the cores move less than they move req/s."""
+        return self.cpu / self.requests * 1e6 if self.requests else float("nan")
 
     @property
     def rate(self) -> float:
@@ -80,9 +87,15 @@ class Result:
 
 
 async def _load(
-    base: str, make: Callable[[int], tuple[str, str, Any]], headers: dict[str, str], conc: int, secs: float
+    base: str,
+    make: Callable[[int], tuple[str, str, Any]],
+    headers: dict[str, str],
+    conc: int,
+    secs: float,
+    pid: int | None = None,
 ) -> Result:
-    """``conc`` connections sending ``make(i)`` = (method, path, json) back to back for ``secs`` seconds."""
+    """``conc`` connections sending ``make(i)`` = (method, path, json) back to back for ``secs`` seconds;
+    with the server's ``pid``, also the CPU it spent in that window."""
     latencies: list[float] = []
     errors = 0
     counter = iter(range(10**9))
@@ -104,10 +117,12 @@ async def _load(
         warm = time.perf_counter() + 1.0
         await asyncio.gather(*(one_connection(warm) for _ in range(conc)))
         measuring = True
+        cpu = _cpu_seconds(pid)
         start = time.perf_counter()
         await asyncio.gather(*(one_connection(start + secs) for _ in range(conc)))
         elapsed = time.perf_counter() - start
-    return Result("", len(latencies), errors, elapsed, latencies)
+        cpu = _cpu_seconds(pid) - cpu
+    return Result("", len(latencies), errors, elapsed, latencies, cpu)
 
 
 PIDS: dict[str, int] = {}  # server base URL -> its process, for --profile
@@ -203,9 +218,20 @@ class Probe:
 
 def measure(probe: Probe, secs: float) -> Result:
     headers = {"Authorization": f"Token {probe.token}"} if probe.token else {}
-    result = asyncio.run(_load(probe.base, probe.make, headers, probe.conc, secs))
+    result = asyncio.run(_load(probe.base, probe.make, headers, probe.conc, secs, PIDS.get(probe.base)))
     result.name = probe.name
     return result
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of process ``pid`` and its threads so far (NaN where /proc is not there)."""
+    if pid is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def paired(probe: Probe, ref: Probe, secs: float, rounds: int = 3) -> tuple[Result, Result]:
@@ -220,7 +246,7 @@ def paired(probe: Probe, ref: Probe, secs: float, rounds: int = 3) -> tuple[Resu
     for r in (b, a):
         print(
             f"  {r.name:<28} {r.rate:8.1f} req/s  p50 {r.pct(0.5):7.1f} ms  p99 {r.pct(0.99):7.1f} ms"
-            f"  errors {r.errors}",
+            f"  errors {r.errors}  server CPU {r.cpu_per_request:5.0f} us/req",
             flush=True,
         )
     return a, b
@@ -233,6 +259,7 @@ def pool(results: list[Result]) -> Result:
         sum(r.errors for r in results),
         sum(r.seconds for r in results),
         [x for r in results for x in r.latencies],
+        sum(r.cpu for r in results),
     )
 
 
@@ -487,12 +514,16 @@ def main() -> None:
         with server(bare_cmd, env0, Path(tmp) / "bare.log", port) as bare:
             for kind in args.db.split(","):
                 rows += run_db(kind, args, env0, bare)
-    print("\n| row | req/s | p50 ms | p99 ms | errors | vs | req/s ratio | p99 ratio |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    print(
+        "\n| row | req/s | p50 ms | p99 ms | errors | server CPU us/req | vs | req/s ratio | p99 ratio"
+        " | CPU/req ratio (vs / row) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
     for r, ref in rows:
         print(
-            f"| {r.name} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.errors} | {ref.name} "
-            f"| {r.rate / ref.rate:.2f} | {r.pct(0.99) / ref.pct(0.99):.2f} |"
+            f"| {r.name} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.errors} "
+            f"| {r.cpu_per_request:.0f} | {ref.name} | {r.rate / ref.rate:.2f} "
+            f"| {r.pct(0.99) / ref.pct(0.99):.2f} | {ref.cpu_per_request / r.cpu_per_request:.2f} |"
         )
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 

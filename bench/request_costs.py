@@ -14,6 +14,8 @@ PNGs of real frames as data URIs.
   random order.
 - GET one task in the app itself (no server): answered with `json_answer` against the dict FastAPI
   validates and encodes, and with FastAPI's OpenTelemetry on.
+- Polls of tasks at random from a working set that fits the memo of built tasks and one that does not,
+  with the memo and without: mean, 99.9th percentile, garbage-collection time.
 - A result link's pieces: the request's base URL and the signed path, each done afresh and remembered.
 - A full garbage collection over the service's heap, before and after startup freezes it.
 
@@ -288,6 +290,96 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
         print(f"| {name} | {statistics.median(runs):.0f} us |")
 
 
+def memo_costs(polls: int = 20000) -> None:
+    """Polls through the app (the ASGI app called directly) of tasks picked at random from a working set
+    that fits the memo of built tasks (1,000) and one that does not (5,000), with the memo at its default
+    size and with none (``FRAMECAST_POLL_MEMO_TASKS=0``): mean time a poll, its 99.9th percentile, and the
+    time the garbage collector took, all collections, timed by ``gc.callbacks``."""
+    from framecast.config import Settings
+
+    print(f"\n| {polls} polls (Vidu query, SQLite), tasks at random from | memo | mean | p99.9 | GC total |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for working_set in (1000, 5000):
+        for memo in (Settings().poll_memo_tasks, 0):
+            took, collecting = _polls_at_random(working_set, memo, polls)
+            mean = statistics.mean(took) * 1e6
+            tail = sorted(took)[int(0.999 * len(took))] * 1e3
+            print(
+                f"| {working_set:,} | {memo or 'none'} | {mean:.0f} us | {tail:.1f} ms "
+                f"| {collecting * 1e3:.0f} ms |"
+            )
+
+
+def _polls_at_random(working_set: int, memo: int, polls: int) -> tuple[list[float], float]:
+    """Each poll's time and the garbage collector's total, for :func:`memo_costs`."""
+    import asyncio
+    import gc
+    import random
+
+    from fastapi.testclient import TestClient
+
+    from framecast.app import create_app
+    from framecast.config import Settings
+    from framecast.store.keys import create_key
+
+    started: list[float] = []
+    collecting: list[float] = []
+
+    def timed(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        else:
+            collecting.append(time.perf_counter() - started.pop())
+
+    with tempfile.TemporaryDirectory(prefix="framecast-memo-") as tmp:
+        app = create_app(Settings(data_dir=Path(tmp), workers=0, poll_memo_tasks=memo))
+        with TestClient(app) as client:
+            with app.state.db.session() as s:
+                _, token = create_key(s, name="bench")
+            body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
+            auth = {"Authorization": f"Token {token}"}
+            created = client.post("/ent/v2/start-end2video", json=body, headers=auth).json()["task_id"]
+            ids = load.populate(app.state.db.url, created, "other", working_set, 2)
+            rng = random.Random(1)
+            headers = [(b"host", b"localhost"), (b"authorization", f"Token {token}".encode())]
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                pass
+
+            async def run() -> list[float]:
+                took = []
+                for _ in range(polls):
+                    path = f"/ent/v2/tasks/{rng.choice(ids)}/creations"
+                    scope = {
+                        "type": "http",
+                        "asgi": {"version": "3.0"},
+                        "http_version": "1.1",
+                        "method": "GET",
+                        "scheme": "http",
+                        "path": path,
+                        "raw_path": path.encode(),
+                        "query_string": b"",
+                        "root_path": "",
+                        "headers": headers,
+                        "client": ("127.0.0.1", 1),
+                        "server": ("127.0.0.1", 80),
+                    }
+                    start = time.perf_counter()
+                    await app(scope, receive, send)
+                    took.append(time.perf_counter() - start)
+                return took
+
+            gc.callbacks.append(timed)
+            try:
+                took = asyncio.run(run())
+            finally:
+                gc.callbacks.remove(timed)
+    return took, sum(collecting)
+
+
 def link_costs(calls: int = 20000) -> None:
     """The two result links of a Vidu answer: the base URL of the request (Starlette's ``base_url``, or
     remembered by its parts, ``dialects/deps.py``) and a signed path (signed again, or the one made for
@@ -404,6 +496,7 @@ def main() -> None:
     micro()
     read_costs()
     answer_costs()
+    memo_costs()
     link_costs()
     collector_costs()
     get_ab(args.seconds)

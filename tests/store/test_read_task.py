@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from framecast.domain import Task
 from framecast.store import tasks as task_store
 from framecast.store.async_reads import AsyncReads
-from framecast.store.row_memo import RowMemo
+from framecast.store.row_memo import ADMIT_EVERY, RowMemo
 from tests.conftest import Api
 from tests.store.test_postgres import pg_url  # noqa: F401  (a fixture)
 
@@ -155,7 +155,7 @@ def test_a_remembered_task_is_never_answered_stale(
     assert other.get(f"/ent/v2/tasks/{task_id}/creations").status_code == 404
 
 
-def test_the_memo_keeps_the_most_recently_used_and_skips_what_it_cannot_key() -> None:
+def test_the_memo_keeps_the_most_recently_used_admits_slowly_when_full_and_skips_what_it_cannot_key() -> None:
     made: list[object] = []
 
     def make(rows: Sequence[tuple[Any, ...]]) -> object:
@@ -163,16 +163,21 @@ def test_the_memo_keeps_the_most_recently_used_and_skips_what_it_cannot_key() ->
         return object()
 
     memo: RowMemo[object] = RowMemo(size=2)
-    a, b, c = [("a", 1)], [("b", 1)], [("c", 1)]
+    a, b = [("a", 1)], [("b", 1)]
     first_a = memo.made(a, make)
     assert memo.made([("a", 1)], make) is first_a  # equal values, another list: the same result
-    memo.made(b, make)
-    memo.made(a, make)  # a is now the most recently used
-    memo.made(c, make)  # evicts b
-    assert len(memo) == 2 and memo.made(a, make) is first_a
+    first_b = memo.made(b, make)
+    assert memo.made(a, make) is first_a  # a is now the most recently used
+    # full: of the next misses only one in ADMIT_EVERY is kept, evicting the least recently used (b)
+    others = [[(f"x{n}", 1)] for n in range(ADMIT_EVERY)]
+    for rows in others[:-1]:
+        memo.made(rows, make)
+        assert memo.made(b, make) is first_b and memo.made(a, make) is first_a  # nothing evicted yet
+    kept = memo.made(others[-1], make)
+    assert len(memo) == 2 and memo.made(others[-1], make) is kept and memo.made(a, make) is first_a
     before = len(made)
     memo.made(b, make)
-    assert len(made) == before + 1  # b was made again
+    assert len(made) == before + 1  # b was evicted: made again
     unkeyable = [("d", {"json": "decoded"})]
     assert memo.made(unkeyable, make) is not memo.made(unkeyable, make)
 
