@@ -205,6 +205,24 @@ async def vidu_query_as_dict(
     return vidu_translate.render_query(await read_one(svc, svc.get, principal, task_id), links)
 
 
+def get_scope(path: str, token: str) -> dict[str, Any]:
+    """The ASGI scope of a GET of ``path`` with ``token``, as uvicorn would pass it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), (b"authorization", f"Token {token}".encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+
+
 def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
     """GET one task in the app itself (the ASGI app called directly: middleware, routing, dependencies,
     the read, the answer; no HTTP server, no network): the Vidu query route as shipped, answering with
@@ -248,20 +266,7 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
             assert len(unsigned) == 1, answers
 
             async def drive(target: Any, path: str) -> float:
-                scope = {
-                    "type": "http",
-                    "asgi": {"version": "3.0"},
-                    "http_version": "1.1",
-                    "method": "GET",
-                    "scheme": "http",
-                    "path": path,
-                    "raw_path": path.encode(),
-                    "query_string": b"",
-                    "root_path": "",
-                    "headers": [(b"host", b"localhost"), (b"authorization", f"Token {token}".encode())],
-                    "client": ("127.0.0.1", 1),
-                    "server": ("127.0.0.1", 80),
-                }
+                scope = get_scope(path, token)
 
                 async def receive() -> dict[str, Any]:
                     return {"type": "http.request", "body": b"", "more_body": False}
@@ -341,7 +346,6 @@ def _polls_at_random(working_set: int, memo: int, polls: int) -> tuple[list[floa
             created = client.post("/ent/v2/start-end2video", json=body, headers=auth).json()["task_id"]
             ids = load.populate(app.state.db.url, created, "other", working_set, 2)
             rng = random.Random(1)
-            headers = [(b"host", b"localhost"), (b"authorization", f"Token {token}".encode())]
 
             async def receive() -> dict[str, Any]:
                 return {"type": "http.request", "body": b"", "more_body": False}
@@ -353,22 +357,8 @@ def _polls_at_random(working_set: int, memo: int, polls: int) -> tuple[list[floa
                 took = []
                 for _ in range(polls):
                     path = f"/ent/v2/tasks/{rng.choice(ids)}/creations"
-                    scope = {
-                        "type": "http",
-                        "asgi": {"version": "3.0"},
-                        "http_version": "1.1",
-                        "method": "GET",
-                        "scheme": "http",
-                        "path": path,
-                        "raw_path": path.encode(),
-                        "query_string": b"",
-                        "root_path": "",
-                        "headers": headers,
-                        "client": ("127.0.0.1", 1),
-                        "server": ("127.0.0.1", 80),
-                    }
                     start = time.perf_counter()
-                    await app(scope, receive, send)
+                    await app(get_scope(path, token), receive, send)
                     took.append(time.perf_counter() - start)
                 return took
 
