@@ -486,9 +486,9 @@ def main() -> None:
     micro()
     read_costs()
     answer_costs()
+    collector_costs()  # before memo_costs: it counts what startup leaves tracked in this process
     memo_costs()
     link_costs()
-    collector_costs()
     get_ab(args.seconds)
 
 
