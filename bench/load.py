@@ -10,7 +10,10 @@ Every server is one `framecast serve` (or, for the baseline, one uvicorn serving
 the same uvicorn settings) on loopback. The load generator is this process: aiohttp, a fixed number of
 connections each sending its next request as soon as the last one is answered (closed loop), after a
 warm-up second. It shares the machine's cores with the server, the same way for every row, so the
-ratios to the bare endpoint are the figures to compare; req/s are this machine's.
+ratios to the bare endpoint are the figures to compare; req/s are this machine's. Each row also gives the
+server process's CPU time per request (from /proc, over the measured window): what the server itself
+pays, which the load generator and the database server sharing the cores move less than req/s (on
+PostgreSQL it leaves out the database server's own CPU).
 
 Rows:
 - bare: ``GET /tasks/{id}`` on a FastAPI app that returns a small dict (no database).
