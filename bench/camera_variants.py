@@ -2,6 +2,7 @@
 
     python bench/camera_variants.py            # every variant on DEV_CASES, ~3 min
     python bench/camera_variants.py --oracle   # also the flow of the true middle frame (an upper bound)
+    python bench/camera_variants.py --only "second motion layer"   # some variants only
 
 A float prototype of the ``camera_flow`` formula (positions, flows read at the nearest pixel, edge
 weights, bilinear samples, the blend) renders each case's in-betweens from the residual flows the
@@ -270,6 +271,41 @@ def moving_layer(p: Pair, thr: float = 8.0, sigma: float = 8.0) -> tuple[F32, F3
     return p.f01 * (1 - m) + dis(la, lb) * m, p.f10 * (1 - m) + dis(lb, la) * m
 
 
+def subject_shift(a: np.ndarray, b: np.ndarray, min_px: float = 6.0, radius: float = 3.0) -> F32 | None:
+    """The translation shared by the largest group (at least 8) of ORB matches that still move by more
+    than ``min_px`` in the camera-compensated pair: a subject's motion, or None."""
+    orb = cv2.ORB_create(1500, fastThreshold=10)
+    k0, d0 = orb.detectAndCompute(a, None)
+    k1, d1 = orb.detectAndCompute(b, None)
+    if d0 is None or d1 is None:
+        return None
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d0, d1)
+    d = np.array([np.subtract(k1[m.trainIdx].pt, k0[m.queryIdx].pt) for m in matches], np.float32)
+    moving = d[np.hypot(d[:, 0], d[:, 1]) > min_px] if len(d) else d
+    if len(moving) < 8:
+        return None
+    near = [np.hypot(*(moving - c).T) < radius for c in moving]
+    best = int(np.argmax([n.sum() for n in near]))
+    if near[best].sum() < 8:
+        return None
+    return np.asarray(np.median(moving[near[best]], axis=0), np.float32)
+
+
+def subject_layer(p: Pair) -> tuple[F32, F32]:
+    """A second motion layer: DIS started from the subject's shift (``subject_shift``) where it warps
+    better than DIS started from zero (a 7 px box of the warping error)."""
+    shift = subject_shift(p.g0, p.g1c)
+    if shift is None:
+        return p.f01, p.f10
+    out = []
+    for fab, ga, gb, sh in ((p.f01, p.g0, p.g1c, shift), (p.f10, p.g1c, p.g0, -shift)):
+        init = np.empty_like(fab)
+        init[...] = sh
+        alt = np.asarray(_cv.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(ga, gb, init))
+        out.append(lowest_error(ga, gb, [fab, np.asarray(alt, np.float32)], p.grid))
+    return out[0], out[1]
+
+
 def closed(p: Pair, k: int = 5) -> tuple[F32, F32]:
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     a, b = cv2.morphologyEx(p.g0, cv2.MORPH_CLOSE, ker), cv2.morphologyEx(p.g1c, cv2.MORPH_CLOSE, ker)
@@ -372,11 +408,16 @@ VARIANTS: dict[str, Variant] = {
         )
     ),
     "trust blurred by 4 px (2 shipped)": flows_variant(lambda p: (p.f01, p.f10), blur=4.0),
+    "second motion layer: DIS from the subject's shift (ORB off the camera) where it warps better": (
+        flows_variant(subject_layer)
+    ),
 }
 
 
 def main() -> None:
     oracle = "--oracle" in sys.argv[1:]
+    # --only TEXT: the variants whose name contains TEXT (and the shipped prototype they are scored against)
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     scores: dict[str, dict[str, float]] = {}
     for case in DEV_CASES:
         frames = frames_of(case)
@@ -384,7 +425,7 @@ def main() -> None:
         interp = inbetweener(a, b)
         assert isinstance(interp, CameraInterpolator), case.name
         p = Pair(interp, a, b)
-        variants = dict(VARIANTS)
+        variants = {k: v for k, v in VARIANTS.items() if k == "shipped" or only in k}
         if oracle and n % 2 == 0:
             mid = frames[n // 2]
             variants["oracle: 2x the DIS flows to the true middle frame"] = flows_variant(
