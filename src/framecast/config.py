@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     access_log_sample: float = Field(default=1.0, ge=0, le=1)
     # FastAPI's native OpenTelemetry: a span, metrics and log records for each request, sent to the
     # OpenTelemetry providers the process sets up (or FASTAPI_OTEL_AUTO_CONFIGURE does). Off, FastAPI
-    # does not even look for a provider on each request, which cost about a tenth of a poll's time
+    # does not even look for a provider on each request (up to a fifth of a poll's time in the app)
     opentelemetry: bool = False
     # tasks a process keeps built for polls, by their rows' exact values (store/row_memo.py): a poll still
     # reads the row, and skips building the task when nothing in it changed; about 16 KB each, 0 = none

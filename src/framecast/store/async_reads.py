@@ -54,8 +54,9 @@ class _Connections:
     waits on a plain future, first come first served.
 
     psycopg_pool's waiter sets up an ``asyncio.wait_for`` (a task) per wait, and under 50 polls at once
-    most polls waited: a pool without timeouts or background tasks cost about a fifth less per poll in
-    the app (``bench/request_costs.py``). A read has its own deadline (the request's), not the pool's.
+    most polls waited. With this pool and the poll memo a PostgreSQL poll cost the server about two
+    thirds of the CPU it did (bench/README.md, the API under load, round six). A read has its own
+    deadline (the request's), not the pool's.
     """
 
     def __init__(self, connect: Callable[[], Awaitable[Any]], size: int) -> None:

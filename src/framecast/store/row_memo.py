@@ -9,10 +9,10 @@ callers that read the same rows: treat it as read-only.
 
 Once full, only one miss in ``ADMIT_EVERY`` is kept (evicting the least recently used). When the polled
 tasks outnumber the memo, admitting every miss evicted as fast as it kept, and each task kept is a few
-hundred objects the garbage collector then walked: 5,000 tasks polled at random through a memo of 2,048
-made polls slower than none, with full collections in the tail. Admitting a fraction keeps a stable
-subset (the hit rate the memo's size allows) at a fraction of the churn, and a working set that fits
-still moves in, more slowly (``bench/request_costs.py``).
+hundred objects the garbage collector then walked: with 5,000 tasks polled at random through a memo of
+2,048, polls were slower than with none, with full collections in the tail. Admitting a fraction keeps a
+stable subset (the hit rate the memo's size allows) at a fraction of the churn, and a working set that
+fits still moves in, more slowly (``bench/request_costs.py``).
 """
 
 from __future__ import annotations
