@@ -128,7 +128,8 @@ def json_loads(text: str | bytes) -> Any:
 def _json_from_text(value: Any) -> Any:
     """A JSON column from a driver that decodes JSON (psycopg): decoded already on SQLAlchemy's
     connections, text on the poll's own (``store/async_reads.py``), so that rows can be remembered by
-    their values (``store/row_memo.py``)."""
+    their values (``store/row_memo.py``). The store's JSON columns hold objects, so a string here is
+    always the undecoded text, never a decoded JSON string."""
     return json_loads(value) if isinstance(value, str | bytes) else value
 
 
