@@ -125,18 +125,24 @@ def minterpolate(a: Frame, b: Frame, n: int) -> list[Frame]:
     return out[:n]
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process so far, every thread (libx264's included), user and system."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
 def measure(mode: str, width: int, height: int, n: int, pair: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         if mode == "bare":
             frames = list(BuiltinEngine().generate(job(width, height, n, pair), lambda: False))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_s()
             with H264Writer(out / "bare.mp4", width=width, height=height, fps=24) as w:
                 for f in frames:
                     w.write(f)
         elif mode == "render":
             j = job(width, height, n, pair)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_s()
             render_outputs(
                 BuiltinEngine().generate(j, lambda: False),
                 out_dir=out,
@@ -147,16 +153,16 @@ def measure(mode: str, width: int, height: int, n: int, pair: str) -> dict[str, 
             )
         elif mode == "minterpolate":
             a, b = keyframes(width, height, pair)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_s()
             frames = minterpolate(a, b, n)
             with H264Writer(out / "mi.mp4", width=width, height=height, fps=24) as w:
                 for f in frames:
                     w.write(f)
         else:
             raise SystemExit(f"unknown mode {mode}")
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, cpu_s() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"wall_s": wall, "peak_mb": peak_mb}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb}
 
 
 def run(
@@ -174,26 +180,37 @@ def run(
 
 def compare(against: Path, pairs: list[str], n_rounds: int, n: int) -> None:
     """This checkout and the one at ``against`` alternating within each round, each a bare encode then
-    a render; the ratio is taken within the pair of runs."""
+    a render; the ratio is taken within the pair of runs. The CPU columns count every thread of each run (the
+    encoder's too): CPU time moves less than wall time when other work shares the cores."""
     print(f"## This checkout against {against.name}, alternating, 720p {n} frames\n")
-    print("| pair | round | code | load avg | bare encode s | builtin + render_outputs s | ratio | peak MB |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| pair | round | code | load avg | bare encode s | builtin + render_outputs s | ratio | "
+        "bare CPU s | render CPU s | CPU ratio | peak MB |"
+    )
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     ratios: dict[tuple[str, str], list[float]] = {}
+    cpu_ratios: dict[tuple[str, str], list[float]] = {}
     for pair in pairs:
         for r in range(n_rounds):
             for code, tree in (("this", None), ("against", against)):
                 avg = load()
                 bare, rend = run("bare", 1280, 720, n, pair, tree), run("render", 1280, 720, n, pair, tree)
-                ratio = rend["wall_s"] / bare["wall_s"]
+                ratio, cpu_ratio = rend["wall_s"] / bare["wall_s"], rend["cpu_s"] / bare["cpu_s"]
                 ratios.setdefault((pair, code), []).append(ratio)
+                cpu_ratios.setdefault((pair, code), []).append(cpu_ratio)
                 print(
                     f"| {pair} | {r + 1} | {code} | {avg} | {bare['wall_s']:.2f} | {rend['wall_s']:.2f} | "
-                    f"{ratio:.2f}x | {rend['peak_mb']:.0f} |",
+                    f"{ratio:.2f}x | {bare['cpu_s']:.2f} | {rend['cpu_s']:.2f} | {cpu_ratio:.2f}x | "
+                    f"{rend['peak_mb']:.0f} |",
                     flush=True,
                 )
     print()
     for (pair, code), rs in ratios.items():
-        print(f"- {pair}, {code}: median {statistics.median(rs):.2f}x ({', '.join(f'{x:.2f}' for x in rs)})")
+        cs = cpu_ratios[(pair, code)]
+        print(
+            f"- {pair}, {code}: median {statistics.median(rs):.2f}x ({', '.join(f'{x:.2f}' for x in rs)}); "
+            f"CPU median {statistics.median(cs):.2f}x ({', '.join(f'{x:.2f}' for x in cs)})"
+        )
 
 
 def load() -> str:

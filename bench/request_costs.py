@@ -18,6 +18,8 @@ PNGs of real frames as data URIs.
   with the memo and without: mean, 99.9th percentile, garbage-collection time.
 - A result link's pieces: the request's base URL and the signed path, each done afresh and remembered.
 - A full garbage collection over the service's heap, before and after startup freezes it.
+- A create's writes: the balance charge and the task's insert, built per call and run through the ORM
+  session (the code before) against statements built once and run on the session's connection.
 
 The A/B: one `framecast serve` (SQLite, no workers) with GET one task read on the event loop (the shipped
 behaviour), and one with `TaskService.inline_reads` forced off (the thread pool), alternating for three
@@ -37,7 +39,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +69,42 @@ def thread_pool_reads(self, *args, **kwargs):
 service.TaskService.__init__ = thread_pool_reads
 main()
 """
+
+
+@dataclass
+class Served:
+    """An app with a key and one created task (two 512x512 PNG data URIs), and a client on it."""
+
+    app: Any
+    client: Any
+    tenant: str
+    token: str
+    created: str  # the created task's id
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+
+@contextmanager
+def served(prefix: str, **settings: Any) -> Iterator[Served]:
+    """A fresh app on SQLite in a temporary data folder (no workers), its lifespan running."""
+    from fastapi.testclient import TestClient
+
+    from framecast.app import create_app
+    from framecast.config import Settings
+    from framecast.store.keys import create_key
+
+    with tempfile.TemporaryDirectory(prefix=f"framecast-{prefix}-") as tmp:
+        app = create_app(Settings(data_dir=Path(tmp), workers=0, **settings))
+        with TestClient(app) as client:
+            with app.state.db.session() as s:
+                key, token = create_key(s, name="bench")
+            body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
+            resp = client.post(
+                "/ent/v2/start-end2video", json=body, headers={"Authorization": f"Token {token}"}
+            )
+            yield Served(app, client, key.tenant, token, resp.json()["task_id"])
 
 
 def median_ms(fn: Callable[[], object], repeat: int = 30) -> float:
@@ -122,59 +162,46 @@ def read_costs() -> None:
     random order: through a SQLAlchemy Connection (``load_task``), on the driver's cursor
     (``store/prepared.py``) with a connection checked out of SQLAlchemy's pool and back (round four),
     and on a connection of the read path's own (``store/sqlite_reads.py``, round six)."""
-    from fastapi.testclient import TestClient
-
-    from framecast.app import create_app
-    from framecast.config import Settings
     from framecast.store import tasks as task_store
-    from framecast.store.keys import create_key
     from framecast.store.prepared import prepared
 
-    with tempfile.TemporaryDirectory(prefix="framecast-reads-") as tmp:
-        app = create_app(Settings(data_dir=Path(tmp), workers=0))
-        with TestClient(app) as client:
-            db = app.state.db
-            with db.session() as s:
-                key, token = create_key(s, name="bench")
-            body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
-            resp = client.post(
-                "/ent/v2/start-end2video", json=body, headers={"Authorization": f"Token {token}"}
-            )
-            ids = load.populate(db.url, resp.json()["task_id"], "other", 2000, 400)
-            order = ids * 2
+    with served("reads") as env:
+        db = env.app.state.db
+        ids = load.populate(db.url, env.created, "other", 2000, 400)
+        order = ids * 2
 
-            def through_connection() -> None:
-                for task_id in order:
-                    with db.engine.connect() as conn:
-                        task_store.load_task(conn, task_id=task_id, tenant=key.tenant)
+        def through_connection() -> None:
+            for task_id in order:
+                with db.engine.connect() as conn:
+                    task_store.load_task(conn, task_id=task_id, tenant=env.tenant)
 
-            def pooled_cursor() -> None:
-                for task_id in order:
-                    stmt, values = task_store._task_statement(task_id, key.tenant)
-                    task_store._task_of(prepared(stmt, db.engine.dialect).rows(db.engine, values))
+        def pooled_cursor() -> None:
+            for task_id in order:
+                stmt, values = task_store._task_statement(task_id, env.tenant)
+                task_store._task_of(prepared(stmt, db.engine.dialect).rows(db.engine, values))
 
-            def own_connection() -> None:
-                for task_id in order:
-                    stmt, values = task_store._task_statement(task_id, key.tenant)
-                    select = prepared(stmt, db.engine.dialect)
-                    task_store._task_of(select.convert(db.fetch(select, values)))
+        def own_connection() -> None:
+            for task_id in order:
+                stmt, values = task_store._task_statement(task_id, env.tenant)
+                select = prepared(stmt, db.engine.dialect)
+                task_store._task_of(select.convert(db.fetch(select, values)))
 
-            def remembered() -> None:
-                for task_id in order:
-                    task_store.read_task(db, task_id=task_id, tenant=key.tenant)
+        def remembered() -> None:
+            for task_id in order:
+                task_store.read_task(db, task_id=task_id, tenant=env.tenant)
 
-            n = len(order)
-            rows = (
-                ("SQLAlchemy Connection, load_task", through_connection),
-                ("driver cursor on a connection from SQLAlchemy's pool, task built", pooled_cursor),
-                ("driver cursor on a read connection of its own, task built", own_connection),
-                ("read_task (shipped): its own connection, the task built from that row before", remembered),
-            )
-            print("\n| one task's read (SQLite, 2,000 tasks) | per read |")
-            print("| --- | ---: |")
-            for name, fn in rows:
-                print(f"| {name} | {median_ms(fn, repeat=5) * 1000 / n:.0f} us |")
-            print(f"\nmemory of a remembered task: {memo_bytes(db, ids, key.tenant) / 1e3:.1f} KB each")
+        n = len(order)
+        rows = (
+            ("SQLAlchemy Connection, load_task", through_connection),
+            ("driver cursor on a connection from SQLAlchemy's pool, task built", pooled_cursor),
+            ("driver cursor on a read connection of its own, task built", own_connection),
+            ("read_task (shipped): its own connection, the task built from that row before", remembered),
+        )
+        print("\n| one task's read (SQLite, 2,000 tasks) | per read |")
+        print("| --- | ---: |")
+        for name, fn in rows:
+            print(f"| {name} | {median_ms(fn, repeat=5) * 1000 / n:.0f} us |")
+        print(f"\nmemory of a remembered task: {memo_bytes(db, ids, env.tenant) / 1e3:.1f} KB each")
 
 
 def memo_bytes(db: Any, ids: list[str], tenant: str) -> float:
@@ -332,12 +359,6 @@ def _polls_at_random(working_set: int, memo: int, polls: int) -> tuple[list[floa
     import gc
     import random
 
-    from fastapi.testclient import TestClient
-
-    from framecast.app import create_app
-    from framecast.config import Settings
-    from framecast.store.keys import create_key
-
     started: list[float] = []
     collecting: list[float] = []
 
@@ -347,37 +368,31 @@ def _polls_at_random(working_set: int, memo: int, polls: int) -> tuple[list[floa
         else:
             collecting.append(time.perf_counter() - started.pop())
 
-    with tempfile.TemporaryDirectory(prefix="framecast-memo-") as tmp:
-        app = create_app(Settings(data_dir=Path(tmp), workers=0, poll_memo_tasks=memo))
-        with TestClient(app) as client:
-            with app.state.db.session() as s:
-                _, token = create_key(s, name="bench")
-            body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
-            auth = {"Authorization": f"Token {token}"}
-            created = client.post("/ent/v2/start-end2video", json=body, headers=auth).json()["task_id"]
-            ids = load.populate(app.state.db.url, created, "other", working_set, 2)
-            rng = random.Random(1)
+    with served("memo", poll_memo_tasks=memo) as env:
+        app, token = env.app, env.token
+        ids = load.populate(app.state.db.url, env.created, "other", working_set, 2)
+        rng = random.Random(1)
 
-            async def receive() -> dict[str, Any]:
-                return {"type": "http.request", "body": b"", "more_body": False}
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
 
-            async def send(message: dict[str, Any]) -> None:
-                pass
+        async def send(message: dict[str, Any]) -> None:
+            pass
 
-            async def run() -> list[float]:
-                took = []
-                for _ in range(polls):
-                    path = f"/ent/v2/tasks/{rng.choice(ids)}/creations"
-                    start = time.perf_counter()
-                    await app(get_scope(path, token), receive, send)
-                    took.append(time.perf_counter() - start)
-                return took
+        async def run() -> list[float]:
+            took = []
+            for _ in range(polls):
+                path = f"/ent/v2/tasks/{rng.choice(ids)}/creations"
+                start = time.perf_counter()
+                await app(get_scope(path, token), receive, send)
+                took.append(time.perf_counter() - start)
+            return took
 
-            gc.callbacks.append(timed)
-            try:
-                took = asyncio.run(run())
-            finally:
-                gc.callbacks.remove(timed)
+        gc.callbacks.append(timed)
+        try:
+            took = asyncio.run(run())
+        finally:
+            gc.callbacks.remove(timed)
     return took, sum(collecting)
 
 
@@ -490,16 +505,121 @@ def get_ab(seconds: float) -> None:
         print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 
+def _charge_built_per_call(session: Any, *, tenant: str, task_id: str, amount: int) -> bool:
+    """``billing.charge`` as it was before: the statements built on each call, run through the session."""
+    from sqlalchemy import insert, select, update
+
+    from framecast.store.db import rows_matched
+    from framecast.store.tables import LedgerRow, TenantRow, table_of
+    from framecast.store.time import utcnow
+
+    tenants = table_of(TenantRow)
+    res = session.execute(
+        update(tenants)
+        .where(tenants.c.id == tenant, tenants.c.credits.is_not(None), tenants.c.credits >= amount)
+        .values(credits=tenants.c.credits - amount)
+    )
+    if (
+        rows_matched(res) != 1
+        and session.scalar(select(tenants.c.credits).where(tenants.c.id == tenant)) is not None
+    ):
+        return False
+    session.execute(
+        insert(table_of(LedgerRow)).values(
+            tenant=tenant,
+            task_id=task_id,
+            kind="charge",
+            delta=-amount,
+            note="task created",
+            created_at=utcnow(),
+        )
+    )
+    return True
+
+
+def _insert_built_per_call(session: Any, task: Any) -> None:
+    """``tasks.insert_task`` as it was before: ``insert().values(...)`` built on each call, run through the
+    session (the same columns)."""
+    from sqlalchemy import insert
+
+    from framecast.store import tasks as task_store
+    from framecast.store.tables import TaskRow, table_of
+
+    session.execute(insert(table_of(TaskRow)).values(**task_store.task_values(task, None, None)))
+
+
+def write_costs(rounds: int = 7, calls: int = 300) -> None:
+    """A create's two writes in its transaction (SQLite, the write session a create opens), each built
+    per call through the ORM session (the code before) and as shipped (built once, on the session's
+    connection); the charge for a tenant with a balance and for an unlimited one (whose UPDATE matches
+    nothing and is followed by a read of the balance). Alternating rounds, the median round of each."""
+    from framecast.service import new_task_id
+    from framecast.store import billing
+    from framecast.store import tasks as task_store
+
+    with served("writes") as env:
+        db = env.app.state.db
+        with db.session() as s:
+            billing.ensure_tenant(s, tenant="limited", credits=10**12)
+        template = task_store.read_task(db, task_id=env.created, tenant=env.tenant)
+        assert template is not None
+
+        def charging(charge: Callable[..., bool], tenant: str) -> Callable[[], None]:
+            def run() -> None:
+                with db.write_session() as s:
+                    for _ in range(calls):
+                        assert charge(s, tenant=tenant, task_id=new_task_id(), amount=1)
+
+            return run
+
+        def inserting(insert: Callable[[Any, Any], None]) -> Callable[[], None]:
+            def run() -> None:
+                tasks = [template.model_copy(update={"id": new_task_id()}) for _ in range(calls)]
+                with db.write_session() as s:
+                    for task in tasks:
+                        insert(s, task)
+
+            return run
+
+        cases = {
+            "charge, a balance: built per call, through the session": charging(
+                _charge_built_per_call, "limited"
+            ),
+            "charge, a balance: shipped": charging(billing.charge, "limited"),
+            "charge, unlimited: built per call, through the session": charging(
+                _charge_built_per_call, env.tenant
+            ),
+            "charge, unlimited: shipped": charging(billing.charge, env.tenant),
+            "task insert: built per call, through the session": inserting(_insert_built_per_call),
+            "task insert: shipped": inserting(lambda s, t: task_store.insert_task(s, task=t)),
+        }
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(rounds):
+            for name, fn in cases.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - start) / calls * 1e6)
+    print(f"\n| a create's writes (SQLite), median of {rounds} rounds x {calls} | per call |")
+    print("| --- | ---: |")
+    for name, runs in times.items():
+        print(f"| {name} | {statistics.median(runs):.0f} us |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per server per round")
+    ap.add_argument("--only", help="one section: write_costs (a create's writes) and nothing else")
     args = ap.parse_args()
+    if args.only == "write_costs":
+        write_costs()
+        return
     micro()
     read_costs()
     answer_costs()
     collector_costs()  # before memo_costs: it counts what startup leaves tracked in this process
     memo_costs()
     link_costs()
+    write_costs()
     get_ab(args.seconds)
 
 

@@ -366,6 +366,28 @@ def test_camera_flow_simd_and_portable_paths_give_identical_bytes() -> None:
             assert np.array_equal(outs[0], outs[1]), (h, w, variant)
 
 
+def test_camera_flow_affine_maps_give_the_bytes_of_their_projective_form() -> None:
+    """A similarity or affine camera (bottom rows exactly 0, 0, 1) skips the projective divisions: the same
+    transforms written with bottom row 0, 0, 2 (every term doubled, which float arithmetic does exactly)
+    take the dividing path and must give the same bytes, on both paths, with local motion and without."""
+    from framecast.engines import _kernels
+
+    rng = np.random.default_rng(5)
+    roll = (0.99, -0.05, 12.5, 0.05, 0.99, -7.25, 0.0, 0.0, 1.0)
+    pan = (1.02, 0.01, -40.0, -0.01, 1.02, 3.5, 0.0, 0.0, 1.0)
+    for h, w in ((37, 53), (9, 6)):
+        args = {**camera_flow_args(rng, h, w), "out_to_first": roll, "first_to_last": pan}
+        for flow in (args["flow"], None):
+            for portable in (False, True):
+                outs = []
+                for scale in (1.0, 2.0):
+                    maps = {k: tuple(scale * v for v in args[k]) for k in ("out_to_first", "first_to_last")}
+                    out = np.empty((h, w, 3), np.uint8)
+                    _kernels.camera_flow(**{**args, **maps, "flow": flow, "out": out, "portable": portable})
+                    outs.append(out)
+                assert np.array_equal(outs[0], outs[1]), (h, w, flow is None, portable)
+
+
 def test_camera_flow_reads_through_row_strides() -> None:
     """Keyframes and output may be views into wider arrays: the same bytes as compact copies."""
     from framecast.engines import _kernels

@@ -546,6 +546,7 @@ typedef struct {
     uint8_t *out;
     Py_ssize_t out_stride;
     int width;
+    int affine;                 /* both maps have the bottom row (0, 0, 1): every divisor is exactly 1 */
 } CamFlow;
 
 static inline float maxf(float a, float b) { return a > b ? a : b; } /* _mm_max_ps, NaN -> b */
@@ -577,7 +578,9 @@ static void camflow_scalar(const void *job, int y, int x_begin, int x_end) {
     for (int x = x_begin; x < x_end; x++) {
         const float fx = (float)x;
         const float den = m[6] * fx + rt.d;
-        const float qx = (m[0] * fx + rt.nx) / den, qy = (m[3] * fx + rt.ny) / den;
+        float qx = m[0] * fx + rt.nx, qy = m[3] * fx + rt.ny;
+        if (!j->affine)
+            qx /= den, qy /= den;
         float ux = 0.0f, uy = 0.0f, vx = 0.0f, vy = 0.0f;
         if (j->flow) {
             const int32_t ix = (int32_t)lrintf(clampf(qx, (float)(j->fw - 1)));
@@ -588,8 +591,9 @@ static void camflow_scalar(const void *job, int y, int x_begin, int x_end) {
         const float p0x = (qx + j->a0 * ux) + j->b0 * vx, p0y = (qy + j->a0 * uy) + j->b0 * vy;
         const float rx = (qx + j->a1 * ux) + j->b1 * vx, ry = (qy + j->a1 * uy) + j->b1 * vy;
         const float d1 = (hm[6] * rx + hm[7] * ry) + hm[8];
-        const float p1x = ((hm[0] * rx + hm[1] * ry) + hm[2]) / d1;
-        const float p1y = ((hm[3] * rx + hm[4] * ry) + hm[5]) / d1;
+        float p1x = (hm[0] * rx + hm[1] * ry) + hm[2], p1y = (hm[3] * rx + hm[4] * ry) + hm[5];
+        if (!j->affine)
+            p1x /= d1, p1y /= d1;
         const float e0 = ramp_f(p0x, j->xmax, j->inv0) * ramp_f(p0y, j->ymax, j->inv0);
         const float e1 = ramp_f(p1x, j->xmax, j->inv1) * ramp_f(p1y, j->ymax, j->inv1);
         const float a = j->w0 * (e0 + 1e-3f), b = j->w1 * (e1 + 1e-3f);
@@ -632,12 +636,15 @@ FC_SSE41 static void camflow_sse41(const void *job, int y, int x_end) {
     const __m128i fw = _mm_set1_epi32(j->fw), i256 = _mm_set1_epi32(256);
     const __m128i stride4 = _mm_set1_epi32((int32_t)stride);
     const __m128 steps = _mm_set_ps(3.0f, 2.0f, 1.0f, 0.0f);
+    const int affine = j->affine;
 
     for (int x = 0; x + 4 <= x_end; x += 4) {
         const __m128 fx = _mm_add_ps(_mm_set1_ps((float)x), steps);
-        const __m128 den = _mm_add_ps(_mm_mul_ps(m6, fx), rd);
-        const __m128 qx = _mm_div_ps(_mm_add_ps(_mm_mul_ps(m0, fx), rnx), den);
-        const __m128 qy = _mm_div_ps(_mm_add_ps(_mm_mul_ps(m3, fx), rny), den);
+        __m128 qx = _mm_add_ps(_mm_mul_ps(m0, fx), rnx), qy = _mm_add_ps(_mm_mul_ps(m3, fx), rny);
+        if (!affine) {
+            const __m128 den = _mm_add_ps(_mm_mul_ps(m6, fx), rd);
+            qx = _mm_div_ps(qx, den), qy = _mm_div_ps(qy, den);
+        }
         __m128 ux = zero, uy = zero, vx = zero, vy = zero;
         if (j->flow) {
             __m128i ix = _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(qx, zero), fwm1));
@@ -654,9 +661,12 @@ FC_SSE41 static void camflow_sse41(const void *job, int y, int x_end) {
         const __m128 p0y = _mm_add_ps(_mm_add_ps(qy, _mm_mul_ps(a0, uy)), _mm_mul_ps(b0, vy));
         const __m128 rx = _mm_add_ps(_mm_add_ps(qx, _mm_mul_ps(a1, ux)), _mm_mul_ps(b1, vx));
         const __m128 ry = _mm_add_ps(_mm_add_ps(qy, _mm_mul_ps(a1, uy)), _mm_mul_ps(b1, vy));
-        const __m128 d1 = _mm_add_ps(_mm_add_ps(_mm_mul_ps(h6, rx), _mm_mul_ps(h7, ry)), h8);
-        const __m128 p1x = _mm_div_ps(_mm_add_ps(_mm_add_ps(_mm_mul_ps(h0, rx), _mm_mul_ps(h1, ry)), h2), d1);
-        const __m128 p1y = _mm_div_ps(_mm_add_ps(_mm_add_ps(_mm_mul_ps(h3, rx), _mm_mul_ps(h4, ry)), h5), d1);
+        __m128 p1x = _mm_add_ps(_mm_add_ps(_mm_mul_ps(h0, rx), _mm_mul_ps(h1, ry)), h2);
+        __m128 p1y = _mm_add_ps(_mm_add_ps(_mm_mul_ps(h3, rx), _mm_mul_ps(h4, ry)), h5);
+        if (!affine) {
+            const __m128 d1 = _mm_add_ps(_mm_add_ps(_mm_mul_ps(h6, rx), _mm_mul_ps(h7, ry)), h8);
+            p1x = _mm_div_ps(p1x, d1), p1y = _mm_div_ps(p1y, d1);
+        }
         const __m128 e0 = _mm_mul_ps(ramp_sse41(p0x, xmax, inv0), ramp_sse41(p0y, ymax, inv0));
         const __m128 e1 = _mm_mul_ps(ramp_sse41(p1x, xmax, inv1), ramp_sse41(p1y, ymax, inv1));
         const __m128 a = _mm_mul_ps(w0, _mm_add_ps(e0, floor3)), b = _mm_mul_ps(w1, _mm_add_ps(e1, floor3));
@@ -1011,6 +1021,10 @@ static PyObject *camera_flow(PyObject *self, PyObject *args, PyObject *kwargs) {
         j.m[i] = (float)m[i];
         j.hm[i] = (float)hm[i];
     }
+    /* Then every divisor is 0 x + 0 y + 1, exactly 1, and a division by it changes no bit: skipping the
+     * four divisions per pixel leaves the output as it was. */
+    j.affine = j.m[6] == 0.0f && j.m[7] == 0.0f && j.m[8] == 1.0f && j.hm[6] == 0.0f && j.hm[7] == 0.0f &&
+               j.hm[8] == 1.0f;
     Py_BEGIN_ALLOW_THREADS
     each_row(&j, out.h, out.w, !portable, FC_SIMD_ROW(camflow_sse41), camflow_scalar);
     Py_END_ALLOW_THREADS

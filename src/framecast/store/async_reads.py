@@ -28,7 +28,6 @@ from framecast.store.row_memo import RowMemo
 # connections the pool keeps for reads: a read holds one for its round trip only, so a few serve
 # hundreds of polls in flight (docs/configuration.md counts them in the connection budget)
 READ_CONNECTIONS = 4
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no command in progress, no transaction open
 
 
 def supported(engine: Engine) -> bool:
@@ -154,12 +153,15 @@ class AsyncReads:
         self._pool: _Connections | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lost: type[Exception] = Exception
+        self._idle: object = None  # psycopg's TransactionStatus.IDLE: no command in progress, no transaction
 
     async def open(self) -> None:
         # imported here: psycopg is the postgres extra's, and SQLite installs run without it
         from psycopg import AsyncConnection, OperationalError
+        from psycopg.pq import TransactionStatus
 
         self._lost = OperationalError  # what a dropped connection raises
+        self._idle = TransactionStatus.IDLE
 
         async def connect() -> Any:
             conn = await AsyncConnection.connect(self._conninfo, **self._kwargs)
@@ -209,7 +211,7 @@ class AsyncReads:
             raise
         except BaseException:
             # a cancelled or failed read may leave the connection mid-protocol: not lent again
-            if conn.closed or conn.info.transaction_status != _IDLE:
+            if conn.closed or conn.info.transaction_status != self._idle:
                 pool.discard(conn)
             else:
                 pool.release(conn)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from framecast.store.db import rows_matched
@@ -48,30 +48,44 @@ def balance(session: Session, *, tenant: str) -> Balance:
 def charge(session: Session, *, tenant: str, task_id: str, amount: int) -> bool:
     """Take ``amount`` from the tenant; False (and nothing written) when the balance cannot cover it.
 
-    Core statements on the table: an ORM update made the session find which loaded objects it changed
-    (``synchronize_session``, a RETURNING and its processing) on every create, for objects no create loads
-    (in the create's py-spy profile, ``bench/load.py --rows create --profile``, the charge was 16%)."""
-    tenants = table_of(TenantRow)
-    res = session.execute(
-        update(tenants)
-        .where(tenants.c.id == tenant, tenants.c.credits.is_not(None), tenants.c.credits >= amount)
-        .values(credits=tenants.c.credits - amount)
-    )
-    if rows_matched(res) != 1:
-        limited = session.scalar(select(tenants.c.credits).where(tenants.c.id == tenant))
-        if limited is not None:
-            return False
-    session.execute(
-        insert(table_of(LedgerRow)).values(
-            tenant=tenant,
-            task_id=task_id,
-            kind="charge",
-            delta=-amount,
-            note="task created",
-            created_at=utcnow(),
-        )
+    Statements built once, with bind parameters, run on the session's connection: an ORM update made the
+    session find which loaded objects it changed (a RETURNING and its processing, 16% of a create in its
+    profile, ``bench/load.py --rows create --profile``), and a statement built per call had its cache key
+    computed per call (``bench/request_costs.py``, create costs)."""
+    conn = session.connection()
+    values = {"tenant": tenant, "amount": amount}
+    # no row matched: a limited balance that cannot cover it, or an unlimited one (credits NULL)
+    if (
+        rows_matched(conn.execute(_CHARGE, values)) != 1
+        and conn.execute(_CREDITS_OF, values).scalar() is not None
+    ):
+        return False
+    conn.execute(
+        _INSERT_LEDGER,
+        {
+            "tenant": tenant,
+            "task_id": task_id,
+            "kind": "charge",
+            "delta": -amount,
+            "note": "task created",
+            "created_at": utcnow(),
+        },
     )
     return True
+
+
+_TENANTS = table_of(TenantRow)
+_CHARGE = (
+    update(_TENANTS)
+    .where(
+        _TENANTS.c.id == bindparam("tenant"),
+        _TENANTS.c.credits.is_not(None),
+        _TENANTS.c.credits >= bindparam("amount"),
+    )
+    .values(credits=_TENANTS.c.credits - bindparam("amount"))
+)
+_CREDITS_OF = select(_TENANTS.c.credits).where(_TENANTS.c.id == bindparam("tenant"))
+_INSERT_LEDGER = insert(table_of(LedgerRow))
 
 
 def refund(session: Session, *, task_id: str, note: str) -> int:

@@ -61,44 +61,51 @@ _TASK_WITH_CREATIONS = (
 _TENANTS_TASK_WITH_CREATIONS = _TASK_WITH_CREATIONS.where(_TASKS.c.tenant == bindparam("tenant"))
 
 
+_INSERT_TASK = insert(_TASKS)
+
+
 def insert_task(
     session: Session, *, task: Task, callback_key: str | None = None, external_id: str | None = None
 ) -> None:
     """Insert a new (queued) task. ``callback_key`` is the sealed creating key Vidu signs callbacks with;
     ``external_id`` the client's own id for it, unique per tenant (IntegrityError when taken)."""
+    # a Core insert built once, on the session's connection: one row needs none of the ORM's unit of work
+    # (identity map, flush ordering), and a statement built per call had its cache key computed per call
+    session.connection().execute(_INSERT_TASK, task_values(task, callback_key, external_id))
+
+
+def task_values(task: Task, callback_key: str | None, external_id: str | None) -> dict[str, Any]:
+    """The tasks table's columns of a new task."""
     req = task.request
     inputs: dict[str, Any] = {"images": [i.model_dump(mode="json") for i in task.inputs]}
     if task.watermark_key:
         inputs["watermark"] = task.watermark_key
     if task.input_videos:
         inputs["videos"] = [v.model_dump(mode="json") for v in task.input_videos]
-    # a Core insert: one row needs none of the ORM's unit of work (identity map, flush ordering)
-    session.execute(
-        insert(_TASKS).values(
-            id=task.id,
-            tenant=task.tenant,
-            key_id=task.key_id,
-            dialect=task.dialect,
-            kind=req.kind.value,
-            model=req.model,
-            request=req.model_dump(mode="json"),
-            inputs=inputs,
-            echo=task.echo,
-            state=task.state.value,
-            progress=task.progress,
-            attempt=task.attempt,
-            seed=task.seed,
-            credits=task.credits,
-            priority=req.priority,
-            off_peak=req.off_peak,
-            created_at=task.created_at,
-            updated_at=task.updated_at,
-            callback_url=req.callback_url,
-            callback_key=callback_key,
-            external_id=external_id or None,
-            soundtrack=task.soundtrack,
-        )
-    )
+    return {
+        "id": task.id,
+        "tenant": task.tenant,
+        "key_id": task.key_id,
+        "dialect": task.dialect,
+        "kind": req.kind.value,
+        "model": req.model,
+        "request": req.model_dump(mode="json"),
+        "inputs": inputs,
+        "echo": task.echo,
+        "state": task.state.value,
+        "progress": task.progress,
+        "attempt": task.attempt,
+        "seed": task.seed,
+        "credits": task.credits,
+        "priority": req.priority,
+        "off_peak": req.off_peak,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "callback_url": req.callback_url,
+        "callback_key": callback_key,
+        "external_id": external_id or None,
+        "soundtrack": task.soundtrack,
+    }
 
 
 def load_by_external_id(session: Session, *, tenant: str, external_id: str) -> Task | None:
