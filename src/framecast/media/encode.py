@@ -12,11 +12,13 @@ import contextlib
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Any, cast
 
 import av
+import numpy as np
 from av.container import OutputContainer
 from av.video.frame import PictureType
-from av.video.reformatter import ColorRange, Colorspace
+from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from framecast.frames import Frame
 from framecast.media.labels import COMMENT_KEY, LABEL_KEY
@@ -39,6 +41,9 @@ class H264Writer:
         self.path = path
         self.width, self.height = width, height
         self.frames = 0
+        # One converter for the whole file: ``VideoFrame.reformat`` makes a new one (and a new swscale
+        # context) per call, which was half of the conversion's time (``bench/encode_costs.py``).
+        self._reformatter = VideoReformatter()
         options = {"movflags": "+faststart+use_metadata_tags"}
         self._container: OutputContainer | None = av.open(str(path), mode="w", format="mp4", options=options)
         try:
@@ -68,10 +73,11 @@ class H264Writer:
         """Encode one RGB frame; ``keyframe`` forces an I frame (full quality, no prediction drift)."""
         if self._container is None:
             raise RuntimeError(f"{self.path.name} is already closed")
-        if frame.shape != (self.height, self.width, 3):
-            raise ValueError(f"frame {self.frames} is {frame.shape}, expected {(self.height, self.width, 3)}")
-        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-        vf = vf.reformat(
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            expected = (self.height, self.width, 3)
+            raise ValueError(f"frame {self.frames} is {frame.shape} {frame.dtype}, expected {expected} uint8")
+        vf = self._reformatter.reformat(
+            rgb_frame(frame),
             format="yuv420p",
             src_colorspace=Colorspace.ITU709,
             dst_colorspace=Colorspace.ITU709,
@@ -112,3 +118,19 @@ class H264Writer:
             self.close()
         else:
             self.abort()
+
+
+def rgb_frame(frame: Frame) -> av.VideoFrame:
+    """``frame`` (h, w, 3 uint8) copied into a new rgb24 ``VideoFrame``.
+
+    The same bytes as ``VideoFrame.from_ndarray``, which copies row by row holding the GIL: in a render
+    beside the API (embedded workers) that copy was the largest share of the time the render threads
+    held the GIL, and every such millisecond delays the event loop. A NumPy copy of this size releases it.
+    """
+    h, w = frame.shape[:2]
+    vf = av.VideoFrame(w, h, "rgb24")
+    plane = vf.planes[0]
+    # the plane's own buffer (PyAV's stubs do not declare it one), rows padded to its line size
+    rows = np.frombuffer(cast(Any, plane), np.uint8).reshape(h, plane.line_size)
+    rows[:, : w * 3] = frame.reshape(h, w * 3)
+    return vf
