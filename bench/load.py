@@ -21,7 +21,9 @@ Rows:
   ids among the stored tasks (succeeded, one creation each), 50 connections.
 - create: ``POST /ent/v2/start-end2video`` with two 512x512 PNG data URIs, 10 connections, no workers.
 - list p0 / list p150: the Vidu list, 20 a page, of a tenant with 20k tasks.
-- get idle / get rendering: 10 connections, before and while two worker threads render 720p videos.
+- get idle / get rendering: 10 connections, before and while two worker threads render 720p videos
+  (``--worker-process``: the two threads in a ``framecast worker`` process beside the server, which
+  runs none).
 """
 
 from __future__ import annotations
@@ -281,6 +283,28 @@ def server(args: list[str], env: dict[str, str], log: Path, port: int) -> Iterat
         stop(proc)
 
 
+@contextmanager
+def worker_process(framecast: list[str], env: dict[str, str], data: Path, wanted: bool) -> Iterator[None]:
+    """A ``framecast worker --concurrency 2`` beside the server (``--worker-process``), else nothing."""
+    if not wanted:
+        yield
+        return
+    log = data / "worker.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [*framecast, "worker", "--concurrency", "2"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        # started (its imports done) before the idle row: they would land in that window otherwise
+        ready = "claiming from the database"
+        wait(lambda: ready in log.read_text(errors="replace") or proc.poll() is not None, 120, "the worker")
+        if proc.poll() is not None:
+            raise SystemExit(f"worker exited; see {log}")
+        yield
+    finally:
+        stop(proc)
+
+
 def _up(base: str) -> bool:
     import urllib.request
 
@@ -451,13 +475,15 @@ def run_db(
         if "rendering" not in rows:
             return out
         _cancel_queued(url)  # the create row's tasks: the idle row must find the workers idle
-        env_render = {**env, "FRAMECAST_WORKERS": "2"}
-        with server(serve, env_render, log, port) as base:
+        apart = args.worker_process
+        env_render = {**env, "FRAMECAST_WORKERS": "0" if apart else "2"}
+        where = " (worker process)" if apart else ""
+        with server(serve, env_render, log, port) as base, worker_process(framecast, env, data, apart):
             get_path = "/ent/v2/tasks/{}/creations"
             make = lambda i: ("GET", get_path.format(sample[i % len(sample)]), None)  # noqa: E731
-            idle = measure(Probe(f"{kind} get idle", base, make, 10, keys[0]), secs)
+            idle = measure(Probe(f"{kind} get idle{where}", base, make, 10, keys[0]), secs)
             _submit(base, keys[0], {**body, "resolution": "720p", "duration": 5}, 2 + int(secs))
-            busy = measure(Probe(f"{kind} get rendering", base, make, 10, keys[0]), secs)
+            busy = measure(Probe(f"{kind} get rendering{where}", base, make, 10, keys[0]), secs)
             print(
                 f"  idle p99 {idle.pct(0.99):.1f} ms, rendering p99 {busy.pct(0.99):.1f} ms; tasks still "
                 f"queued or running after the window: {_running(url)}",
@@ -500,6 +526,11 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, default=ROOT, help="checkout whose src/ is served")
     ap.add_argument("--access-log", type=float, default=1.0, help="FRAMECAST_ACCESS_LOG_SAMPLE for both")
     ap.add_argument("--profile", type=Path, help="folder for py-spy profiles of the framecast rows")
+    ap.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="rendering row: the workers in a `framecast worker` process",
+    )
     args = ap.parse_args()
     global PROFILE_DIR
     if args.profile:

@@ -161,18 +161,30 @@ def _check_distributed(settings: Settings) -> None:
 @app.command()
 def worker(
     models: Annotated[
-        str, typer.Option(help="comma-separated model names whose queues to consume (default: all)")
+        str,
+        typer.Option(
+            help="comma-separated model names whose queues to consume (default: all; distributed mode)"
+        ),
     ] = "",
     concurrency: Annotated[int, typer.Option(min=1, help="tasks run at once in this process")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
-    """Run a distributed-mode worker: a Celery worker on FRAMECAST_BROKER_URL (docs/deploy.md)."""
+    """Run tasks in a process of their own: a Celery worker on FRAMECAST_BROKER_URL (distributed mode,
+    docs/deploy.md), or without a broker, worker threads claiming from the database beside a
+    `framecast serve` run with FRAMECAST_WORKERS=0 (docs/operations.md)."""
     settings = Settings()
-    if not settings.distributed:
-        err_console.print("framecast worker needs FRAMECAST_BROKER_URL (redis://... or amqp://...)")
-        raise typer.Exit(2)
-    _check_distributed(settings)
     logs.configure(log_level)
+    if not settings.distributed:
+        if models:
+            err_console.print(
+                "--models needs distributed mode (FRAMECAST_BROKER_URL): one queue holds every model"
+            )
+            raise typer.Exit(2)
+        from framecast.jobs.local import run_local_worker
+
+        run_local_worker(settings, threads=concurrency)
+        return
+    _check_distributed(settings)
     from framecast.jobs.celery import run_worker
 
     names = [m.strip() for m in models.split(",") if m.strip()]
