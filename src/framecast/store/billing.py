@@ -51,7 +51,7 @@ def charge(session: Session, *, tenant: str, task_id: str, amount: int) -> bool:
     Statements built once, with bind parameters, run on the session's connection: an ORM update made the
     session find which loaded objects it changed (a RETURNING and its processing, 16% of a create in its
     profile, ``bench/load.py --rows create --profile``), and a statement built per call had its cache key
-    computed per call (``bench/request_costs.py``, create costs)."""
+    computed per call (``bench/request_costs.py --only write_costs``)."""
     conn = session.connection()
     values = {"tenant": tenant, "amount": amount}
     # no row matched: a limited balance that cannot cover it, or an unlimited one (credits NULL)
