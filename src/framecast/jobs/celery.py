@@ -352,24 +352,11 @@ def execute(runtime: WorkerRuntime, task_id: str, attempt: int) -> str:
 def run_worker(settings: Settings, *, models: Sequence[str], concurrency: int, log_level: str) -> None:
     """`framecast worker`: consume the queues of ``models`` (all of the catalog's when empty) with
     ``concurrency`` threads in this one process, so each model's engine is loaded once and shared."""
-    from framecast.engines.registry import EngineRegistry
-    from framecast.storage import open_blob_store
-    from framecast.store.db import Database
-
     catalog = Catalog.load(settings.catalog_file)
     names = list(models) or catalog.names()
     for name in names:
         catalog.require(name)  # a typo would leave a queue nobody consumes
-    settings.ensure_dirs()
-    engines = EngineRegistry()
-    engines.check_catalog(catalog)
-    ctx = RunContext.from_settings(
-        settings,
-        db=Database(settings.db_url),
-        blobs=open_blob_store(settings),
-        catalog=catalog,
-        engines=engines,
-    )
+    ctx = RunContext.for_worker_process(settings, catalog)
     app, _runtime = build_worker(settings, ctx)
     app.worker_main(
         [

@@ -179,31 +179,20 @@ class LocalWorkerPool:
                     self._running.pop(worker, None)
 
 
-def run_local_worker(settings: Settings, *, threads: int, stop: threading.Event | None = None) -> None:
+def run_local_worker(settings: Settings, *, threads: int) -> None:
     """``framecast worker`` without a broker: worker threads in a process of their own, claiming from the
-    database the API writes to, until SIGTERM or SIGINT (or ``stop``).
+    database the API writes to, until SIGTERM or SIGINT.
 
     The API then runs with ``FRAMECAST_WORKERS=0``. Rendering no longer shares the API process's GIL, so
     polls keep their latency while videos render (``bench/load.py --rows rendering --worker-process``);
     a new task waits up to a second (the claim poll) before this process picks it up.
     """
     from framecast.config import Catalog
-    from framecast.engines.registry import EngineRegistry
-    from framecast.storage import open_blob_store
-    from framecast.store.db import Database
 
-    settings.ensure_dirs()
-    catalog = Catalog.load(settings.catalog_file)
-    engines = EngineRegistry()
-    engines.check_catalog(catalog)
-    db = Database(settings.db_url)
-    ctx = RunContext.from_settings(
-        settings, db=db, blobs=open_blob_store(settings), catalog=catalog, engines=engines
-    )
-    done = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: done.set())
+    ctx = RunContext.for_worker_process(settings, Catalog.load(settings.catalog_file))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
     pool = LocalWorkerPool(ctx, workers=threads, nice=settings.worker_nice)
     pool.start()
     log.info("worker %s: %d thread(s) claiming from the database", pool.worker_id, threads)
@@ -213,4 +202,4 @@ def run_local_worker(settings: Settings, *, threads: int, stop: threading.Event 
                 raise RuntimeError("a worker thread stopped; see the log above")
     finally:
         pool.stop()
-        db.dispose()
+        ctx.db.dispose()

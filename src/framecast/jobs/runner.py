@@ -111,6 +111,25 @@ class RunContext:
             expander=expander_for(settings),
         )
 
+    @classmethod
+    def for_worker_process(cls, settings: Settings, catalog: Catalog) -> RunContext:
+        """The context of a process that only runs tasks (``framecast worker``, with or without a broker):
+        its own database connections, blob store and engines, checked against ``catalog``."""
+        from framecast.engines.registry import EngineRegistry
+        from framecast.storage import open_blob_store
+        from framecast.store.db import Database
+
+        settings.ensure_dirs()
+        engines = EngineRegistry()
+        engines.check_catalog(catalog)
+        return cls.from_settings(
+            settings,
+            db=Database(settings.db_url),
+            blobs=open_blob_store(settings),
+            catalog=catalog,
+            engines=engines,
+        )
+
 
 @dataclass(frozen=True)
 class Rendered:
