@@ -21,9 +21,10 @@ Rows:
   ids among the stored tasks (succeeded, one creation each), 50 connections.
 - create: ``POST /ent/v2/start-end2video`` with two 512x512 PNG data URIs, 10 connections, no workers.
 - list p0 / list p150: the Vidu list, 20 a page, of a tenant with 20k tasks.
-- get idle / get rendering: 10 connections, before and while two worker threads render 720p videos
-  (``--worker-process``: the two threads in a ``framecast worker`` process beside the server, which
-  runs none).
+- get idle / get rendering: 10 connections, before and while two worker threads render 720p videos;
+  ``--render-in`` says where those threads run: ``process``, the render process the server starts (the
+  default), ``threads``, the server's own process (``FRAMECAST_WORKER_PROCESS=false``), or ``worker``,
+  a ``framecast worker`` process beside a server that runs none.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ def server(args: list[str], env: dict[str, str], log: Path, port: int) -> Iterat
 
 @contextmanager
 def worker_process(framecast: list[str], env: dict[str, str], data: Path, wanted: bool) -> Iterator[None]:
-    """A ``framecast worker --concurrency 2`` beside the server (``--worker-process``), else nothing."""
+    """A ``framecast worker --concurrency 2`` beside the server (``--render-in worker``), else nothing."""
     if not wanted:
         yield
         return
@@ -303,6 +304,14 @@ def worker_process(framecast: list[str], env: dict[str, str], data: Path, wanted
         yield
     finally:
         stop(proc)
+
+
+# --render-in: where the rendering row's two worker threads run, as its row names say
+RENDER_IN = {
+    "process": "render process",
+    "threads": "threads in the server",
+    "worker": "worker process",
+}
 
 
 def _up(base: str) -> bool:
@@ -475,9 +484,13 @@ def run_db(
         if "rendering" not in rows:
             return out
         _cancel_queued(url)  # the create row's tasks: the idle row must find the workers idle
-        apart = args.worker_process
-        env_render = {**env, "FRAMECAST_WORKERS": "0" if apart else "2"}
-        where = " (worker process)" if apart else ""
+        apart = args.render_in == "worker"
+        env_render = {
+            **env,
+            "FRAMECAST_WORKERS": "0" if apart else "2",
+            "FRAMECAST_WORKER_PROCESS": str(args.render_in == "process").lower(),
+        }
+        where = f" ({RENDER_IN[args.render_in]})"
         with server(serve, env_render, log, port) as base, worker_process(framecast, env, data, apart):
             get_path = "/ent/v2/tasks/{}/creations"
             make = lambda i: ("GET", get_path.format(sample[i % len(sample)]), None)  # noqa: E731
@@ -527,9 +540,10 @@ def main() -> None:
     ap.add_argument("--access-log", type=float, default=1.0, help="FRAMECAST_ACCESS_LOG_SAMPLE for both")
     ap.add_argument("--profile", type=Path, help="folder for py-spy profiles of the framecast rows")
     ap.add_argument(
-        "--worker-process",
-        action="store_true",
-        help="rendering row: the workers in a `framecast worker` process",
+        "--render-in",
+        choices=sorted(RENDER_IN),
+        default="process",
+        help="rendering row: where the two worker threads run",
     )
     args = ap.parse_args()
     global PROFILE_DIR

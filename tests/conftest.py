@@ -23,7 +23,14 @@ from tests.waiting import wait_until
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"data_dir": tmp_path / "data", "workers": 0, "lease_seconds": 5.0}
+    # worker threads in the test process: tests reach into them (engines, the reaper); a render process
+    # of its own is tested where it is the point (tests/jobs/test_render_process.py, tests/e2e)
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "workers": 0,
+        "lease_seconds": 5.0,
+        "worker_process": False,
+    }
     values.update(overrides)
     return Settings(**values)
 

@@ -29,6 +29,7 @@ from framecast.errors import ClientError
 from framecast.flat_routes import add_routes
 from framecast.jobs.base import JobRunner
 from framecast.jobs.local import LocalWorkerPool
+from framecast.jobs.process import RenderProcess
 from framecast.jobs.runner import RunContext
 from framecast.poll_path import PollFastPath
 from framecast.request_ids import RequestIdMiddleware
@@ -74,13 +75,16 @@ def create_app(
 ) -> FastAPI:
     """The service with ``dialects`` mounted in that order and ``engines`` (default: the installed ones).
 
-    Everything built here lives on this app only: two apps in one process share nothing.
+    Everything built here lives on this app only: two apps in one process share nothing. With
+    ``settings.worker_process`` the worker threads run in a render process that loads the installed
+    engines itself; ``engines`` passed here can only run in this process, so their tasks do.
     """
     settings = settings or Settings()
     settings.ensure_dirs()
     db = Database(settings.db_url, remembered_tasks=settings.poll_memo_tasks)
     blobs = open_blob_store(settings)
     catalog = Catalog.load(settings.catalog_file)
+    injected_engines = engines is not None  # they live in this process, so their tasks run here too
     engines = engines or EngineRegistry()
     engines.check_catalog(catalog)
     service = TaskService(settings=settings, db=db, blobs=blobs, catalog=catalog, engines=engines)
@@ -96,6 +100,8 @@ def create_app(
             service.on_queued(celery_runner.enqueue)
             service.on_cancelled(celery_runner.revoke)
             runner = celery_runner
+        elif settings.worker_process and settings.workers and not injected_engines:
+            runner = RenderProcess(settings, metrics=app_metrics)
         else:
             runner = LocalWorkerPool(ctx, workers=settings.workers, nice=settings.worker_nice)
     service.on_submit(runner.wake)

@@ -101,12 +101,13 @@ def serve(
         int, typer.Option(min=1, help="server processes; each serves the API and runs its own worker threads")
     ] = 1,
     threads: Annotated[
-        int | None, typer.Option(help="in-process worker threads per process (default FRAMECAST_WORKERS)")
+        int | None, typer.Option(help="embedded worker threads per process (default FRAMECAST_WORKERS)")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
-    """Run the API and an in-process worker pool (SQLite + local storage by default); with
-    FRAMECAST_BROKER_URL set, the API only (`framecast worker` processes run the tasks).
+    """Run the API and its worker threads, in a render process the server starts and restarts (SQLite +
+    local storage by default); with FRAMECAST_BROKER_URL set, the API only (`framecast worker` processes
+    run the tasks).
 
     With --workers N, N processes share the port; each claims tasks with the same compare-and-swap,
     so a task runs once whichever process takes it."""

@@ -26,8 +26,11 @@ class Settings(BaseSettings):
     public_url: str = ""  # base for result URLs; empty -> the URL the request came in on
     secret_key: str = ""  # signs result URLs; empty -> generated once and kept in data_dir
     allow_private_urls: bool = False
-    workers: int = Field(default=1, ge=0)  # in-process worker threads; 0 = API only
-    # the nice value in-process worker threads (and the threads they start) run at: the API's event loop
+    workers: int = Field(default=1, ge=0)  # embedded worker threads; 0 = API only
+    # true: those threads run in a render process the server starts and restarts (jobs/process.py), off
+    # the API's GIL; false: in the server process itself
+    worker_process: bool = True
+    # the nice value embedded worker threads (and the threads they start) run at: the API's event loop
     # is preferred when both want the cores; 0 = the process's own priority
     worker_nice: int = Field(default=10, ge=0, le=19)
     # a running attempt renews its lease every lease/3 on its own timer; one whose lease lapses (its

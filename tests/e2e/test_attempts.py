@@ -64,11 +64,13 @@ def submit_pair(server: Server, key: str, duration: int) -> dict[str, Any]:
     return body
 
 
-def test_a_task_that_kills_its_worker_every_time_fails_after_max_attempts(crashing_server: Server) -> None:
+def test_a_task_that_kills_its_server_every_time_fails_after_max_attempts(crashing_server: Server) -> None:
+    """Worker threads in the server process (FRAMECAST_WORKER_PROCESS=false): the crash takes the server
+    down, and each restart (by the operator, here the test) reaps the lapsed lease."""
     server = crashing_server
+    server.env["FRAMECAST_WORKER_PROCESS"] = "false"
     key = framecast(server, "keys", "create", "--quiet", "--credits", "1000")
     token = {"Authorization": f"Token {key}"}
-    bearer = {"Authorization": f"Bearer {key}"}
     server.start()
     created = submit_pair(server, key, duration=2)
     task_id = created["task_id"]
@@ -94,7 +96,41 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_max_attempts(crashi
             break
     wait_until(lambda: state() == "failed", timeout=60, what="the abandoned task to fail")
     assert server.proc is not None and server.proc.poll() is None  # not claimed a fourth time
+    assert_abandoned(server, key, task_id)
 
+
+def test_a_task_that_kills_its_render_process_every_time_fails_and_the_server_stays_up(
+    crashing_server: Server,
+) -> None:
+    """The default: the crash takes down the render process only; the server restarts it itself."""
+    server = crashing_server
+    key = framecast(server, "keys", "create", "--quiet", "--credits", "1000")
+    token = {"Authorization": f"Token {key}"}
+    server.start()
+    created = submit_pair(server, key, duration=2)
+    task_id = created["task_id"]
+
+    def state() -> str:
+        return str(httpx.get(f"{server.url}/v1/tasks/{task_id}", headers=token, timeout=10).json()["state"])
+
+    try:
+        wait_until(lambda: state() == "failed", timeout=180, what="the abandoned task to fail")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; server log:\n{server.log_tail()}") from None
+    assert server.proc is not None and server.proc.poll() is None  # the API never went down
+    log = server.log_tail(100_000)
+    assert log.count("exited (code -9); starting another") == MAX_ATTEMPTS, log  # restarted each time
+    # and a render process is up again, healthy, for the next task
+    wait_until(
+        lambda: httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200, 60, what="a healthy server"
+    )
+    assert_abandoned(server, key, task_id)
+
+
+def assert_abandoned(server: Server, key: str, task_id: str) -> None:
+    """The task failed after MAX_ATTEMPTS lost workers, refunded, and every dialect says so."""
+    token = {"Authorization": f"Token {key}"}
+    bearer = {"Authorization": f"Bearer {key}"}
     task = httpx.get(f"{server.url}/v1/tasks/{task_id}", headers=token, timeout=10).json()
     assert task["attempt"] == MAX_ATTEMPTS and task["lost_attempts"] == MAX_ATTEMPTS
     assert task["error"]["code"] == "internal"

@@ -1,4 +1,5 @@
-"""After kill -9, the data dir goes back to only what live tasks reference."""
+"""After a crash (kill -9 of the server and its render process), the data dir goes back to only
+what live tasks reference."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_kill_9_mid_render_and_mid_create_leaves_nothing_behind(slow_server: Ser
         (orphan / "0.png").write_bytes(image_bytes(64, 36))
     two_hours_ago = time.time() - 7200
     os.utime(stale, (two_hours_ago, two_hours_ago))
-    server.kill()
+    server.crash()
     assert scratch[0].is_dir() and stale.is_dir()
 
     server.start()

@@ -21,6 +21,24 @@ from tests.waiting import wait_until
 BIN = Path(sys.executable).parent / "framecast"
 
 
+def _stat(pid: int | str) -> list[str]:
+    """State, parent pid, ... of a process, from /proc (Linux, like the CI machines); [] once it is gone."""
+    try:
+        # after the parenthesised command name, which may itself hold spaces
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*") if _stat(p.name)[1:2] == [str(pid)]]
+
+
+def alive(pid: int) -> bool:
+    """Alive: not gone, and not a zombie waiting for a parent (a container's init may never reap it)."""
+    return _stat(pid)[:1] not in ([], ["Z"], ["X"])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,9 +57,18 @@ class Subprocess:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
 
     def kill(self) -> None:
+        """kill -9 the process itself (its render process then notices and exits on its own)."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def crash(self) -> None:
+        """Everything dies at once, as when the machine loses power: no process cleans up after itself."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)  # so it starts no new render process meanwhile
+        for child in children_of(self.proc.pid):
+            os.kill(child, signal.SIGKILL)
+        self.kill()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -160,7 +187,12 @@ def test_kill_9_and_restart_finishes_every_task_once(server: Server) -> None:
     wait_until(lambda: progress(running) > 0, 60, what="the running task to make progress")
     before = states()
     assert "processing" in before and before.count("queueing") >= 1
+    assert server.proc is not None
+    renderers = children_of(server.proc.pid)
+    assert len(renderers) == 1, renderers  # the render process that runs the task
     server.kill()
+    # with its server gone it hands the task back and exits, rather than render for nobody
+    wait_until(lambda: not any(map(alive, renderers)), 30, what="it to exit")
 
     server.start()
 

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from framecast.jobs.runner import RunContext, attempt_prefix, run_task
@@ -193,13 +194,22 @@ def run_local_worker(settings: Settings, *, threads: int) -> None:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    pool = LocalWorkerPool(ctx, workers=threads, nice=settings.worker_nice)
+    run_pool(LocalWorkerPool(ctx, workers=threads, nice=settings.worker_nice), done)
+
+
+def run_pool(
+    pool: LocalWorkerPool, done: threading.Event, on_started: Callable[[], None] | None = None
+) -> None:
+    """Run ``pool`` in this process until ``done`` is set, then hand its running tasks back; a worker
+    thread that dies ends the process with an error (its supervisor, systemd or the server, restarts it)."""
     pool.start()
-    log.info("worker %s: %d thread(s) claiming from the database", pool.worker_id, threads)
+    log.info("worker %s: %d thread(s) claiming from the database", pool.worker_id, pool.workers)
+    if on_started is not None:
+        on_started()
     try:
         while not done.wait(1.0):
             if not pool.healthy():
                 raise RuntimeError("a worker thread stopped; see the log above")
     finally:
         pool.stop()
-        ctx.db.dispose()
+        pool.ctx.db.dispose()

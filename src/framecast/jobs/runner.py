@@ -112,7 +112,9 @@ class RunContext:
         )
 
     @classmethod
-    def for_worker_process(cls, settings: Settings, catalog: Catalog) -> RunContext:
+    def for_worker_process(
+        cls, settings: Settings, catalog: Catalog, *, metrics: TaskMetrics | None = None
+    ) -> RunContext:
         """The context of a process that only runs tasks (``framecast worker``, with or without a broker):
         its own database connections, blob store and engines, checked against ``catalog``."""
         from framecast.engines.registry import EngineRegistry
@@ -128,6 +130,7 @@ class RunContext:
             blobs=open_blob_store(settings),
             catalog=catalog,
             engines=engines,
+            metrics=metrics,
         )
 
 
