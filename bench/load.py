@@ -314,11 +314,11 @@ RENDER_IN = {
 }
 
 
-def _up(base: str) -> bool:
+def _up(base: str, path: str = "/openapi.json") -> bool:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(base + "/openapi.json", timeout=2):
+        with urllib.request.urlopen(base + path, timeout=2):
             return True
     except Exception:
         return False
@@ -492,6 +492,8 @@ def run_db(
         }
         where = f" ({RENDER_IN[args.render_in]})"
         with server(serve, env_render, log, port) as base, worker_process(framecast, env, data, apart):
+            # the render process's imports must not fall in the idle window: it is ready when /healthz is
+            wait(lambda: _up(base, "/healthz"), 120, "the server's workers")
             get_path = "/ent/v2/tasks/{}/creations"
             make = lambda i: ("GET", get_path.format(sample[i % len(sample)]), None)  # noqa: E731
             idle = measure(Probe(f"{kind} get idle{where}", base, make, 10, keys[0]), secs)

@@ -4,14 +4,16 @@
     python bench/throughput.py --tasks 40 --workers 1,2
 
 Each run starts real processes on loopback: embedded is one `framecast serve` with N worker threads on
-SQLite; distributed is one `framecast serve` (API only) and N `framecast worker` processes (one thread
+SQLite, in its render process (``in-server``: in the server process itself, ``FRAMECAST_WORKER_PROCESS=
+false``); distributed is one `framecast serve` (API only) and N `framecast worker` processes (one thread
 each) on PostgreSQL and Redis (FRAMECAST_BENCH_POSTGRES, FRAMECAST_BENCH_REDIS). All tasks are created at
 once, then the run waits for every one to finish. From the task rows:
 
 - throughput: tasks / (last finish - first create);
 - queue latency: create -> claim (``started_at - created_at``), p50 and p99, under that backlog;
 - idle latency: the same for tasks created one at a time into idle workers: what the hop itself costs
-  (embedded: a condition variable; distributed: commit, send, broker, delivery, claim).
+  (embedded: a message down the render process's pipe, or a condition variable in-server; distributed:
+  commit, send, broker, delivery, claim).
 """
 
 from __future__ import annotations
@@ -97,6 +99,10 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
+# embedded: the worker threads in the server's render process (the default); in-server: in the server itself
+EMBEDDED = ("embedded", "in-server")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -113,8 +119,9 @@ def run(mode: str, workers: int, tasks: int, idle: int) -> dict[str, float]:
             "FRAMECAST_CATALOG_FILE": str(tmp / "catalog.toml"),
             "FRAMECAST_SECRET_KEY": secrets.token_hex(16),
         }
-        if mode == "embedded":
+        if mode in EMBEDDED:
             env["FRAMECAST_WORKERS"] = str(workers)
+            env["FRAMECAST_WORKER_PROCESS"] = str(mode == "embedded").lower()
         else:
             env |= {
                 "FRAMECAST_DATABASE_URL": stack.enter_context(postgres_database()),

@@ -1,4 +1,5 @@
-"""Embedded mode: an in-process pool of worker threads claiming tasks from the database.
+"""Embedded mode: a pool of worker threads claiming tasks from the database (run in the server's render
+process, :mod:`framecast.jobs.process`, in the server itself, or in a ``framecast worker`` process).
 
 The database is the queue. Workers claim with a compare-and-swap, heartbeat a
 lease while they render, and a reaper puts tasks whose lease lapsed (their

@@ -1,6 +1,6 @@
 """Run one claimed task: inputs -> engine -> encoder -> storage -> one committing transaction.
 
-Shared by every job runner (in-process threads now, Celery workers later). The
+Shared by every job runner (the embedded pool's threads, Celery workers). The
 attempt number the claim returned is named in every write, so a worker that lost
 its lease (and the task was handed to another) can never overwrite the newer
 attempt's progress or results: its writes match no row and it stops.
