@@ -202,6 +202,9 @@ def test_kill_9_and_restart_finishes_every_task_once(server: Server) -> None:
 
     current = wait_until(all_finished, 240, what="every task to finish", poll=0.2)
     assert current == ["success"] * 3
+    # handed back by its render process, not found by its lapsed lease: no attempt counted as lost
+    task = httpx.get(f"{server.url}/v1/tasks/{running}", headers=headers, timeout=10).json()
+    assert task["attempt"] == 2 and task["lost_attempts"] == 0, task
     blobs = Path(server.env["FRAMECAST_DATA_DIR"]) / "blobs" / "tasks"
     for task_id in ids:
         body = httpx.get(f"{server.url}/ent/v2/tasks/{task_id}/creations", headers=headers, timeout=10).json()

@@ -1,9 +1,9 @@
 """Embedded mode's render process: the worker threads in a child process the server starts and keeps up.
 
 Rendering in the server's own process shares its GIL with the event loop: while two threads render 720p
-a poll's p99 was about 2-2.7x idle there, against about 1.4-1.8x with the threads in a process of
-their own (bench/load.py, bench/README.md "Round seven"). :class:`RenderProcess` gives every
-``framecast serve`` that by default, with nothing to run beside it.
+a poll's p99 was 1.6-2.5x idle there, against 1.3-1.7x with the threads in this process
+(``bench/load.py --rows rendering --render-in threads|process``, bench/README.md "Round eight").
+:class:`RenderProcess` gives every ``framecast serve`` that by default, with nothing to run beside it.
 
 One pipe joins the two. Down it go wakes (a task was queued: claim now, not at the next poll); up it
 come "ready" and the metric observations the runner makes, so ``/metrics`` still counts tasks and
