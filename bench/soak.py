@@ -7,12 +7,13 @@ deliveries so retries happen. After the load stops the script waits for the queu
 - every task is terminal (succeeded, failed or cancelled);
 - every callback is delivered (the receiver has it) or recorded as failed (``dead`` in the outbox);
   none is left pending;
-- the server's RSS at the end against the start (after a warm-up task), and its peak;
+- the RSS of the server and its render process (summed) at the end against the start (after a warm-up
+  task), and the sum of their peaks;
 - no file in storage that no task row references, and no scratch folder left in the work directory;
 - no request answered 5xx, and no answer other than the ones the route documents for the call made.
 
     python bench/soak.py --minutes 30          # the default; --minutes 3 for a quick look
-    python bench/soak.py --minutes 0.33 --json out.json   # what tests/attack/test_soak.py runs
+    python bench/soak.py --minutes 0.33 --json out.json   # about what tests/attack/test_soak.py runs
 
 Exit status 1 when a check fails; the figures are printed as a Markdown table either way.
 """
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import data_uri, image_bytes  # noqa: E402
 from tests.e2e.test_attempts import framecast  # noqa: E402
-from tests.e2e.test_restart import Server  # noqa: E402
+from tests.e2e.test_restart import Server, children_of  # noqa: E402
 
 MODEL = "soak-tiny"
 CATALOG = f"""
@@ -118,6 +119,11 @@ def rss_kb(pid: int, field_name: str = "VmRSS") -> int:
         if line.startswith(field_name + ":"):
             return int(line.split()[1])
     raise RuntimeError(f"{field_name} not in /proc/{pid}/status")
+
+
+def tree_rss_kb(pid: int, field_name: str = "VmRSS") -> int:
+    """``field_name`` summed over the server and its children (the render process)."""
+    return sum(rss_kb(p, field_name) for p in [pid, *children_of(pid)])
 
 
 def pair_of(seed: int) -> list[str]:
@@ -249,7 +255,7 @@ def run(minutes: float, clients: int, fail_share: float, backlog: int) -> dict[s
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Token {token}"}) as http:
             assert create(http, pair_of(99), receiver.url, seed_load).status_code == 200
         wait_for("the warm-up task", lambda: all_terminal(server.url, token, seed_load.tasks), timeout=120)
-        rss_start = rss_kb(pid)
+        rss_start = tree_rss_kb(pid)
         started = time.monotonic()
         deadline = started + minutes * 60
         threads = [
@@ -273,7 +279,7 @@ def run(minutes: float, clients: int, fail_share: float, backlog: int) -> dict[s
             timeout=300,
         )
         drain_s = time.monotonic() - drain_started
-        rss_end, rss_peak = rss_kb(pid), rss_kb(pid, "VmHWM")
+        rss_end, rss_peak = tree_rss_kb(pid), tree_rss_kb(pid, "VmHWM")
         outbox = db_rows(db, "SELECT task_id, event, status FROM callback_outbox")
         cancelled = db_rows(db, "SELECT count(*) FROM tasks WHERE state = 'cancelled'")[0][0]
         succeeded = db_rows(db, "SELECT count(*) FROM tasks WHERE state = 'succeeded'")[0][0]
@@ -344,7 +350,7 @@ def table(r: dict[str, Any]) -> str:
         ("callbacks", f"{r['callbacks']}; receiver refused {r['callbacks_refused_by_receiver']} attempts"),
         ("unexpected answers", str(r["unexpected_count"])),
         (
-            "RSS start / end / peak",
+            "RSS start / end / peak (server + render process)",
             f"{r['rss_start_mb']} / {r['rss_end_mb']} / {r['rss_peak_mb']} MB "
             f"(end {r['rss_end_vs_start']}x start)",
         ),
