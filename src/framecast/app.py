@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -100,7 +101,8 @@ def create_app(
             service.on_queued(celery_runner.enqueue)
             service.on_cancelled(celery_runner.revoke)
             runner = celery_runner
-        elif settings.worker_process and settings.workers and not injected_engines:
+        # the pipe to a render process is handed over as an inherited descriptor: POSIX only
+        elif settings.worker_process and settings.workers and not injected_engines and os.name == "posix":
             runner = RenderProcess(settings, metrics=app_metrics)
         else:
             runner = LocalWorkerPool(ctx, workers=settings.workers, nice=settings.worker_nice)

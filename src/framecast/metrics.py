@@ -37,9 +37,15 @@ Metrics other parts record through the :class:`Metrics` object (``app.state.metr
                                                           use a small fixed set (``delivered``,
                                                           ``retry``, ``failed``, ``gave_up``) since
                                                           every value is a new series
+``framecast_swept_total``                      counter    ``kind`` (``scratch``, ``inputs``): crash
+                                                          leftovers removed, ``observe_swept``
+``framecast_render_process_restarts_total``    counter    render processes started again after one
+                                                          exited (``jobs/process.py``): a crash loop
+                                                          shows as a rising count
 =============================================  =========  =========================================
 
-Plus the standard ``process_*`` metrics of the serving process.
+The task, frame and sweep observations of a render process reach this object over its pipe. Plus the
+standard ``process_*`` metrics of the serving process.
 """
 
 from __future__ import annotations
@@ -165,6 +171,11 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.render_restarts = Counter(
+            "framecast_render_process_restarts",
+            "Render processes the server started again after one exited.",
+            registry=self.registry,
+        )
         self.callbacks = Counter(
             "framecast_callback_deliveries",
             "Callback delivery attempts by outcome.",
@@ -190,6 +201,9 @@ class Metrics:
 
     def observe_swept(self, kind: str, count: int) -> None:
         self.swept.labels(kind).inc(count)
+
+    def observe_render_restart(self) -> None:
+        self.render_restarts.inc()
 
     def observe_callback(self, outcome: str) -> None:
         self.callbacks.labels(outcome).inc()

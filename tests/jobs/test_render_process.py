@@ -74,6 +74,7 @@ def test_a_killed_render_process_is_replaced_and_the_next_task_runs(make_api: Ca
 
     wait_until(lambda: runner.pid != first and healthy(api), 60, what="a new render process to be ready")
     assert runner.restarts == 1
+    assert metric(api, "framecast_render_process_restarts_total") == 1  # an operator can alert on it
     body = api.wait(submit(api), timeout=120)
     assert body["state"] == "success", body
 

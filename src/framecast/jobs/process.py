@@ -29,7 +29,7 @@ from framecast.jobs.local import LocalWorkerPool, run_pool
 
 if TYPE_CHECKING:
     from framecast.config import Settings
-    from framecast.jobs.runner import TaskMetrics
+    from framecast.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class RenderProcess:
     handed to ``create_app`` cannot run there; those apps keep their threads in process.
     """
 
-    def __init__(self, settings: Settings, metrics: TaskMetrics | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         self._proc: subprocess.Popen[bytes] | None = None
@@ -137,6 +137,8 @@ class RenderProcess:
             if self._stop.is_set():
                 break
             self.restarts += 1
+            if self.metrics is not None:
+                self.metrics.observe_render_restart()
             if time.monotonic() - began >= _STEADY_S:
                 delay = _FIRST_RESTART_S
             log.error(
