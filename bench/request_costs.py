@@ -14,6 +14,9 @@ PNGs of real frames as data URIs.
   random order.
 - GET one task in the app itself (no server): answered with `json_answer` against the dict FastAPI
   validates and encodes, and with FastAPI's OpenTelemetry on.
+- The same poll on SQLite and on PostgreSQL (its async read path), the same task every call against a
+  random one of 20k, through the whole stack and from the poll fast path inward (PostgreSQL as for
+  `bench/throughput.py`).
 - Polls of tasks at random from a working set that fits the memo of built tasks and one that does not,
   with the memo and without: mean, 99.9th percentile, garbage-collection time.
 - A result link's pieces: the request's base URL and the signed path, each done afresh and remembered.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import io
 import json
 import os
@@ -322,6 +326,77 @@ def answer_costs(rounds: int = 7, calls: int = 2000) -> None:
     print("| --- | ---: |")
     for name, runs in times.items():
         print(f"| {name} | {statistics.median(runs):.0f} us |")
+
+
+def poll_costs(rounds: int = 3, calls: int = 3000, tasks: int = 20000) -> None:
+    """GET one task in the app (the ASGI app called directly, on the app's own event loop, so PostgreSQL
+    reads take the async path as in the server), on SQLite and on PostgreSQL with ``tasks`` stored: the
+    same task every call (the memo of built tasks answers after the first) against a random one each call
+    (the load rows' pattern: the memo mostly misses), each through the whole stack and from PollFastPath
+    inward. CPU time of this process per request (the database server's own is not in it), the median
+    of alternating rounds."""
+    rows = {
+        **_poll_costs_on("sqlite", rounds, calls, tasks),
+        **_poll_costs_on("postgres", rounds, calls, tasks),
+    }
+    print(f"\n| GET one task in the app (Vidu query), median of {rounds} x {calls} calls | CPU per request |")
+    print("| --- | ---: |")
+    for name, runs in rows.items():
+        print(f"| {name} | {statistics.median(runs):.0f} us |")
+
+
+def _poll_costs_on(kind: str, rounds: int, calls: int, tasks: int) -> dict[str, list[float]]:
+    import random
+
+    from fastapi.testclient import TestClient
+
+    from framecast.app import create_app
+    from framecast.config import Settings
+    from framecast.store.keys import create_key
+    from throughput import postgres_database
+
+    rows: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="framecast-poll-") as tmp, contextlib.ExitStack() as stack:
+        url = stack.enter_context(postgres_database()) if kind == "postgres" else ""
+        app = create_app(Settings(data_dir=Path(tmp), workers=0, database_url=url))
+        client = stack.enter_context(TestClient(app))
+        with app.state.db.session() as s:
+            _, token = create_key(s, name="bench")
+        body = {"model": "viduq3-pro", "images": [load.png_data_uri(0), load.png_data_uri(1)]}
+        auth = {"Authorization": f"Token {token}"}
+        created = client.post("/ent/v2/start-end2video", json=body, headers=auth).json()["task_id"]
+        ids = load.populate(app.state.db.url, created, "other", tasks, 2)
+        fast = poll_layer(app)
+        one = random.Random(1).choice(ids)
+        cases: dict[str, tuple[Any, Callable[[], str]]] = {
+            f"{kind}, the same task, whole stack": (app, lambda: one),
+            f"{kind}, the same task, from PollFastPath in": (fast, lambda: one),
+            f"{kind}, a random task of {tasks:,}, whole stack": (app, lambda: random.choice(ids)),
+            f"{kind}, a random task of {tasks:,}, from PollFastPath in": (fast, lambda: random.choice(ids)),
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                assert message["status"] == 200, message
+
+        async def drive(target: Any, pick: Callable[[], str]) -> float:
+            start = time.process_time()
+            for _ in range(calls):
+                scope = get_scope(f"/ent/v2/tasks/{pick()}/creations", token)
+                scope["app"] = app
+                await target(scope, receive, send)
+            return (time.process_time() - start) / calls * 1e6
+
+        async def run() -> None:
+            for _ in range(rounds):
+                for name, (target, pick) in cases.items():
+                    rows.setdefault(name, []).append(await drive(target, pick))
+
+        client.portal.call(run)
+    return rows
 
 
 def poll_layer(app: Any) -> Any:
@@ -626,8 +701,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per server per round")
     ap.add_argument(
         "--only",
-        choices=["write_costs", "answer_costs"],
-        help="one section: a create's writes, or GET one task in the app, and nothing else",
+        choices=["write_costs", "answer_costs", "poll_costs"],
+        help="one section (a create's writes, GET one task in the app, polls by database) and nothing else",
     )
     args = ap.parse_args()
     if args.only == "write_costs":
@@ -636,9 +711,13 @@ def main() -> None:
     if args.only == "answer_costs":
         answer_costs()
         return
+    if args.only == "poll_costs":
+        poll_costs()
+        return
     micro()
     read_costs()
     answer_costs()
+    poll_costs()
     collector_costs()  # before memo_costs: it counts what startup leaves tracked in this process
     memo_costs()
     link_costs()
