@@ -185,9 +185,10 @@ def run_local_worker(settings: Settings, *, threads: int) -> None:
     """``framecast worker`` without a broker: worker threads in a process of their own, claiming from the
     database the API writes to, until SIGTERM or SIGINT.
 
-    The API then runs with ``FRAMECAST_WORKERS=0``. Rendering no longer shares the API process's GIL, so
-    polls keep their latency while videos render (``bench/load.py --rows rendering --worker-process``);
-    a new task waits up to a second (the claim poll) before this process picks it up.
+    The API then runs with ``FRAMECAST_WORKERS=0``. Rendering does not share the API process's GIL, as
+    with the server's own render process (:mod:`framecast.jobs.process`), but nothing wakes this one: a
+    new task waits up to a second (the claim poll) before it picks it up
+    (``bench/load.py --rows rendering --render-in worker``).
     """
     from framecast.config import Catalog
 
