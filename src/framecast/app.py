@@ -90,7 +90,11 @@ def create_app(
     engines.check_catalog(catalog)
     service = TaskService(settings=settings, db=db, blobs=blobs, catalog=catalog, engines=engines)
     app_metrics = metrics.Metrics(db)  # built before the runner so its context can take it
-    if runner is None:
+    # the pipe to a render process is handed over as an inherited descriptor: POSIX only
+    render_apart = settings.worker_process and os.name == "posix" and not injected_engines
+    if runner is None and render_apart and settings.workers and not settings.distributed:
+        runner = RenderProcess(settings, metrics=app_metrics)  # it builds its own context, engines included
+    elif runner is None:
         ctx = RunContext.from_settings(
             settings, db=db, blobs=blobs, catalog=catalog, engines=engines, metrics=app_metrics
         )
@@ -101,9 +105,6 @@ def create_app(
             service.on_queued(celery_runner.enqueue)
             service.on_cancelled(celery_runner.revoke)
             runner = celery_runner
-        # the pipe to a render process is handed over as an inherited descriptor: POSIX only
-        elif settings.worker_process and settings.workers and not injected_engines and os.name == "posix":
-            runner = RenderProcess(settings, metrics=app_metrics)
         else:
             runner = LocalWorkerPool(ctx, workers=settings.workers, nice=settings.worker_nice)
     service.on_submit(runner.wake)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 _READY = "ready"
 _WAKE = "wake"
 # the TaskMetrics methods a child may call on the server's metrics, and nothing else
-_OBSERVATIONS = frozenset({("observe_task",), ("observe_frames",), ("observe_swept",)})
+_OBSERVATIONS = frozenset({"observe_task", "observe_frames", "observe_swept"})
 _FIRST_RESTART_S = 0.5
 _MAX_RESTART_S = 30.0
 _STEADY_S = 60.0  # a child that lived this long was healthy: the next restart is quick again
@@ -158,8 +158,10 @@ class RenderProcess:
                 return
             if message == _READY:
                 self._ready.set()
-            elif self.metrics is not None and isinstance(message, tuple) and message[:1] in _OBSERVATIONS:
-                getattr(self.metrics, message[0])(*message[1:])
+            elif self.metrics is not None and isinstance(message, tuple):
+                name, *args = message
+                if name in _OBSERVATIONS:
+                    getattr(self.metrics, name)(*args)
 
 
 class _PipeMetrics:
