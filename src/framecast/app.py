@@ -67,6 +67,13 @@ _HTTP_CODES = {
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
+# a full collection walks every object the process keeps (the poll memo's tasks: 30-50 ms), and with
+# Python's default (one per 10 of the middle generation's) they came about once a second under polling
+# load, each stalling every request in flight: a PostgreSQL poll's p99 (bench/load.py). Nearly all of the
+# service's garbage is freed by reference counting, so they run ten times less often.
+FULL_COLLECTION_EVERY = 100
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -131,6 +138,8 @@ def create_app(
         # collection no longer walks it (about 0.15 s each on this service's heap, a poll's p99)
         gc.collect()
         gc.freeze()
+        gen0, gen1, _ = gc.get_threshold()
+        gc.set_threshold(gen0, gen1, FULL_COLLECTION_EVERY)
         try:
             yield
         finally:

@@ -570,12 +570,10 @@ class TaskService:
     # --- read ------------------------------------------------------------------------------------
 
     def authenticate(self, token: str) -> Principal | None:
-        """The key's principal, or None when it is unknown or revoked (valid keys are cached briefly)."""
+        """The key's principal, or None when it is unknown or revoked, from the database (routes ask
+        ``self.principals``, which remembers valid keys briefly and calls this on a miss)."""
         with self.db.session() as s:
-            principal = authenticate(s, token=token)
-        if principal is not None:
-            self.principals.put(principal)
-        return principal
+            return authenticate(s, token=token)
 
     def get(self, principal: Principal, task_id: str) -> Task:
         task = task_store.read_task(self.db, task_id=task_id, tenant=principal.tenant)

@@ -80,6 +80,43 @@ def test_the_awaited_poll_read_equals_the_session_read_on_postgres(
     assert other_tenant is None and unknown is None
 
 
+def test_polls_read_together_share_a_statement_and_each_sees_only_its_own_tenants_task(
+    pg_url: str,  # noqa: F811  (the fixture imported above)
+    make_api: Callable[..., Api],
+    pair: list[str],
+) -> None:
+    """Polls that wait on a busy connection go in one statement (``store/read_batches.py``): each still gets
+    the task the session reads for it, and a task of another tenant's in the same statement stays unseen."""
+    api = make_api(workers=1, database_url=pg_url)
+    other = api.new_key()
+    body = {"model": "viduq3-pro", "images": pair, "duration": 1, "resolution": "540p", "prompt": "a pan"}
+    mine = [api.post("/ent/v2/start-end2video", body).json()["task_id"] for _ in range(3)]
+    theirs = other.post("/ent/v2/start-end2video", body).json()["task_id"]
+    for task_id in mine:
+        api.wait(task_id)
+    other.wait(theirs)
+    db = api.client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as s:
+        expected = {t: task_store.load_task(s, task_id=t, tenant=api.tenant) for t in mine}
+    # a longer id that begins with a real one names no task
+    asked = [*mine * 10, theirs, "404", mine[0] + "0" * 10] * 3
+
+    async def reads() -> tuple[list[Task | None], int]:
+        pool = AsyncReads(db.engine, size=1)
+        await pool.open()
+        try:
+            found = await asyncio.gather(
+                *(task_store.read_task_async(pool, task_id=t, tenant=api.tenant) for t in asked)
+            )
+            return list(found), sum(b.batches for b in pool.batches.values())
+        finally:
+            await pool.close()
+
+    found, statements = asyncio.run(reads())
+    assert found == [expected.get(t) for t in asked]  # None for the other tenant's task and unknown ids
+    assert statements < len(asked) // 4
+
+
 def test_polls_survive_the_database_dropping_their_connections(
     pg_url: str,  # noqa: F811
     make_api: Callable[..., Api],

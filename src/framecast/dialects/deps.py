@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from framecast.dialects.common import Links
 from framecast.domain import Principal, Task
@@ -33,7 +32,7 @@ async def principal_of(request: Request) -> Principal:
     if scheme.lower() not in ("token", "bearer") or not token:
         raise AuthError("missing API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'")
     svc: TaskService = request.app.state.service
-    principal = svc.principals.get(token) or await run_in_threadpool(svc.authenticate, token)
+    principal = svc.principals.get(token) or await svc.principals.get_or_look_up(token, svc.authenticate)
     if principal is None:
         raise AuthError("invalid or revoked API key")
     return principal

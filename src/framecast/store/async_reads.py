@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from importlib.util import find_spec
 from typing import Any
 
@@ -23,7 +23,10 @@ from sqlalchemy import Engine
 
 from framecast.domain import Task
 from framecast.store.prepared import PreparedSelect
+from framecast.store.read_batches import KeyedBatches
 from framecast.store.row_memo import RowMemo
+
+Rows = list[tuple[Any, ...]]
 
 # connections the pool keeps for reads: a read holds one for its round trip only, so a few serve
 # hundreds of polls in flight (docs/configuration.md counts them in the connection budget)
@@ -154,6 +157,8 @@ class AsyncReads:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lost: type[Exception] = Exception
         self._idle: object = None  # psycopg's TransactionStatus.IDLE: no command in progress, no transaction
+        # polls read together, by statement (``store/read_batches.py``)
+        self.batches: dict[tuple[PreparedSelect, str, str], KeyedBatches[Any, Rows]] = {}
 
     async def open(self) -> None:
         # imported here: psycopg is the postgres extra's, and SQLite installs run without it
@@ -199,6 +204,24 @@ class AsyncReads:
         except self._lost:
             pool.discard_idle()
             return await self._fetch_on(pool, stmt, values)
+
+    async def fetch_by_key(self, stmt: PreparedSelect, param: str, column: str, key: Hashable) -> Rows:
+        """The rows of ``stmt`` whose ``column`` is ``key``, where ``stmt`` selects the rows whose ``column``
+        is any of the list bound to ``param``: reads of other keys that wait meanwhile share its round
+        trip (``store/read_batches.py``)."""
+        batches = self.batches.get((stmt, param, column))
+        if batches is None:
+            index = stmt.column_index(column)
+
+            async def run(keys: Sequence[Any]) -> dict[Any, Rows]:
+                found: dict[Any, Rows] = {}
+                for row in await self.fetch(stmt, {param: list(keys)}):
+                    found.setdefault(row[index], []).append(row)
+                return found
+
+            batches = KeyedBatches(run, missing=[], lanes=self._size)
+            self.batches[(stmt, param, column)] = batches
+        return await batches.get(key)
 
     async def _fetch_on(
         self, pool: _Connections, stmt: PreparedSelect, values: Mapping[str, Any]

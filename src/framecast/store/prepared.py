@@ -35,8 +35,13 @@ class PreparedSelect:
         # after it, two round trips more than the SELECT (sqlite3 begins none for a SELECT anyway)
         self.autocommit = dialect.name == "postgresql"
         self.columns = list(stmt.selected_columns)
+        self._index = {c.key: i for i, c in enumerate(self.columns)}
         self.row_type: Any = namedtuple("Record", [c.key for c in self.columns], rename=True)  # type: ignore[misc]
         self.processors: list[tuple[int, Callable[[Any], Any]]] | None = None
+
+    def column_index(self, key: str) -> int:
+        """Where the column ``key`` is in each row."""
+        return self._index[key]
 
     def _processors(self, cursor: Any) -> list[tuple[int, Callable[[Any], Any]]]:
         """Each column's converter, chosen (as a ``Connection`` does) by the driver's type code for it, on

@@ -11,7 +11,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from framecast.domain import (
@@ -59,6 +62,15 @@ _TASK_WITH_CREATIONS = (
     .order_by(_CREATIONS.c.index)
 )
 _TENANTS_TASK_WITH_CREATIONS = _TASK_WITH_CREATIONS.where(_TASKS.c.tenant == bindparam("tenant"))
+# the same rows for several tasks at once, for polls read together (``store/read_batches.py``): PostgreSQL's
+# ``= ANY(array)``, one statement text whatever the number of ids (prepared once by the driver); an array
+# of unbounded strings, as a VARCHAR(32) one would cut a longer id down to one that exists
+_TASKS_WITH_CREATIONS = (
+    select(_TASKS, *(c.label(_CREATION_PREFIX + c.name) for c in _CREATIONS.c))
+    .outerjoin(_CREATIONS, _CREATIONS.c.task_id == _TASKS.c.id)
+    .where(_TASKS.c.id == any_(bindparam("task_ids", type_=postgresql.ARRAY(String()))))
+    .order_by(_TASKS.c.id, _CREATIONS.c.index)
+)
 
 
 _INSERT_TASK = insert(_TASKS)
@@ -212,10 +224,13 @@ def read_task(db: Database, *, task_id: str, tenant: str | None = None) -> Task 
 
 
 async def read_task_async(reads: AsyncReads, *, task_id: str, tenant: str | None = None) -> Task | None:
-    """:func:`read_task` awaited on the event loop (PostgreSQL through psycopg, ``store/async_reads.py``)."""
-    stmt, values = _task_statement(task_id, tenant)
-    select = prepared(stmt, reads.dialect)
-    return reads.memo.made(await reads.fetch(select, values), lambda raw: _task_of(select.convert(raw)))
+    """:func:`read_task` awaited on the event loop (PostgreSQL through psycopg, ``store/async_reads.py``),
+    in one statement with the other polls waiting at the same time (``store/read_batches.py``)."""
+    select = prepared(_TASKS_WITH_CREATIONS, reads.dialect)
+    rows = await reads.fetch_by_key(select, "task_ids", "id", task_id)
+    if tenant is not None and rows and rows[0][select.column_index("tenant")] != tenant:
+        rows = []  # another tenant's task: as unknown as one that does not exist
+    return reads.memo.made(rows, lambda raw: _task_of(select.convert(raw)))
 
 
 def _task_statement(task_id: str, tenant: str | None) -> tuple[Select[Any], dict[str, str]]:
