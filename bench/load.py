@@ -324,6 +324,24 @@ def _up(base: str, path: str = "/openapi.json") -> bool:
         return False
 
 
+def _print_poll_statements(base: str) -> None:
+    """How many polls each statement read, from the server's /metrics (PostgreSQL only: its polls that
+    arrive together are read in one statement, ``store/read_batches.py``)."""
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        found = dict(
+            line.split(" ", 1)
+            for line in r.read().decode().splitlines()
+            if line.startswith("framecast_poll_")
+        )
+    if "framecast_poll_statements_total" in found:
+        polls, statements = (float(found[f"framecast_poll_{n}_total"]) for n in ("reads", "statements"))
+        print(
+            f"  polls read: {polls:.0f} in {statements:.0f} statements, {polls / max(statements, 1):.1f} each"
+        )
+
+
 def png_data_uri(seed: int) -> str:
     """A 512x512 PNG of a real photo (the test clip frames), as a data URI (~0.4 MB)."""
     src = ROOT / "tests" / "data" / ("bbb_040.jpg" if seed % 2 == 0 else "bbb_044.jpg")
@@ -474,6 +492,8 @@ def run_db(
                     keys[0],
                 )
                 out.append(paired(get, bare50, secs))
+            if "get" in rows:
+                _print_poll_statements(base)
             page = "/ent/v2/tasks?pager.page={}&pager.pagesz=20"
             p0 = Probe(f"{kind} list page 0", base, lambda i: ("GET", page.format(0), None), 10, keys[1])
             p150 = Probe(

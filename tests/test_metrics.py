@@ -114,6 +114,8 @@ def test_each_app_has_its_own_registry(make_api: object) -> None:
 
 def test_scrape_survives_a_broken_database() -> None:
     class Broken:
+        async_reads = None  # a SQLite database: no polls read on the loop
+
         def session(self) -> object:
             raise RuntimeError("database is down")
 

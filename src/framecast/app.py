@@ -67,9 +67,9 @@ _HTTP_CODES = {
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
-# a full collection walks every object the process keeps (the poll memo's tasks: 30-50 ms), and with
-# Python's default (one per 10 of the middle generation's) they came about once a second under polling
-# load, each stalling every request in flight: a PostgreSQL poll's p99 (bench/load.py). Nearly all of the
+# a full collection walks every object the process keeps (the poll memo's tasks among them) and stalls
+# every request in flight; with Python's default (one per 10 of the middle generation's) they ran often
+# enough under polling load to set a PostgreSQL poll's p99 (bench/load.py, round nine). Nearly all of the
 # service's garbage is freed by reference counting, so they run ten times less often.
 FULL_COLLECTION_EVERY = 100
 

@@ -20,6 +20,10 @@ name                                           type       labels / meaning
                                                           counted at scrape time
 ``framecast_queue_depth``                      gauge      queued tasks, counted at scrape time
 ``framecast_metrics_database_up``              gauge      1 if the scrape could read the database
+``framecast_poll_reads_total``                  counter    PostgreSQL polls read on the event loop
+``framecast_poll_statements_total``             counter    the statements that read them: polls that
+                                                          arrive together share one
+                                                          (``store/read_batches.py``)
 =============================================  =========  =========================================
 
 Metrics other parts record through the :class:`Metrics` object (``app.state.metrics``;
@@ -65,7 +69,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -131,6 +135,28 @@ class TaskCollector(Collector):
         return [tasks, queue, up]
 
 
+class PollReadCollector(Collector):
+    """How many PostgreSQL polls the event loop read, and in how many statements, from the read path's
+    own counts at scrape time (nothing recorded per poll)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterable[Metric]:
+        reads = self.db.async_reads
+        if reads is None:
+            return []
+        polls = CounterMetricFamily("framecast_poll_reads", "PostgreSQL polls read on the event loop.")
+        statements = CounterMetricFamily(
+            "framecast_poll_statements",
+            "Statements those polls were read in (polls arriving together share one).",
+        )
+        batches = list(reads.batches.values())  # in one step: the loop may add one meanwhile
+        polls.add_metric([], sum(b.reads for b in batches))
+        statements.add_metric([], sum(b.statements for b in batches))
+        return [polls, statements]
+
+
 class Metrics:
     """The instruments of one app. A plain object: pass it wherever metrics are recorded."""
 
@@ -184,6 +210,7 @@ class Metrics:
         )
         if db is not None:
             self.registry.register(TaskCollector(db))
+            self.registry.register(PollReadCollector(db))
         if process:
             ProcessCollector(registry=self.registry)
 

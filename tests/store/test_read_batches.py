@@ -55,7 +55,7 @@ def test_reads_that_wait_share_one_statement_and_each_gets_its_own_answer() -> N
         assert await asyncio.gather(*rest) == [20, 30, 30, -1]
         # one statement for the first read, one for the four that waited on it, the repeated key once
         assert db.statements == [[1], [2, 3, 500]]
-        assert (batches.batches, batches.keys) == (2, 4)
+        assert (batches.statements, batches.reads) == (2, 5)
 
     asyncio.run(scenario())
 

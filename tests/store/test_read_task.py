@@ -108,7 +108,7 @@ def test_polls_read_together_share_a_statement_and_each_sees_only_its_own_tenant
             found = await asyncio.gather(
                 *(task_store.read_task_async(pool, task_id=t, tenant=api.tenant) for t in asked)
             )
-            return list(found), sum(b.batches for b in pool.batches.values())
+            return list(found), sum(b.statements for b in pool.batches.values())
         finally:
             await pool.close()
 
@@ -227,3 +227,26 @@ def test_remembering_polled_tasks_can_be_turned_off(make_api: Callable[..., Api]
     first = task_store.read_task(db, task_id=task_id, tenant=api.tenant)
     again = task_store.read_task(db, task_id=task_id, tenant=api.tenant)
     assert first == again and first is not again and len(db.polled_tasks) == 0
+
+
+def test_metrics_count_the_polls_read_on_the_loop_and_their_statements(
+    pg_url: str,  # noqa: F811  (the fixture imported above)
+    make_api: Callable[..., Api],
+    pair: list[str],
+) -> None:
+    api = make_api(workers=1, database_url=pg_url)
+    body = {"model": "viduq3-pro", "images": pair, "duration": 1, "resolution": "540p", "prompt": "a pan"}
+    task_id = api.post("/ent/v2/start-end2video", body).json()["task_id"]
+    api.wait(task_id)
+
+    def counts() -> tuple[float, float]:
+        text = api.client.get("/metrics").text
+        found = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith("framecast_poll_"))
+        return float(found["framecast_poll_reads_total"]), float(found["framecast_poll_statements_total"])
+
+    reads_before, statements_before = counts()
+    for _ in range(5):
+        assert api.get(f"/ent/v2/tasks/{task_id}/creations").status_code == 200
+    reads, statements = counts()
+    # one at a time, so one statement each
+    assert (reads - reads_before, statements - statements_before) == (5, 5)

@@ -5,15 +5,16 @@ round trip (sending the statement, registering its socket with the loop and back
 paid once per poll whatever the poll read. Polls arrive in bursts, one per ready socket in each turn of
 the loop, so while a read is on the wire the next ones queue up; here they wait for it and then go
 together in one statement for all their keys (``WHERE id = ANY(...)``), and the round trip's cost is
-shared among them (``bench/request_costs.py``, ``bench/load.py``). A read that finds a lane free goes
-at once, alone: batching never delays a read, it only gathers those that would have waited anyway.
+shared among them (``bench/load.py``; ``/metrics`` counts the polls and their statements). A read that
+finds a lane free goes at once, alone: batching never delays a read, it only gathers those that would
+have waited anyway.
 
 Each read still sees the database as it is when its statement runs, at or after the read was asked
 for, as a read of its own would have; nothing is cached here.
 
 At most ``lanes`` statements are in flight. The read that runs a batch leads it, and hands the lead to
-the first read still waiting when it is done, so no read runs more than one batch and none waits on a
-task of its own.
+the first read still waiting when it is done, so no read runs more than one batch and no task is started
+for any.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class KeyedBatches(Generic[K, R]):
         self._max_batch = max_batch
         self._leading = 0  # batches being run (or about to be, by a read handed the lead)
         self._waiting: deque[tuple[K, asyncio.Future[Any]]] = deque()
-        self.batches = 0  # statements run, and the keys they carried: what batching saved, for tests
-        self.keys = 0
+        self.statements = 0  # runs of ``run``, and the reads they answered (``/metrics``)
+        self.reads = 0
 
     async def get(self, key: K) -> R:
         if self._leading < self._lanes:
@@ -79,8 +80,8 @@ class KeyedBatches(Generic[K, R]):
             if not entry[1].done():  # a read cancelled while it waited
                 batch.append(entry)
         keys = list(dict.fromkeys([key, *(k for k, _ in batch)]))
-        self.batches += 1
-        self.keys += len(keys)
+        self.statements += 1
+        self.reads += 1 + len(batch)
         try:
             answers = await self._run(keys)
         except asyncio.CancelledError:
