@@ -89,7 +89,11 @@ def create_app(
     """
     settings = settings or Settings()
     settings.ensure_dirs()
-    db = Database(settings.db_url, remembered_tasks=settings.poll_memo_tasks)
+    db = Database(
+        settings.db_url,
+        remembered_tasks=settings.poll_memo_tasks,
+        read_connections=settings.poll_read_connections,
+    )
     blobs = open_blob_store(settings)
     catalog = Catalog.load(settings.catalog_file)
     injected_engines = engines is not None  # they live in this process, so their tasks run here too

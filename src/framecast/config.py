@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # tasks a process keeps built for polls, by their rows' exact values (store/row_memo.py): a poll still
     # reads the row, and skips building the task when nothing in it changed; about 16 KB each, 0 = none
     poll_memo_tasks: int = Field(default=2048, ge=0)
+    # PostgreSQL connections a server process reads polls on (store/async_reads.py); the polls that arrive
+    # while all are busy are read together in one statement when one frees (store/read_batches.py), so
+    # fewer connections batch more: 2 served more polls than 4 or 8 (bench/README.md, round nine)
+    poll_read_connections: int = Field(default=2, ge=1, le=32)
     # --- distributed mode (docs/deploy.md): a broker URL switches it on ------------------------------
     broker_url: str = ""  # redis://host:6379/0 or amqp://user:pass@host:5672//; empty -> embedded mode
     queue_prefix: str = "framecast"  # queues are <prefix>.<model>; also namespaces the Redis keys

@@ -28,9 +28,10 @@ from framecast.store.row_memo import RowMemo
 
 Rows = list[tuple[Any, ...]]
 
-# connections the pool keeps for reads: a read holds one for its round trip only, so a few serve
+# connections the pool keeps for reads (``FRAMECAST_POLL_READ_CONNECTIONS``): a read holds one for its
+# round trip only, and the polls that wait meanwhile go together in the next statement, so a few serve
 # hundreds of polls in flight (docs/configuration.md counts them in the connection budget)
-READ_CONNECTIONS = 4
+READ_CONNECTIONS = 2
 
 
 def supported(engine: Engine) -> bool:

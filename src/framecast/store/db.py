@@ -16,7 +16,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from framecast.domain import Task
 from framecast.store import async_reads
-from framecast.store.async_reads import AsyncReads
+from framecast.store.async_reads import READ_CONNECTIONS, AsyncReads
 from framecast.store.prepared import PreparedSelect, json_loads
 from framecast.store.row_memo import RowMemo
 from framecast.store.sqlite_reads import SqliteReads
@@ -33,7 +33,9 @@ REMEMBERED_TASKS = 2048
 
 
 class Database:
-    def __init__(self, url: str, *, remembered_tasks: int = REMEMBERED_TASKS) -> None:
+    def __init__(
+        self, url: str, *, remembered_tasks: int = REMEMBERED_TASKS, read_connections: int = READ_CONNECTIONS
+    ) -> None:
         self.url = url
         self.polled_tasks: RowMemo[Task | None] = RowMemo(remembered_tasks)
         self.is_sqlite = url.startswith("sqlite")
@@ -57,7 +59,9 @@ class Database:
         # polls on PostgreSQL are awaited on the event loop, on a pool of async connections of their own
         self.async_reads: AsyncReads | None = None
         if async_reads.supported(self.engine):
-            self.async_reads = async_reads.AsyncReads(self.engine, memo=self.polled_tasks)
+            self.async_reads = async_reads.AsyncReads(
+                self.engine, size=read_connections, memo=self.polled_tasks
+            )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
