@@ -65,7 +65,7 @@ _TENANTS_TASK_WITH_CREATIONS = _TASK_WITH_CREATIONS.where(_TASKS.c.tenant == bin
 # the same rows for several tasks at once, for polls read together (``store/read_batches.py``): PostgreSQL's
 # ``= ANY(array)``, one statement text whatever the number of ids (prepared once by the driver); an array
 # of unbounded strings, as a VARCHAR(32) one would cut a longer id down to one that exists
-_TASKS_WITH_CREATIONS = (
+_TASKS_BY_IDS_WITH_CREATIONS = (
     select(_TASKS, *(c.label(_CREATION_PREFIX + c.name) for c in _CREATIONS.c))
     .outerjoin(_CREATIONS, _CREATIONS.c.task_id == _TASKS.c.id)
     .where(_TASKS.c.id == any_(bindparam("task_ids", type_=postgresql.ARRAY(String()))))
@@ -226,7 +226,7 @@ def read_task(db: Database, *, task_id: str, tenant: str | None = None) -> Task 
 async def read_task_async(reads: AsyncReads, *, task_id: str, tenant: str | None = None) -> Task | None:
     """:func:`read_task` awaited on the event loop (PostgreSQL through psycopg, ``store/async_reads.py``),
     in one statement with the other polls waiting at the same time (``store/read_batches.py``)."""
-    select = prepared(_TASKS_WITH_CREATIONS, reads.dialect)
+    select = prepared(_TASKS_BY_IDS_WITH_CREATIONS, reads.dialect)
     rows = await reads.fetch_by_key(select, "task_ids", "id", task_id)
     if tenant is not None and rows and rows[0][select.column_index("tenant")] != tenant:
         rows = []  # another tenant's task: as unknown as one that does not exist
