@@ -264,7 +264,9 @@ def test_polling_rides_out_failures_and_raises_the_rest() -> None:
 def test_wait_reports_progress_live(live: Live, pair: list[str]) -> None:
     seen: list[tuple[float, fc.TaskEvent]] = []
     with fc.Client(live.url, live.token, timeout=10) as client:
-        task_id = client.create_first_last(pair[0], pair[1], duration=3, resolution="540p").id
+        # long enough to render for several of the runner's progress writes (one per 0.5 s at most): a
+        # 3 s 540p clip rendered in 0.7 s on a fast machine, leaving room for one or none
+        task_id = client.create_first_last(pair[0], pair[1], duration=8, resolution="720p").id
         task = client.wait(task_id, timeout=60, on_progress=lambda e: seen.append((time.monotonic(), e)))
     assert task.state is fc.TaskState.SUCCEEDED
     progress = [e.progress for _, e in seen]
