@@ -9,6 +9,7 @@ import pytest
 
 from framecast.domain import Principal
 from framecast.principal_cache import PrincipalCache
+from tests.waiting import settle
 
 
 class Keys:
@@ -27,17 +28,11 @@ class Keys:
         return Principal(key_id="k1", tenant="t1", token=token) if token == "good" else None
 
 
-async def _settle() -> None:
-    """Let every task started so far run up to where it waits (the lookup itself is held by ``release``)."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 def test_polls_that_miss_together_share_one_lookup_and_the_key_is_then_remembered() -> None:
     async def scenario() -> None:
         cache, keys = PrincipalCache(ttl=60), Keys()
         polls = [asyncio.create_task(cache.get_or_look_up("good", keys.look_up)) for _ in range(30)]
-        await _settle()
+        await settle()
         keys.release.set()
         found = await asyncio.gather(*polls)
         assert {p.tenant for p in found if p is not None} == {"t1"} and None not in found
@@ -69,7 +64,7 @@ def test_a_cancelled_poll_does_not_cancel_the_lookup_the_others_wait_for() -> No
         cache, keys = PrincipalCache(ttl=60), Keys()
         first = asyncio.create_task(cache.get_or_look_up("good", keys.look_up))
         second = asyncio.create_task(cache.get_or_look_up("good", keys.look_up))
-        await _settle()
+        await settle()
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first

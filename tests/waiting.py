@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -19,3 +20,10 @@ def wait_until(condition: Callable[[], T], timeout: float, what: str = "conditio
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {value!r})")
         time.sleep(poll)
+
+
+async def settle(steps: int = 5) -> None:
+    """Let every task started on the running loop so far run up to where it waits: the loop's own steps,
+    not a time, so it holds on a busy machine too."""
+    for _ in range(steps):
+        await asyncio.sleep(0)

@@ -20,8 +20,8 @@ name                                           type       labels / meaning
                                                           counted at scrape time
 ``framecast_queue_depth``                      gauge      queued tasks, counted at scrape time
 ``framecast_metrics_database_up``              gauge      1 if the scrape could read the database
-``framecast_poll_reads_total``                  counter    PostgreSQL polls read on the event loop
-``framecast_poll_statements_total``             counter    the statements that read them: polls that
+``framecast_poll_reads_total``                 counter    PostgreSQL polls read on the event loop
+``framecast_poll_statements_total``            counter    the statements that read them: polls that
                                                           arrive together share one
                                                           (``store/read_batches.py``)
 =============================================  =========  =========================================

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from framecast.store.async_reads import _Connections
+from tests.waiting import settle
 
 
 class FakeConnection:
@@ -42,11 +43,6 @@ class Opener:
         return conn
 
 
-async def _settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 def test_never_more_than_its_size_and_waiters_in_order() -> None:
     async def scenario() -> None:
         opener = Opener()
@@ -60,7 +56,7 @@ def test_never_more_than_its_size_and_waiters_in_order() -> None:
             pool.release(conn)
 
         waiting = [asyncio.create_task(wait(n)) for n in range(5)]
-        await _settle()
+        await settle()
         assert order == [] and len(opener.opened) == 2
         pool.release(a)
         pool.release(b)
@@ -78,7 +74,7 @@ def test_a_cancelled_wait_loses_no_connection(handed_first: bool) -> None:
         held = await pool.acquire()
         cancelled = asyncio.create_task(pool.acquire())
         after = asyncio.create_task(pool.acquire())
-        await _settle()
+        await settle()
         # in the same step: the cancel before the hand-over, or after it (the waiter holds the connection
         # when the cancellation reaches it); either way the connection must reach `after`
         if handed_first:
@@ -104,7 +100,7 @@ def test_a_failed_connect_or_a_dropped_connection_frees_its_slot() -> None:
             await pool.acquire()
         first = await pool.acquire()  # the failed connect did not keep the only slot
         waiter = asyncio.create_task(pool.acquire())
-        await _settle()
+        await settle()
         pool.discard(first)  # the server dropped it: the waiter opens a new one in its slot
         second = await asyncio.wait_for(waiter, 5)
         assert first.closed and second is not first and not second.closed
@@ -121,7 +117,7 @@ def test_close_fails_waiters_and_closes_what_comes_back() -> None:
         pool = _Connections(Opener(), size=1)
         lent = await pool.acquire()
         waiter = asyncio.create_task(pool.acquire())
-        await _settle()
+        await settle()
         await pool.close()
         with pytest.raises(RuntimeError):
             await waiter

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from framecast.store.read_batches import KeyedBatches
+from tests.waiting import settle
 
 
 class Database:
@@ -36,20 +37,15 @@ class Database:
             self.in_flight -= 1
 
 
-async def _settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 def test_reads_that_wait_share_one_statement_and_each_gets_its_own_answer() -> None:
     async def scenario() -> None:
         db = Database()
         batches = KeyedBatches(db.run, missing=-1, lanes=1)
         db.gate.clear()
         first = asyncio.create_task(batches.get(1))
-        await _settle()  # the first read is on the wire alone
+        await settle()  # the first read is on the wire alone
         rest = [asyncio.create_task(batches.get(k)) for k in (2, 3, 3, 500)]
-        await _settle()
+        await settle()
         db.gate.set()
         assert await first == 10
         assert await asyncio.gather(*rest) == [20, 30, 30, -1]
@@ -66,7 +62,7 @@ def test_never_more_statements_than_lanes_nor_keys_than_the_batch_holds() -> Non
         batches = KeyedBatches(db.run, missing=-1, lanes=2, max_batch=3)
         db.gate.clear()
         reads = [asyncio.create_task(batches.get(k)) for k in range(10)]
-        await _settle()
+        await settle()
         assert db.in_flight == 2
         db.gate.set()
         assert await asyncio.gather(*reads) == [k * 10 for k in range(10)]
@@ -84,9 +80,9 @@ def test_a_failed_statement_fails_its_reads_and_the_next_reads_still_run() -> No
         db.gate.clear()
         db.fail_next = True
         leader = asyncio.create_task(batches.get(1))
-        await _settle()
+        await settle()
         waiting = [asyncio.create_task(batches.get(k)) for k in (2, 3)]
-        await _settle()
+        await settle()
         db.gate.set()
         with pytest.raises(ConnectionError):
             await leader
@@ -107,10 +103,10 @@ def test_a_cancelled_read_loses_no_other_read() -> None:
         batches = KeyedBatches(db.run, missing=-1, lanes=1)
         db.gate.clear()
         leader = asyncio.create_task(batches.get(1))
-        await _settle()
+        await settle()
         cancelled_waiter = asyncio.create_task(batches.get(2))
         others = [asyncio.create_task(batches.get(k)) for k in (3, 4)]
-        await _settle()
+        await settle()
         cancelled_waiter.cancel()  # gave up while it waited: the others do not wait on it
         leader.cancel()  # gave up with its statement on the wire: the waiting reads go on without it
         for task in (cancelled_waiter, leader):
@@ -129,10 +125,10 @@ def test_a_read_cancelled_as_it_is_handed_the_lead_passes_it_on() -> None:
         batches = KeyedBatches(db.run, missing=-1, lanes=1, max_batch=1)
         db.gate.clear()
         leader = asyncio.create_task(batches.get(1))
-        await _settle()
+        await settle()
         next_in_line = asyncio.create_task(batches.get(2))
         after = asyncio.create_task(batches.get(3))
-        await _settle()
+        await settle()
         # cancel the next read in the very step the lead is handed to it, before it can run: the lead
         # must reach the read after it
         hand_on = batches._pass_lead
