@@ -31,9 +31,11 @@
  * Fixed point: positions are rounded to 1/64 pixel (OpenCV's remap uses 1/32). The horizontal step
  * gives value*64; the vertical weights carry (1/64 steps) x (share of the result, /256), so every
  * term ends as value * 2^20 and the sum of all shares is exactly 256: one rounding, at the end.
- * The SSE4.1 path and the portable scalar path do the same integer arithmetic and produce identical
- * bytes (the tests check this); positions are computed in float with the same operation order in both
- * (which is why the build turns off floating-point contraction: see pyproject.toml).
+ * The SIMD paths (SSE4.1, four pixels at a time; for camera_flow also AVX2, eight at a time) and the
+ * portable scalar path do the same integer arithmetic and produce identical bytes (the tests check
+ * this); positions are computed in float with the same operation order in all of them (which is why
+ * the build turns off floating-point contraction: see pyproject.toml). Which path runs is decided once,
+ * at import, from what the CPU reports.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -144,6 +146,11 @@ static void pixels_scalar(const void *job, int y, int x_begin, int x_end) {
 
 #ifdef FC_HAVE_SSE41
 #define FC_SSE41 __attribute__((target("sse4.1")))
+/* camera_flow's AVX2 body: every float operation of its SSE4.1 twin in the same order on eight lanes
+ * (no fused multiply-add: the target adds none and the build forbids contraction), so the bytes are
+ * those of the other two paths. Bilinear samples go two pixels to a register, pixel k
+ * in the low 128-bit lane and k + 4 in the high one, so every byte shuffle stays within its lane. */
+#define FC_AVX2 __attribute__((target("avx2")))
 
 /* One pixel's bilinear sample, value * 4096 * share per channel (RGB, 4th lane 0). ``hw`` holds the
  * horizontal weight pair (64 - fx, fx) in every 16-bit lane, ``vw`` ((64 - fy) c, fy c) in every
@@ -222,7 +229,7 @@ FC_SSE41 static inline void store4_sse41(uint8_t *out, __m128i res[4]) {
     memcpy(out + 8, &tail, 4);
 }
 
-FC_SSE41 static void pixels_sse41(const void *job, int y, int x_end) {
+FC_SSE41 static void pixels_sse41(const void *job, int y, int x_begin, int x_end) {
     const Job *j = job;
     const Row r = row_of(j, y);
     const float *u = r.u, *v = r.v;
@@ -243,7 +250,7 @@ FC_SSE41 static void pixels_sse41(const void *job, int y, int x_end) {
     const __m128i zero = _mm_setzero_si128();
     const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
 
-    for (int x = 0; x + 4 <= x_end; x += 4) {
+    for (int x = x_begin; x + 4 <= x_end; x += 4) {
         __m128 ulo = _mm_loadu_ps(u + 2 * x), uhi = _mm_loadu_ps(u + 2 * x + 4);
         __m128 vlo = _mm_loadu_ps(v + 2 * x), vhi = _mm_loadu_ps(v + 2 * x + 4);
         __m128 ux = _mm_shuffle_ps(ulo, uhi, _MM_SHUFFLE(2, 0, 2, 0));
@@ -290,11 +297,13 @@ FC_SSE41 static void pixels_sse41(const void *job, int y, int x_end) {
 }
 #endif
 
-static int use_sse41 = 0;
+static int use_sse41 = 0, use_avx2 = 0;
 
-/* A kernel's row bodies: the SSE4.1 one does the row's first x_end pixels (a multiple of four), the
- * portable one [x_begin, x_end). The job is the kernel's own struct. */
-typedef void (*SimdRow)(const void *job, int y, int x_end);
+/* A kernel's row bodies: the AVX2 one does the row's first x_end pixels (a multiple of eight), the
+ * SSE4.1 one [x_begin, x_end) (a multiple of four long), the portable one [x_begin, x_end). The job is
+ * the kernel's own struct. */
+typedef void (*WideRow)(const void *job, int y, int x_end);
+typedef void (*SimdRow)(const void *job, int y, int x_begin, int x_end);
 typedef void (*ScalarRow)(const void *job, int y, int x_begin, int x_end);
 #ifdef FC_HAVE_SSE41
 #define FC_SIMD_ROW(f) (f)
@@ -302,14 +311,21 @@ typedef void (*ScalarRow)(const void *job, int y, int x_begin, int x_end);
 #define FC_SIMD_ROW(f) NULL
 #endif
 
-/* Rows [0, h) of ``width`` pixels: the SSE4.1 body where it exists, runs and is allowed, the portable
- * one for the rest of each row. */
-static void each_row(const void *job, int h, int width, int simd_ok, SimdRow simd, ScalarRow scalar) {
+/* How wide a call may go: its portable=True and avx2=False arguments. */
+enum { FC_PORTABLE = 0, FC_UP_TO_SSE41 = 1, FC_UP_TO_AVX2 = 2 };
+
+/* Rows [0, h) of ``width`` pixels: eight at a time where the AVX2 body exists, runs and is allowed, then
+ * four at a time likewise in SSE4.1, the portable body for the rest of each row. */
+static void each_row(const void *job, int h, int width, int level, WideRow wide, SimdRow simd, ScalarRow scalar) {
     for (int y = 0; y < h; y++) {
         int done = 0;
-        if (simd != NULL && simd_ok && use_sse41) {
+        if (wide != NULL && level >= FC_UP_TO_AVX2 && use_avx2) {
+            done = width & ~7;
+            wide(job, y, done);
+        }
+        if (simd != NULL && level >= FC_UP_TO_SSE41 && use_sse41) {
+            simd(job, y, done, width & ~3);
             done = width & ~3;
-            simd(job, y, done);
         }
         scalar(job, y, done, width);
     }
@@ -614,7 +630,7 @@ FC_SSE41 static inline __m128 ramp_sse41(__m128 p, __m128 last, __m128 inv) {
     return _mm_min_ps(_mm_max_ps(r, _mm_setzero_ps()), _mm_set1_ps(1.0f));
 }
 
-FC_SSE41 static void camflow_sse41(const void *job, int y, int x_end) {
+FC_SSE41 static void camflow_sse41(const void *job, int y, int x_begin, int x_end) {
     const CamFlow *j = job;
     const RowTerms rt = row_terms(j, y);
     uint8_t *out = j->out + (Py_ssize_t)y * j->out_stride;
@@ -638,7 +654,7 @@ FC_SSE41 static void camflow_sse41(const void *job, int y, int x_end) {
     const __m128 steps = _mm_set_ps(3.0f, 2.0f, 1.0f, 0.0f);
     const int affine = j->affine;
 
-    for (int x = 0; x + 4 <= x_end; x += 4) {
+    for (int x = x_begin; x + 4 <= x_end; x += 4) {
         const __m128 fx = _mm_add_ps(_mm_set1_ps((float)x), steps);
         __m128 qx = _mm_add_ps(_mm_mul_ps(m0, fx), rnx), qy = _mm_add_ps(_mm_mul_ps(m3, fx), rny);
         if (!affine) {
@@ -679,6 +695,176 @@ FC_SSE41 static void camflow_sse41(const void *job, int y, int x_end) {
         __m128i res[4];
         samples4_sse41(res, src0, src1, stride, t0, t1);
         store4_sse41(out + 3 * x, res);
+    }
+}
+
+/* ---- camera_flow's AVX2 body (an AVX2 inbetween measured no faster: it waits on memory) ---- */
+
+FC_AVX2 static inline __m256 ramp_avx2(__m256 p, __m256 last, __m256 inv) {
+    __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_min_ps(p, _mm256_sub_ps(last, p)), inv), inv);
+    return _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(1.0f));
+}
+
+/* taps_sse41 on eight pixels. */
+typedef struct {
+    __m256i off, hw, vw;
+} Taps8;
+
+FC_AVX2 static inline Taps8 taps_avx2(__m256 px, __m256 py, __m256 xmax64, __m256 ymax64, __m256i stride8,
+                                      __m256i cpair) {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i m63 = _mm256_set1_epi32(63), i64 = _mm256_set1_epi32(64);
+    Taps8 r;
+    __m256i xf = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(px, zero), xmax64));
+    __m256i yf = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(py, zero), ymax64));
+    __m256i xi = _mm256_srai_epi32(xf, 6), fx = _mm256_and_si256(xf, m63);
+    __m256i yi = _mm256_srai_epi32(yf, 6), fy = _mm256_and_si256(yf, m63);
+    r.off = _mm256_add_epi32(_mm256_mullo_epi32(yi, stride8), _mm256_add_epi32(_mm256_add_epi32(xi, xi), xi));
+    r.hw = _mm256_sub_epi32(_mm256_add_epi32(i64, _mm256_slli_epi32(fx, 8)), fx);
+    r.vw = _mm256_mullo_epi16(_mm256_add_epi32(_mm256_sub_epi32(i64, fy), _mm256_slli_epi32(fy, 16)), cpair);
+    return r;
+}
+
+/* sample_sse41 for two pixels at once, one in each 128-bit lane (``at_lo`` and ``at_hi``). */
+FC_AVX2 static inline __m256i sample2_avx2(const uint8_t *at_lo, const uint8_t *at_hi, Py_ssize_t stride,
+                                           __m256i hw, __m256i vw, __m256i pair_bytes) {
+    __m128i lo = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)at_lo),
+                                    _mm_loadl_epi64((const __m128i *)(at_lo + stride)));
+    __m128i hi = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)at_hi),
+                                    _mm_loadl_epi64((const __m128i *)(at_hi + stride)));
+    __m256i pairs = _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), pair_bytes);
+    __m256i h = _mm256_maddubs_epi16(pairs, hw);
+    __m256i tb = _mm256_unpacklo_epi16(h, _mm256_unpackhi_epi64(h, h));
+    return _mm256_madd_epi16(tb, vw);
+}
+
+/* Eight pixels' two bilinear samples summed per pixel (value * 2^20 * share per channel, RGB and a 0
+ * lane), as samples4_sse41 gives them: pixel k and k + 4 share res[k], one per 128-bit lane, so every
+ * shuffle stays within its lane. */
+FC_AVX2 static inline void sums8_avx2(__m256i res[4], const uint8_t *src0, const uint8_t *src1, Py_ssize_t stride,
+                                      Taps8 t0, Taps8 t1) {
+    const __m256i pair_bytes = _mm256_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1, 0, 3, 1,
+                                                4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1);
+    const __m256i lane16[4] = {
+        _mm256_set1_epi32(0x01000100), _mm256_set1_epi32(0x05040504), _mm256_set1_epi32(0x09080908),
+        _mm256_set1_epi32(0x0D0C0D0C),
+    };
+    int32_t off0[8], off1[8];
+    _mm256_storeu_si256((__m256i *)off0, t0.off);
+    _mm256_storeu_si256((__m256i *)off1, t1.off);
+#define FC_PAIR(K)                                                                                            \
+    res[K] = _mm256_add_epi32(sample2_avx2(src0 + off0[K], src0 + off0[(K) + 4], stride,                      \
+                                           _mm256_shuffle_epi8(t0.hw, lane16[K]),                             \
+                                           _mm256_shuffle_epi32(t0.vw, (K) * 0x55), pair_bytes),              \
+                              sample2_avx2(src1 + off1[K], src1 + off1[(K) + 4], stride,                      \
+                                           _mm256_shuffle_epi8(t1.hw, lane16[K]),                             \
+                                           _mm256_shuffle_epi32(t1.vw, (K) * 0x55), pair_bytes))
+    FC_PAIR(0);
+    FC_PAIR(1);
+    FC_PAIR(2);
+    FC_PAIR(3);
+#undef FC_PAIR
+}
+
+/* store4_sse41 for the eight pixels of sums8_avx2's layout: 24 RGB bytes. */
+FC_AVX2 static inline void store8_avx2(uint8_t *out, __m256i res[4]) {
+    const __m256i round20 = _mm256_set1_epi32(1 << 19);
+    const __m256i rgb_bytes = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4,
+                                               5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    for (int k = 0; k < 4; k++)
+        res[k] = _mm256_srai_epi32(_mm256_add_epi32(res[k], round20), 20);
+    /* each lane: its four pixels as RGB0 bytes, then their 12 RGB bytes */
+    __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(res[0], res[1]), _mm256_packs_epi32(res[2], res[3]));
+    packed = _mm256_shuffle_epi8(packed, rgb_bytes);
+    const __m128i lo = _mm256_castsi256_si128(packed), hi = _mm256_extracti128_si256(packed, 1);
+    int32_t tail;
+    _mm_storel_epi64((__m128i *)out, lo);
+    tail = _mm_cvtsi128_si32(_mm_srli_si128(lo, 8));
+    memcpy(out + 8, &tail, 4);
+    _mm_storel_epi64((__m128i *)(out + 12), hi);
+    tail = _mm_cvtsi128_si32(_mm_srli_si128(hi, 8));
+    memcpy(out + 20, &tail, 4);
+}
+
+/* Eight pixels' flows (f01 x, y, f10 x, y at each index) as four vectors of eight. */
+FC_AVX2 static inline void flows8_avx2(const float *flow, const int32_t idx[8], __m256 *ux, __m256 *uy,
+                                       __m256 *vx, __m256 *vy) {
+#define FC_ROW(K) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(flow + 4 * (size_t)idx[K])), \
+                                        _mm_loadu_ps(flow + 4 * (size_t)idx[(K) + 4]), 1)
+    const __m256 r0 = FC_ROW(0), r1 = FC_ROW(1), r2 = FC_ROW(2), r3 = FC_ROW(3);
+#undef FC_ROW
+    /* _MM_TRANSPOSE4_PS within each 128-bit lane: the low lane holds pixels 0-3, the high one 4-7 */
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpacklo_ps(r2, r3);
+    const __m256 t2 = _mm256_unpackhi_ps(r0, r1), t3 = _mm256_unpackhi_ps(r2, r3);
+    *ux = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(1, 0, 1, 0));
+    *uy = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 2, 3, 2));
+    *vx = _mm256_shuffle_ps(t2, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    *vy = _mm256_shuffle_ps(t2, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/* camflow_sse41 eight pixels at a time, the same operations in the same order. */
+FC_AVX2 static void camflow_avx2(const void *job, int y, int x_end) {
+    const CamFlow *j = job;
+    const RowTerms rt = row_terms(j, y);
+    uint8_t *out = j->out + (Py_ssize_t)y * j->out_stride;
+    const uint8_t *src0 = j->src0, *src1 = j->src1;
+    const Py_ssize_t stride = j->stride;
+#define FC_SET(v) _mm256_set1_ps(v)
+    const __m256 m0 = FC_SET(j->m[0]), m3 = FC_SET(j->m[3]), m6 = FC_SET(j->m[6]);
+    const __m256 rnx = FC_SET(rt.nx), rny = FC_SET(rt.ny), rd = FC_SET(rt.d);
+    const __m256 h0 = FC_SET(j->hm[0]), h1 = FC_SET(j->hm[1]), h2 = FC_SET(j->hm[2]), h3 = FC_SET(j->hm[3]),
+                 h4 = FC_SET(j->hm[4]), h5 = FC_SET(j->hm[5]), h6 = FC_SET(j->hm[6]), h7 = FC_SET(j->hm[7]),
+                 h8 = FC_SET(j->hm[8]);
+    const __m256 a0 = FC_SET(j->a0), b0 = FC_SET(j->b0), a1 = FC_SET(j->a1), b1 = FC_SET(j->b1);
+    const __m256 xmax = FC_SET(j->xmax), ymax = FC_SET(j->ymax);
+    const __m256 xmax64 = FC_SET(64.0f * j->xmax), ymax64 = FC_SET(64.0f * j->ymax), s64 = FC_SET(64.0f);
+    const __m256 inv0 = FC_SET(j->inv0), inv1 = FC_SET(j->inv1), w0 = FC_SET(j->w0), w1 = FC_SET(j->w1);
+    const __m256 floor3 = FC_SET(1e-3f), s256 = FC_SET(256.0f);
+    const __m256 fwm1 = FC_SET((float)(j->fw - 1)), fhm1 = FC_SET((float)(j->fh - 1)), zero = _mm256_setzero_ps();
+#undef FC_SET
+    const __m256i fw = _mm256_set1_epi32(j->fw), i256 = _mm256_set1_epi32(256);
+    const __m256i stride8 = _mm256_set1_epi32((int32_t)stride);
+    const __m256 steps = _mm256_set_ps(7.0f, 6.0f, 5.0f, 4.0f, 3.0f, 2.0f, 1.0f, 0.0f);
+    const int affine = j->affine;
+
+    for (int x = 0; x + 8 <= x_end; x += 8) {
+        const __m256 fx = _mm256_add_ps(_mm256_set1_ps((float)x), steps);
+        __m256 qx = _mm256_add_ps(_mm256_mul_ps(m0, fx), rnx), qy = _mm256_add_ps(_mm256_mul_ps(m3, fx), rny);
+        if (!affine) {
+            const __m256 den = _mm256_add_ps(_mm256_mul_ps(m6, fx), rd);
+            qx = _mm256_div_ps(qx, den), qy = _mm256_div_ps(qy, den);
+        }
+        __m256 ux = zero, uy = zero, vx = zero, vy = zero;
+        if (j->flow) {
+            __m256i ix = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(qx, zero), fwm1));
+            __m256i iy = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(qy, zero), fhm1));
+            int32_t idx[8];
+            _mm256_storeu_si256((__m256i *)idx, _mm256_add_epi32(_mm256_mullo_epi32(iy, fw), ix));
+            flows8_avx2(j->flow, idx, &ux, &uy, &vx, &vy);
+        }
+        const __m256 p0x = _mm256_add_ps(_mm256_add_ps(qx, _mm256_mul_ps(a0, ux)), _mm256_mul_ps(b0, vx));
+        const __m256 p0y = _mm256_add_ps(_mm256_add_ps(qy, _mm256_mul_ps(a0, uy)), _mm256_mul_ps(b0, vy));
+        const __m256 rx = _mm256_add_ps(_mm256_add_ps(qx, _mm256_mul_ps(a1, ux)), _mm256_mul_ps(b1, vx));
+        const __m256 ry = _mm256_add_ps(_mm256_add_ps(qy, _mm256_mul_ps(a1, uy)), _mm256_mul_ps(b1, vy));
+        __m256 p1x = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(h0, rx), _mm256_mul_ps(h1, ry)), h2);
+        __m256 p1y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(h3, rx), _mm256_mul_ps(h4, ry)), h5);
+        if (!affine) {
+            const __m256 d1 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(h6, rx), _mm256_mul_ps(h7, ry)), h8);
+            p1x = _mm256_div_ps(p1x, d1), p1y = _mm256_div_ps(p1y, d1);
+        }
+        const __m256 e0 = _mm256_mul_ps(ramp_avx2(p0x, xmax, inv0), ramp_avx2(p0y, ymax, inv0));
+        const __m256 e1 = _mm256_mul_ps(ramp_avx2(p1x, xmax, inv1), ramp_avx2(p1y, ymax, inv1));
+        const __m256 a = _mm256_mul_ps(w0, _mm256_add_ps(e0, floor3));
+        const __m256 b = _mm256_mul_ps(w1, _mm256_add_ps(e1, floor3));
+        const __m256i c1 = _mm256_cvtps_epi32(_mm256_div_ps(_mm256_mul_ps(s256, b), _mm256_add_ps(a, b)));
+        const __m256i c0 = _mm256_sub_epi32(i256, c1);
+        const Taps8 t0 = taps_avx2(_mm256_mul_ps(s64, p0x), _mm256_mul_ps(s64, p0y), xmax64, ymax64, stride8,
+                                   _mm256_or_si256(c0, _mm256_slli_epi32(c0, 16)));
+        const Taps8 t1 = taps_avx2(_mm256_mul_ps(s64, p1x), _mm256_mul_ps(s64, p1y), xmax64, ymax64, stride8,
+                                   _mm256_or_si256(c1, _mm256_slli_epi32(c1, 16)));
+        __m256i res[4];
+        sums8_avx2(res, src0, src1, stride, t0, t1);
+        store8_avx2(out + 3 * x, res);
     }
 }
 #endif
@@ -798,7 +984,8 @@ static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
         .t256 = (int32_t)nearbyint(256.0 * t), /* round half to even, as Python's round() */
     };
     Py_BEGIN_ALLOW_THREADS
-    each_row(&j, h, w, !portable, FC_SIMD_ROW(pixels_sse41), pixels_scalar);
+    /* No AVX2 body: one was written and measured no faster (bench/README.md, issue 10's round eight). */
+    each_row(&j, h, w, portable ? FC_PORTABLE : FC_UP_TO_SSE41, NULL, FC_SIMD_ROW(pixels_sse41), pixels_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -956,7 +1143,7 @@ done:
 
 PyDoc_STRVAR(camera_flow_doc,
              "camera_flow(out, first, last, flow, out_to_first, first_to_last, t, feather0, feather1,\n"
-             "            portable=False)\n\n"
+             "            portable=False, avx2=True)\n\n"
              "The camera path's in-between at t with local motion on top (framecast.engines.camera), in one\n"
              "pass: output pixel p reads the first keyframe near q = out_to_first p and the last near\n"
              "first_to_last q, each moved by the residual flows read at q, and blends them by their edge\n"
@@ -964,7 +1151,7 @@ PyDoc_STRVAR(camera_flow_doc,
              "two columns right (same shape and stride); flow (fh, fw, 4 float32: f01 x, y, f10 x, y in the\n"
              "first keyframe's pixels, on its grid) or None for a camera move alone; the two maps as 9\n"
              "floats each (3x3 row-major, projective). The GIL is released while it runs. portable=True\n"
-             "forces the scalar path (identical bytes).");
+             "forces the scalar path, avx2=False the SSE4.1 one (all three give identical bytes).");
 
 static int finite_all(const double *v, int n) {
     for (int i = 0; i < n; i++)
@@ -975,15 +1162,15 @@ static int finite_all(const double *v, int n) {
 
 static PyObject *camera_flow(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"out", "first", "last", "flow", "out_to_first", "first_to_last",
-                             "t", "feather0", "feather1", "portable", NULL};
+                             "t", "feather0", "feather1", "portable", "avx2", NULL};
     PyObject *o_out, *o_first, *o_last, *o_flow;
     double m[9], hm[9], t, feather0, feather1;
-    int portable = 0;
+    int portable = 0, allow_avx2 = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO(ddddddddd)(ddddddddd)ddd|$p", kwlist, &o_out, &o_first,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO(ddddddddd)(ddddddddd)ddd|$pp", kwlist, &o_out, &o_first,
                                      &o_last, &o_flow, &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &m[6], &m[7],
                                      &m[8], &hm[0], &hm[1], &hm[2], &hm[3], &hm[4], &hm[5], &hm[6], &hm[7],
-                                     &hm[8], &t, &feather0, &feather1, &portable))
+                                     &hm[8], &t, &feather0, &feather1, &portable, &allow_avx2))
         return NULL;
     Arr out = {0}, first = {0}, last = {0}, flow = {0};
     PyObject *result = NULL;
@@ -1026,7 +1213,8 @@ static PyObject *camera_flow(PyObject *self, PyObject *args, PyObject *kwargs) {
     j.affine = j.m[6] == 0.0f && j.m[7] == 0.0f && j.m[8] == 1.0f && j.hm[6] == 0.0f && j.hm[7] == 0.0f &&
                j.hm[8] == 1.0f;
     Py_BEGIN_ALLOW_THREADS
-    each_row(&j, out.h, out.w, !portable, FC_SIMD_ROW(camflow_sse41), camflow_scalar);
+    each_row(&j, out.h, out.w, portable ? FC_PORTABLE : allow_avx2 ? FC_UP_TO_AVX2 : FC_UP_TO_SSE41,
+             FC_SIMD_ROW(camflow_avx2), FC_SIMD_ROW(camflow_sse41), camflow_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -1040,7 +1228,7 @@ done:
 static PyObject *simd(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
-    return PyUnicode_FromString(use_sse41 ? "sse4.1" : "portable");
+    return PyUnicode_FromString(use_avx2 ? "avx2" : use_sse41 ? "sse4.1" : "portable");
 }
 
 static PyMethodDef methods[] = {
@@ -1049,7 +1237,9 @@ static PyMethodDef methods[] = {
     {"zoom", zoom, METH_VARARGS, zoom_doc},
     {"camera", camera, METH_VARARGS, camera_doc},
     {"camera_flow", (PyCFunction)(void (*)(void))camera_flow, METH_VARARGS | METH_KEYWORDS, camera_flow_doc},
-    {"simd", simd, METH_NOARGS, "The instruction set the kernel runs with: 'sse4.1' or 'portable'."},
+    {"simd", simd, METH_NOARGS,
+     "The widest instruction set the kernels run with: 'avx2' (camera_flow; the others SSE4.1), 'sse4.1' "
+     "or 'portable'."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1061,6 +1251,7 @@ PyMODINIT_FUNC PyInit__kernels(void) {
 #ifdef FC_HAVE_SSE41
     __builtin_cpu_init();
     use_sse41 = __builtin_cpu_supports("sse4.1");
+    use_avx2 = use_sse41 && __builtin_cpu_supports("avx2");
 #endif
     return PyModule_Create(&module);
 }

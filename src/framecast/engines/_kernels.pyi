@@ -53,5 +53,6 @@ def camera_flow(
     feather1: float,
     *,
     portable: bool = False,
+    avx2: bool = True,
 ) -> None: ...
 def simd() -> str: ...
