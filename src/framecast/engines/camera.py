@@ -3,9 +3,9 @@
 Used by both kinds of job the builtin engine serves:
 
 - first/last frame: :func:`estimate` finds the camera transform between the keyframes (ORB features,
-  MAGSAC++ homography or similarity, refined by ECC, then validated); :class:`CameraInterpolator`
-  renders in-betweens that follow it on a constant-velocity path, ``H(t) = exp(t log H)``, with the
-  local flow of the camera-compensated pair on top;
+  MAGSAC++ homography or similarity, refined by ECC on the background, then validated);
+  :class:`CameraInterpolator` renders in-betweens that follow it on a constant-velocity path,
+  ``H(t) = exp(t log H)``, with the local flow of the camera-compensated pair on top;
 - image to video: the prompt's camera move is a window over the image, a 3x3 matrix per frame, drawn
   by :func:`warp` (the same sampling the first/last path uses).
 
@@ -74,6 +74,13 @@ _HOMOGRAPHY_GAIN = 1.1
 _SNAP_PX = 0.05
 # RANSAC threshold in analysis pixels.
 _RANSAC_PX = 2.0
+# ECC refines the camera on the pixels the features' camera already explains to within this grey level
+# (smoothed), when they are at least this share of the shared view; see _refine. At most this many
+# iterations there (on background alone it converges in a few; the dev cases of bench/camera.py scored the
+# same with 25 and 50), twice as many on the whole view.
+_BACKGROUND_GREY = 8.0
+_MIN_BACKGROUND_SHARE = 0.3
+_ECC_ITERATIONS = 25
 # Residual local motion (analysis pixels, 95th percentile over the overlap) below which the pair is a
 # pure camera move and no local flow is applied.
 _MIN_RESIDUAL = 0.75
@@ -282,16 +289,40 @@ def _compensated_error(g0: U8, g1: U8, h: F64) -> tuple[float, float]:
     return err, raw
 
 
-def _refine(g0: U8, g1: U8, h: F64, model: str) -> F64:
-    """ECC refinement of ``h`` (first -> last, analysis pixels); ``h`` unchanged when ECC fails."""
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
+def _background(g0: U8, g1: U8, h: F64) -> U8 | None:
+    """The pixels of ``g1`` that ``h`` already explains (the first keyframe warped by it differs by under
+    _BACKGROUND_GREY there, smoothed): 255 there, 0 elsewhere; None when they are under
+    _MIN_BACKGROUND_SHARE of the shared view (no clear background to refine on)."""
+    lh, lw = g0.shape
+    warped = _cv.warpPerspective(g0, h, (lw, lh), flags=cv2.INTER_LINEAR)
+    seen = _cv.warpPerspective(np.full_like(g0, 255), h, (lw, lh), flags=cv2.INTER_NEAREST)
+    seen = np.asarray(cv2.erode(seen, np.ones((5, 5), np.uint8)), np.uint8) > 0
+    diff = cv2.GaussianBlur(np.abs(g1.astype(np.float32) - warped.astype(np.float32)), (0, 0), 2.0)
+    explained = (seen & (diff < _BACKGROUND_GREY)).astype(np.uint8) * 255
+    explained = np.asarray(cv2.erode(explained, np.ones((5, 5), np.uint8)), np.uint8)
+    if int(np.count_nonzero(explained)) < _MIN_BACKGROUND_SHARE * int(np.count_nonzero(seen)):
+        return None
+    return explained
+
+
+def _refine(g0: U8, g1: U8, h: F64, model: str, mask: U8 | None) -> F64:
+    """ECC refinement of ``h`` (first -> last, analysis pixels) on the pixels of ``g1`` in ``mask`` (all
+    of them when None); ``h`` unchanged when ECC fails.
+
+    Why a mask: where a subject moves, ECC's alignment follows it and the camera drifts (on
+    ``bench/engine.py``'s ``pan_subject`` pair it drifted with the bunny, ran all its iterations and was
+    thrown away by the residual check). Held to the background the features' camera explains
+    (:func:`_background`) it converges in a few iterations and refines the camera itself."""
+    iterations = _ECC_ITERATIONS if mask is not None else 2 * _ECC_ITERATIONS
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
     motion = cv2.MOTION_HOMOGRAPHY if model == "homography" else cv2.MOTION_AFFINE
     init = (h / h[2, 2]).astype(np.float32)
     if motion == cv2.MOTION_AFFINE:
         init = np.ascontiguousarray(init[:2])
     try:
-        # ECC finds W with g1(W x) ~ g0(x): W maps first-frame pixels to last-frame ones, like h.
-        _, out = _cv.findTransformECC(g0, g1, init, motion, criteria, None, 3)
+        # ECC finds W with g1(W x) ~ g0(x): W maps first-frame pixels to last-frame ones, like h. The mask
+        # is in g1's pixels (ECC warps it with the image).
+        _, out = _cv.findTransformECC(g0, g1, init, motion, criteria, mask, 3)
     except cv2.error:
         return h
     res = np.eye(3)
@@ -371,12 +402,15 @@ def estimate(first: Frame, last: Frame) -> GlobalMotion | None:
         return None
     overlap = _overlap(mat, lw, lh)
     if overlap >= MIN_OVERLAP:
-        refined = _refine(g0, g1, mat, model)
-        if plausible(refined, lw, lh):
-            before = _compensated_error(g0, g1, mat)[0]
-            after, _ = _compensated_error(g0, g1, refined)
-            if after <= before:
+        # ECC on the background first (see _refine); on the whole shared view when that does not lower
+        # the compensated pair's difference (or there is no clear background).
+        before = _compensated_error(g0, g1, mat)[0]
+        background = _background(g0, g1, mat)
+        for mask in ([background] if background is not None else []) + [None]:
+            refined = _refine(g0, g1, mat, model, mask)
+            if plausible(refined, lw, lh) and _compensated_error(g0, g1, refined)[0] <= before:
                 mat = refined
+                break
         err, raw = _compensated_error(g0, g1, mat)
         if not err <= MAX_RESIDUAL_SHARE * raw:
             return None
