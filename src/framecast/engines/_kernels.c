@@ -705,11 +705,12 @@ FC_AVX2 static inline __m256 ramp_avx2(__m256 p, __m256 last, __m256 inv) {
     return _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(1.0f));
 }
 
-/* taps_sse41 on eight pixels. */
+/* Taps for eight pixels. */
 typedef struct {
     __m256i off, hw, vw;
 } Taps8;
 
+/* taps_sse41 on eight pixels. */
 FC_AVX2 static inline Taps8 taps_avx2(__m256 px, __m256 py, __m256 xmax64, __m256 ymax64, __m256i stride8,
                                       __m256i cpair) {
     const __m256 zero = _mm256_setzero_ps();
