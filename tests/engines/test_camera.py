@@ -12,6 +12,7 @@ from framecast.domain import TaskKind
 from framecast.engines import camera
 from framecast.engines.base import Frame, GenerationJob
 from framecast.engines.builtin import BuiltinEngine
+from tests.engines.simd import KERNEL_PATHS, assert_widest_path_runs
 from tests.engines.test_flow import bilinear
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -334,22 +335,10 @@ def camera_flow_args(rng: np.random.Generator, h: int, w: int) -> dict[str, obje
     }
 
 
-# camera_flow's three paths: AVX2 where the CPU has it (eight pixels at a time, the row's last block of
-# four in SSE4.1), SSE4.1 alone, and the portable C. Each must give the others' bytes.
-_CAMERA_FLOW_PATHS: tuple[dict[str, bool], ...] = ({}, {"avx2": False}, {"portable": True})
-
-
 def test_camera_flow_simd_and_portable_paths_give_identical_bytes() -> None:
-    import platform
-
     from framecast.engines import _kernels
 
-    if platform.machine() in ("x86_64", "AMD64"):
-        # else this test would compare the portable path with itself
-        assert _kernels.simd() in ("sse4.1", "avx2")
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists() and " avx2" in cpuinfo.read_text():
-        assert _kernels.simd() == "avx2"  # else the first path below would be SSE4.1 again
+    assert_widest_path_runs()
     rng = np.random.default_rng(11)
     # A camera whose horizon crosses the frame (the projective denominator passes through 0 at x = 20).
     horizon = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, -0.05, 0.0, 1.0)
@@ -368,11 +357,11 @@ def test_camera_flow_simd_and_portable_paths_give_identical_bytes() -> None:
             {"t": 0.0},
         ):
             outs = []
-            for path in _CAMERA_FLOW_PATHS:
+            for path in KERNEL_PATHS:
                 out = np.empty((h, w, 3), np.uint8)
                 _kernels.camera_flow(**{**args, **variant, "out": out, **path})
                 outs.append(out)
-            for other, path in zip(outs[1:], _CAMERA_FLOW_PATHS[1:], strict=True):
+            for other, path in zip(outs[1:], KERNEL_PATHS[1:], strict=True):
                 assert np.array_equal(outs[0], other), (h, w, variant, path)
 
 
@@ -388,7 +377,7 @@ def test_camera_flow_affine_maps_give_the_bytes_of_their_projective_form() -> No
     for h, w in ((37, 53), (9, 6)):
         args = {**camera_flow_args(rng, h, w), "out_to_first": roll, "first_to_last": pan}
         for flow in (args["flow"], None):
-            for path in _CAMERA_FLOW_PATHS:
+            for path in KERNEL_PATHS:
                 outs = []
                 for scale in (1.0, 2.0):
                     maps = {k: tuple(scale * v for v in args[k]) for k in ("out_to_first", "first_to_last")}

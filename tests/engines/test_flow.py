@@ -3,7 +3,6 @@ checks, and the exact 2x upsampling it samples small motion from."""
 
 from __future__ import annotations
 
-import platform
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from framecast.engines import _kernels
 from framecast.engines.base import Frame
 from framecast.engines.flow import Interpolator, _upsample2
+from tests.engines.simd import KERNEL_PATHS, assert_widest_path_runs
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 F64 = npt.NDArray[np.float64]
@@ -107,22 +107,24 @@ def kernel_args(rng: np.random.Generator | None, h: int, w: int, scale: int) -> 
 
 
 def test_simd_and_portable_paths_give_identical_bytes() -> None:
-    if platform.machine() in ("x86_64", "AMD64"):
-        # else this test would compare the portable path with itself
-        assert _kernels.simd() in ("sse4.1", "avx2")
+    assert_widest_path_runs()
     rng = np.random.default_rng(5)
-    for h, w, scale in ((37, 53, 1), (20, 31, 2), (8, 4, 1), (3, 1, 2)):
+    # Widths that leave every kind of row tail after the blocks of eight: one of four, scalar pixels, both,
+    # neither; and rows too short for any block.
+    for h, w, scale in ((37, 53, 1), (20, 31, 2), (9, 12, 1), (6, 16, 2), (8, 4, 1), (3, 1, 2)):
         args = kernel_args(rng, h, w, scale)
         # Far outside the frame, and not numbers at all: clamped to the edge, never read outside.
         args["f01"][0, 0] = (1e30, -1e30)
         args["f10"][-1, -1] = (np.nan, np.inf)
+        args["f01"][h // 2, min(5, w - 1)] = (-np.inf, np.nan)
         for lam in (args["lam"], None):
             outs = []
-            for portable in (False, True):
+            for path in KERNEL_PATHS:
                 out = np.empty((h, w, 3), np.uint8)
-                _kernels.inbetween(**{**args, "out": out, "lam": lam, "portable": portable})
+                _kernels.inbetween(**{**args, "out": out, "lam": lam, **path})
                 outs.append(out)
-            assert np.array_equal(outs[0], outs[1]), (h, w, scale, lam is None)
+            for other, path in zip(outs[1:], KERNEL_PATHS[1:], strict=True):
+                assert np.array_equal(outs[0], other), (h, w, scale, lam is None, path)
 
 
 def test_kernel_reads_sources_through_their_row_strides() -> None:

@@ -31,9 +31,9 @@
  * Fixed point: positions are rounded to 1/64 pixel (OpenCV's remap uses 1/32). The horizontal step
  * gives value*64; the vertical weights carry (1/64 steps) x (share of the result, /256), so every
  * term ends as value * 2^20 and the sum of all shares is exactly 256: one rounding, at the end.
- * The SIMD paths (SSE4.1, four pixels at a time; for camera_flow also AVX2, eight at a time) and the
- * portable scalar path do the same integer arithmetic and produce identical bytes (the tests check
- * this); positions are computed in float with the same operation order in all of them (which is why
+ * The SIMD paths (SSE4.1, four pixels at a time; for inbetween and camera_flow also AVX2, eight at a
+ * time) and the portable scalar path do the same integer arithmetic and produce identical bytes (the
+ * tests check this); positions are computed in float with the same operation order in all of them (which is why
  * the build turns off floating-point contraction: see pyproject.toml). Which path runs is decided once,
  * at import, from what the CPU reports.
  */
@@ -146,9 +146,9 @@ static void pixels_scalar(const void *job, int y, int x_begin, int x_end) {
 
 #ifdef FC_HAVE_SSE41
 #define FC_SSE41 __attribute__((target("sse4.1")))
-/* camera_flow's AVX2 body: every float operation of its SSE4.1 twin in the same order on eight lanes
- * (no fused multiply-add: the target adds none and the build forbids contraction), so the bytes are
- * those of the other two paths. Bilinear samples go two pixels to a register, pixel k
+/* The AVX2 bodies (inbetween, camera_flow): every float operation of the SSE4.1 twin in the same order
+ * on eight lanes (no fused multiply-add: the target adds none and the build forbids contraction), so
+ * the bytes are those of the other two paths. Bilinear samples go two pixels to a register, pixel k
  * in the low 128-bit lane and k + 4 in the high one, so every byte shuffle stays within its lane. */
 #define FC_AVX2 __attribute__((target("avx2")))
 
@@ -698,7 +698,7 @@ FC_SSE41 static void camflow_sse41(const void *job, int y, int x_begin, int x_en
     }
 }
 
-/* ---- camera_flow's AVX2 body (an AVX2 inbetween measured no faster: it waits on memory) ---- */
+/* ---- the AVX2 bodies: camera_flow's, then inbetween's ---- */
 
 FC_AVX2 static inline __m256 ramp_avx2(__m256 p, __m256 last, __m256 inv) {
     __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_min_ps(p, _mm256_sub_ps(last, p)), inv), inv);
@@ -868,6 +868,89 @@ FC_AVX2 static void camflow_avx2(const void *job, int y, int x_end) {
         store8_avx2(out + 3 * x, res);
     }
 }
+
+/* Eight pixels' (x, y) flow pairs as their x and y components, pixel i in element i. */
+FC_AVX2 static inline void flow_xy8_avx2(const float *f, __m256 *fx, __m256 *fy) {
+    /* pixels 0, 1 | 4, 5 and 2, 3 | 6, 7: the in-lane shuffle then gives 0-3 | 4-7 */
+    const __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(f)), _mm_loadu_ps(f + 8), 1);
+    const __m256 b = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(f + 4)), _mm_loadu_ps(f + 12), 1);
+    *fx = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    *fy = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* Four pixels' keyframe bytes as RGB0 words, for the fade: pixels 0-3 of ``p`` in the low lane, 4-7 in
+ * the high one (16-byte loads, as pixels_sse41 reads them). */
+FC_AVX2 static inline __m256i fade_bytes8_avx2(const uint8_t *p, __m256i spread) {
+    const __m128i lo = _mm_loadu_si128((const __m128i *)p), hi = _mm_loadu_si128((const __m128i *)(p + 12));
+    return _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), spread);
+}
+
+/* pixels_sse41 eight pixels at a time, the same operations in the same order. */
+FC_AVX2 static void pixels_avx2(const void *job, int y, int x_end) {
+    const Job *j = job;
+    const Row r = row_of(j, y);
+    const uint8_t *lam = r.lam;
+    const uint8_t *src0 = j->src0, *src1 = j->src1;
+    const Py_ssize_t stride = j->stride;
+
+    const __m256 a0 = _mm256_set1_ps(j->a0), b0 = _mm256_set1_ps(j->b0);
+    const __m256 a1 = _mm256_set1_ps(j->a1), b1 = _mm256_set1_ps(j->b1);
+    const __m256 xmax64 = _mm256_set1_ps(j->xmax64), ymax64 = _mm256_set1_ps(j->ymax64);
+    const __m256 gy = _mm256_set1_ps((float)(64 * j->scale * y));
+    const float s64 = (float)(64 * j->scale);
+    const __m256 steps =
+        _mm256_set_ps(7.0f * s64, 6.0f * s64, 5.0f * s64, 4.0f * s64, 3.0f * s64, 2.0f * s64, s64, 0.0f);
+    const __m256i stride8 = _mm256_set1_epi32((int32_t)stride);
+    const __m256i i128 = _mm256_set1_epi32(128), i256 = _mm256_set1_epi32(256);
+    const __m256i rest_t = _mm256_sub_epi32(i256, _mm256_set1_epi32(j->t256));
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i spread = _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0, 1, 2, -1, 3, 4,
+                                            5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+
+    for (int x = 0; x + 8 <= x_end; x += 8) {
+        __m256 ux, uy, vx, vy;
+        flow_xy8_avx2(r.u + 2 * x, &ux, &uy);
+        flow_xy8_avx2(r.v + 2 * x, &vx, &vy);
+        const __m256 gx = _mm256_add_ps(_mm256_set1_ps((float)(64 * j->scale * x)), steps);
+
+        __m256i lw = i256, fwt = zero;
+        if (lam) {
+            const __m256i lam8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(lam + x)));
+            lw = _mm256_add_epi32(lam8, _mm256_srli_epi32(lam8, 7));
+            fwt = _mm256_sub_epi32(i256, lw);
+        }
+        const __m256i c0 = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(lw, rest_t), i128), 8);
+        const __m256i c1 = _mm256_sub_epi32(lw, c0);
+        const Taps8 p0 = taps_avx2(_mm256_add_ps(_mm256_add_ps(gx, _mm256_mul_ps(a0, ux)), _mm256_mul_ps(b0, vx)),
+                                   _mm256_add_ps(_mm256_add_ps(gy, _mm256_mul_ps(a0, uy)), _mm256_mul_ps(b0, vy)),
+                                   xmax64, ymax64, stride8, _mm256_or_si256(c0, _mm256_slli_epi32(c0, 16)));
+        const Taps8 p1 = taps_avx2(_mm256_add_ps(_mm256_add_ps(gx, _mm256_mul_ps(a1, ux)), _mm256_mul_ps(b1, vx)),
+                                   _mm256_add_ps(_mm256_add_ps(gy, _mm256_mul_ps(a1, uy)), _mm256_mul_ps(b1, vy)),
+                                   xmax64, ymax64, stride8, _mm256_or_si256(c1, _mm256_slli_epi32(c1, 16)));
+        __m256i res[4];
+        sums8_avx2(res, src0, src1, stride, p0, p1);
+        if (lam) {
+            const __m256i d0 = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(fwt, rest_t), i128), 8);
+            const __m256i d1 = _mm256_sub_epi32(fwt, d0);
+            const __m256i fw = _mm256_or_si256(_mm256_slli_epi32(d0, 6), _mm256_slli_epi32(d1, 22));
+            const __m256i f = fade_bytes8_avx2(r.first + 3 * x, spread);
+            const __m256i l = fade_bytes8_avx2(r.last + 3 * x, spread);
+            const __m256i lo = _mm256_unpacklo_epi8(f, l), hi = _mm256_unpackhi_epi8(f, l);
+            /* pixel k and k + 4 in fl[k], the layout of res[k] */
+            const __m256i fl[4] = {_mm256_unpacklo_epi8(lo, zero), _mm256_unpackhi_epi8(lo, zero),
+                                   _mm256_unpacklo_epi8(hi, zero), _mm256_unpackhi_epi8(hi, zero)};
+#define FC_FADE(K)                                                                                   \
+    res[K] = _mm256_add_epi32(                                                                       \
+        res[K], _mm256_madd_epi16(_mm256_slli_epi16(fl[K], 6), _mm256_shuffle_epi32(fw, (K) * 0x55)))
+            FC_FADE(0);
+            FC_FADE(1);
+            FC_FADE(2);
+            FC_FADE(3);
+#undef FC_FADE
+        }
+        store8_avx2(r.out + 3 * x, res);
+    }
+}
 #endif
 
 /* ---- argument handling ---- */
@@ -929,23 +1012,24 @@ static int same_layout(const Arr *a, const Arr *b, const char *what) {
 }
 
 PyDoc_STRVAR(inbetween_doc,
-             "inbetween(out, src0, src1, fade0, fade1, f01, f10, lam, t, scale, portable=False)\n\n"
+             "inbetween(out, src0, src1, fade0, fade1, f01, f10, lam, t, scale, portable=False, avx2=True)\n\n"
              "The in-between at t into out (h, w, 3 uint8); see framecast.engines.flow. src0/src1 are the\n"
              "sampled keyframes (scale 1) or their 2x upsampling (scale 2), with one replicated row below\n"
              "and two columns right; fade0/fade1 the keyframes, padded alike; f01/f10 (h, w, 2 float32)\n"
              "the flows in source pixels; lam (h, w uint8) the warp's share, or None for all warp.\n"
              "Shapes and strides come from the buffers and are checked against what the kernel reads\n"
-             "or writes. The GIL is released while it runs. portable=True forces the scalar path.");
+             "or writes. The GIL is released while it runs. portable=True forces the scalar path,\n"
+             "avx2=False the SSE4.1 one (all three give identical bytes).");
 
 static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"out", "src0", "src1", "fade0", "fade1", "f01",      "f10",
-                             "lam", "t",    "scale", "portable", NULL};
+                             "lam", "t",    "scale", "portable", "avx2", NULL};
     PyObject *o_out, *o_src0, *o_src1, *o_fade0, *o_fade1, *o_f01, *o_f10, *o_lam;
     double t;
-    int scale, portable = 0;
+    int scale, portable = 0, allow_avx2 = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOdi|$p", kwlist, &o_out, &o_src0, &o_src1, &o_fade0,
-                                     &o_fade1, &o_f01, &o_f10, &o_lam, &t, &scale, &portable))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOdi|$pp", kwlist, &o_out, &o_src0, &o_src1, &o_fade0,
+                                     &o_fade1, &o_f01, &o_f10, &o_lam, &t, &scale, &portable, &allow_avx2))
         return NULL;
     Arr out = {0}, src0 = {0}, src1 = {0}, fade0 = {0}, fade1 = {0}, f01 = {0}, f10 = {0}, lam = {0};
     PyObject *result = NULL;
@@ -985,8 +1069,8 @@ static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
         .t256 = (int32_t)nearbyint(256.0 * t), /* round half to even, as Python's round() */
     };
     Py_BEGIN_ALLOW_THREADS
-    /* No AVX2 body: one was written and measured no faster (bench/README.md, issue 10's round eight). */
-    each_row(&j, h, w, portable ? FC_PORTABLE : FC_UP_TO_SSE41, NULL, FC_SIMD_ROW(pixels_sse41), pixels_scalar);
+    each_row(&j, h, w, portable ? FC_PORTABLE : allow_avx2 ? FC_UP_TO_AVX2 : FC_UP_TO_SSE41,
+             FC_SIMD_ROW(pixels_avx2), FC_SIMD_ROW(pixels_sse41), pixels_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -1239,7 +1323,7 @@ static PyMethodDef methods[] = {
     {"camera", camera, METH_VARARGS, camera_doc},
     {"camera_flow", (PyCFunction)(void (*)(void))camera_flow, METH_VARARGS | METH_KEYWORDS, camera_flow_doc},
     {"simd", simd, METH_NOARGS,
-     "The widest instruction set the kernels run with: 'avx2' (camera_flow; the others SSE4.1), 'sse4.1' "
+     "The widest instruction set the kernels run with: 'avx2' (inbetween and camera_flow; the others SSE4.1), 'sse4.1' "
      "or 'portable'."},
     {NULL, NULL, 0, NULL},
 };
