@@ -378,6 +378,10 @@ def _edge_state(p: Pair, t: float) -> Any:
 
 VARIANTS: dict[str, Variant] = {
     "shipped": flows_variant(lambda p: (p.f01, p.f10)),
+    # What the residual flow is worth at all: the camera alone.
+    "no residual flow (the camera alone)": flows_variant(
+        lambda p: (np.zeros_like(p.f01), np.zeros_like(p.f10))
+    ),
     "per pixel flow-warped or aligned blend, whose two samples agree better": blend_variant("choose"),
     "the same, soft (weights from the two disagreements)": blend_variant("soft"),
     "occlusion weights, 2 px, floor 0.3": weights_variant(2.0, 0.3),
