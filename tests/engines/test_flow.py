@@ -109,9 +109,9 @@ def kernel_args(rng: np.random.Generator | None, h: int, w: int, scale: int) -> 
 def test_simd_and_portable_paths_give_identical_bytes() -> None:
     assert_widest_path_runs()
     rng = np.random.default_rng(5)
-    # Widths that leave every kind of row tail after the blocks of eight: one of four, scalar pixels, both,
-    # neither; and rows too short for any block.
-    for h, w, scale in ((37, 53, 1), (20, 31, 2), (9, 12, 1), (6, 16, 2), (8, 4, 1), (3, 1, 2)):
+    # Widths that leave every kind of row tail after the blocks of eight (a block of four and scalar
+    # pixels, a block of four, scalar pixels, nothing), and rows too short for a block of eight or any.
+    for h, w, scale in ((37, 53, 1), (20, 31, 2), (9, 12, 1), (5, 10, 1), (6, 16, 2), (8, 4, 1), (3, 1, 2)):
         args = kernel_args(rng, h, w, scale)
         # Far outside the frame, and not numbers at all: clamped to the edge, never read outside.
         args["f01"][0, 0] = (1e30, -1e30)

@@ -33,9 +33,9 @@
  * term ends as value * 2^20 and the sum of all shares is exactly 256: one rounding, at the end.
  * The SIMD paths (SSE4.1, four pixels at a time; for inbetween and camera_flow also AVX2, eight at a
  * time) and the portable scalar path do the same integer arithmetic and produce identical bytes (the
- * tests check this); positions are computed in float with the same operation order in all of them (which is why
- * the build turns off floating-point contraction: see pyproject.toml). Which path runs is decided once,
- * at import, from what the CPU reports.
+ * tests check this); positions are computed in float with the same operation order in all of them
+ * (which is why the build turns off floating-point contraction: see pyproject.toml). Which path runs is
+ * decided once, at import, from what the CPU reports.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1323,8 +1323,8 @@ static PyMethodDef methods[] = {
     {"camera", camera, METH_VARARGS, camera_doc},
     {"camera_flow", (PyCFunction)(void (*)(void))camera_flow, METH_VARARGS | METH_KEYWORDS, camera_flow_doc},
     {"simd", simd, METH_NOARGS,
-     "The widest instruction set the kernels run with: 'avx2' (inbetween and camera_flow; the others SSE4.1), 'sse4.1' "
-     "or 'portable'."},
+     "The widest instruction set the kernels run with: 'avx2' (inbetween and camera_flow; the others "
+     "SSE4.1), 'sse4.1' or 'portable'."},
     {NULL, NULL, 0, NULL},
 };
 
