@@ -404,14 +404,15 @@ def estimate(first: Frame, last: Frame) -> GlobalMotion | None:
     if overlap >= MIN_OVERLAP:
         # ECC on the background first (see _refine); on the whole shared view when that does not lower
         # the compensated pair's difference (or there is no clear background).
-        before = _compensated_error(g0, g1, mat)[0]
+        err, raw = _compensated_error(g0, g1, mat)
         background = _background(g0, g1, mat)
         for mask in ([background] if background is not None else []) + [None]:
             refined = _refine(g0, g1, mat, model, mask)
-            if plausible(refined, lw, lh) and _compensated_error(g0, g1, refined)[0] <= before:
-                mat = refined
-                break
-        err, raw = _compensated_error(g0, g1, mat)
+            if plausible(refined, lw, lh):
+                refined_err, refined_raw = _compensated_error(g0, g1, refined)
+                if refined_err <= err:
+                    mat, err, raw = refined, refined_err, refined_raw
+                    break
         if not err <= MAX_RESIDUAL_SHARE * raw:
             return None
         overlap = _overlap(mat, lw, lh)
