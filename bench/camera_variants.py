@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from camera import DEV_CASES, frames_of, psnr
+from camera import DEV_CASES, Case, frames_of, psnr
 from framecast.engines import camera
 from framecast.engines.base import Frame
 from framecast.engines.builtin import inbetweener
@@ -376,8 +376,52 @@ def _edge_state(p: Pair, t: float) -> Any:
     return np.minimum(e0, e1)
 
 
+def mirrored(a: np.ndarray, b: np.ndarray, axis: int) -> F32:
+    """DIS on both images mirrored along ``axis`` (1: left-right, 0: upside down), mirrored back.
+
+    DIS is not mirror-symmetric (its patches are visited and propagated in scan order), so this is a
+    second estimate of the same motion whose errors are partly its own."""
+    f = dis(np.ascontiguousarray(np.flip(a, axis)), np.ascontiguousarray(np.flip(b, axis)))
+    f = np.ascontiguousarray(np.flip(f, axis))
+    f[..., 1 - axis] *= -1
+    return f
+
+
+def mirrored_flows(axis: int) -> Callable[[Pair], tuple[F32, F32]]:
+    return lambda p: (mirrored(p.g0, p.g1c, axis), mirrored(p.g1c, p.g0, axis))
+
+
+def mean_flows(p: Pair) -> tuple[F32, F32]:
+    m01, m10 = mirrored_flows(1)(p)
+    return (p.f01 + m01) / 2, (p.f10 + m10) / 2
+
+
+def ensemble(*members: Variant) -> Variant:
+    """The mean of the members' in-betweens: where their flows disagree it hedges between them."""
+
+    return lambda p, t, first, last: mean_frame([m(p, t, first, last) for m in members])
+
+
+def mean_frame(frames: list[Frame]) -> Frame:
+    as_float = [f.astype(np.float32) for f in frames]
+    return _u8(sum(as_float[1:], as_float[0]) / len(frames))
+
+
+def dev_cases() -> Iterator[tuple[Case, list[Frame], Pair]]:
+    """Each of DEV_CASES with its frames (the keyframes first and last) and its Pair."""
+    for case in DEV_CASES:
+        frames = frames_of(case)
+        interp = inbetweener(frames[0], frames[-1])
+        assert isinstance(interp, CameraInterpolator), case.name
+        yield case, frames, Pair(interp, frames[0], frames[-1])
+
+
+_SHIPPED = flows_variant(lambda p: (p.f01, p.f10))
+_LEFT_RIGHT = flows_variant(mirrored_flows(1))
+_UPSIDE_DOWN = flows_variant(mirrored_flows(0))
+
 VARIANTS: dict[str, Variant] = {
-    "shipped": flows_variant(lambda p: (p.f01, p.f10)),
+    "shipped": _SHIPPED,
     # What the residual flow is worth at all: the camera alone.
     "no residual flow (the camera alone)": flows_variant(
         lambda p: (np.zeros_like(p.f01), np.zeros_like(p.f10))
@@ -415,6 +459,16 @@ VARIANTS: dict[str, Variant] = {
     "second motion layer: DIS from the subject's shift (ORB off the camera) where it warps better": (
         flows_variant(subject_layer)
     ),
+    # Round ten: a second DIS estimate from mirrored images, alone and averaged with the shipped render
+    "DIS on left-right mirrored images": _LEFT_RIGHT,
+    "DIS on upside-down images": _UPSIDE_DOWN,
+    "mean of the flows of DIS and of DIS on left-right mirrored images": flows_variant(mean_flows),
+    "ensemble: mean in-between of the shipped render and the left-right mirrored one": ensemble(
+        _SHIPPED, _LEFT_RIGHT
+    ),
+    "ensemble: the same with the upside-down one too (three renders)": ensemble(
+        _SHIPPED, _LEFT_RIGHT, _UPSIDE_DOWN
+    ),
 }
 
 
@@ -423,12 +477,8 @@ def main() -> None:
     # --only TEXT: the variants whose name contains TEXT (and the shipped prototype they are scored against)
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     scores: dict[str, dict[str, float]] = {}
-    for case in DEV_CASES:
-        frames = frames_of(case)
-        a, b, n = frames[0], frames[-1], case.frames
-        interp = inbetweener(a, b)
-        assert isinstance(interp, CameraInterpolator), case.name
-        p = Pair(interp, a, b)
+    for case, frames, p in dev_cases():
+        a, b, n, interp = frames[0], frames[-1], case.frames, p.interp
         variants = {k: v for k, v in VARIANTS.items() if k == "shipped" or only in k}
         if oracle and n % 2 == 0:
             mid = frames[n // 2]

@@ -15,6 +15,7 @@ tuning never saw the reported pairs.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -79,6 +80,28 @@ def crossfade(a: Frame, b: Frame, k: int) -> list[Frame]:
     return [cv2.addWeighted(a, 1 - j / k, b, j / k, 0.0) for j in range(1, k)]
 
 
+def pairs(dev: bool) -> Iterator[tuple[int, Frame, Frame, list[Frame]]]:
+    """(k, first, last, the true in-betweens) for every reported pair, or every dev pair."""
+    for clip in CLIPS:
+        frames = read_frames(clip)
+        if frames[0].shape[1] > 640:  # 720p minterpolate is ~0.5 s a frame; half size keeps this bench short
+            frames = [
+                cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA)
+                for f in frames
+            ]
+        split = shots(frames)
+        for k in KS:
+            starts = [(si, i) for si, s in enumerate(split) for i in range(0, len(s) - k, k)]
+            step = max(1, len(starts) // PAIRS_PER_K)
+            chosen = starts[::step][:PAIRS_PER_K]
+            if dev:
+                chosen = [s for s in starts[step // 2 :: step][:PAIRS_PER_K] if s not in chosen]
+            for si, i in chosen:
+                shot = split[si]
+                yield k, shot[i], shot[i + k], shot[i + 1 : i + k]
+        del frames, split
+
+
 def main() -> None:
     dev = "--dev" in sys.argv[1:]
     methods = {
@@ -90,33 +113,17 @@ def main() -> None:
     table: dict[int, dict[str, list[tuple[float, float]]]] = {k: {m: [] for m in methods} for k in KS}
     # Which in-betweener the engine chose per pair: the camera path, the flow alone, or a dissolve.
     paths: dict[str, int] = {}
-    for clip in CLIPS:
-        frames = read_frames(clip)
-        if frames[0].shape[1] > 640:  # 720p minterpolate is ~0.5 s a frame; half size keeps this bench short
-            frames = [
-                cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA)
-                for f in frames
-            ]
-        for k in KS:
-            starts = [(si, i) for si, s in enumerate(shots(frames)) for i in range(0, len(s) - k, k)]
-            step = max(1, len(starts) // PAIRS_PER_K)
-            chosen = starts[::step][:PAIRS_PER_K]
-            if dev:
-                chosen = [s for s in starts[step // 2 :: step][:PAIRS_PER_K] if s not in chosen]
-            for si, i in chosen:
-                shot = shots(frames)[si]
-                truth = shot[i + 1 : i + k]
-                kind = type(inbetweener(shot[i], shot[i + k])).__name__
-                paths[kind] = paths.get(kind, 0) + 1
-                for name, fn in methods.items():
-                    gen = fn(shot[i], shot[i + k], k)
-                    table[k][name].append(
-                        (
-                            float(np.mean([psnr(g, t) for g, t in zip(gen, truth, strict=True)])),
-                            float(np.mean([ssim(g, t) for g, t in zip(gen, truth, strict=True)])),
-                        )
-                    )
-        del frames
+    for k, first, last, truth in pairs(dev):
+        kind = type(inbetweener(first, last)).__name__
+        paths[kind] = paths.get(kind, 0) + 1
+        for name, fn in methods.items():
+            gen = fn(first, last, k)
+            table[k][name].append(
+                (
+                    float(np.mean([psnr(g, t) for g, t in zip(gen, truth, strict=True)])),
+                    float(np.mean([ssim(g, t) for g, t in zip(gen, truth, strict=True)])),
+                )
+            )
 
     print(
         "| k | pairs | builtin PSNR | cross-fade PSNR | minterpolate PSNR | builtin SSIM | cross-fade SSIM "
