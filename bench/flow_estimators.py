@@ -117,7 +117,7 @@ def quality_dev(names: list[str], ensembles: list[str]) -> dict[str, tuple[list[
     """Per estimator and ensemble: the engine's mean PSNR per dev pair, and the seconds its renders
     took (an ensemble's: its members')."""
     out: dict[str, tuple[list[float], float]] = {n: ([], 0.0) for n in names + ensembles}
-    for k, first, last, truth in quality.pairs(dev=True):
+    for _, k, first, last, truth in quality.pairs(dev=True):
         renders: dict[str, list[Frame]] = {}
         for name in names:
             flow._cv = _CvWith(ESTIMATORS[name][1])

@@ -7,6 +7,7 @@ with the true frame (PSNR, SSIM) for k in 2, 4, 8, 16. Pairs never straddle a cu
 frames (25 fps clips made from 24 fps sources) are dropped first so time steps are uniform.
 
     python bench/quality.py --dev   # the disjoint pairs the engine's parameters were tuned on
+    python bench/quality.py --dev --per-pair   # also each pair's PSNR, and which in-betweener drew it
 
 The reported pairs are evenly spaced starts; ``--dev`` takes the starts half-way between them, so
 tuning never saw the reported pairs.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -80,8 +82,16 @@ def crossfade(a: Frame, b: Frame, k: int) -> list[Frame]:
     return [cv2.addWeighted(a, 1 - j / k, b, j / k, 0.0) for j in range(1, k)]
 
 
-def pairs(dev: bool) -> Iterator[tuple[int, Frame, Frame, list[Frame]]]:
-    """(k, first, last, the true in-betweens) for every reported pair, or every dev pair."""
+class KeyPair(NamedTuple):
+    label: str  # clip, shot (after cuts and repeated frames are dropped) and the first keyframe's index
+    k: int
+    first: Frame
+    last: Frame
+    truth: list[Frame]  # the true in-betweens
+
+
+def pairs(dev: bool) -> Iterator[KeyPair]:
+    """Every reported pair, or every dev pair."""
     for clip in CLIPS:
         frames = read_frames(clip)
         if frames[0].shape[1] > 640:  # 720p minterpolate is ~0.5 s a frame; half size keeps this bench short
@@ -98,12 +108,14 @@ def pairs(dev: bool) -> Iterator[tuple[int, Frame, Frame, list[Frame]]]:
                 chosen = [s for s in starts[step // 2 :: step][:PAIRS_PER_K] if s not in chosen]
             for si, i in chosen:
                 shot = split[si]
-                yield k, shot[i], shot[i + k], shot[i + 1 : i + k]
+                label = f"{clip.removesuffix('.mp4')} shot {si} frame {i}"
+                yield KeyPair(label, k, shot[i], shot[i + k], shot[i + 1 : i + k])
         del frames, split
 
 
 def main() -> None:
     dev = "--dev" in sys.argv[1:]
+    per_pair = "--per-pair" in sys.argv[1:]
     methods = {
         "builtin": engine_inbetweens,
         "cross-fade": crossfade,
@@ -113,7 +125,8 @@ def main() -> None:
     table: dict[int, dict[str, list[tuple[float, float]]]] = {k: {m: [] for m in methods} for k in KS}
     # Which in-betweener the engine chose per pair: the camera path, the flow alone, or a dissolve.
     paths: dict[str, int] = {}
-    for k, first, last, truth in pairs(dev):
+    rows: list[str] = []
+    for label, k, first, last, truth in pairs(dev):
         kind = type(inbetweener(first, last)).__name__
         paths[kind] = paths.get(kind, 0) + 1
         for name, fn in methods.items():
@@ -124,6 +137,11 @@ def main() -> None:
                     float(np.mean([ssim(g, t) for g, t in zip(gen, truth, strict=True)])),
                 )
             )
+        got = {m: table[k][m][-1][0] for m in methods}
+        rows.append(
+            f"| {label} | {k} | {kind} | {got['builtin']:.2f} | {got['cross-fade']:.2f} | "
+            f"{got['minterpolate']:.2f} | {got['builtin'] - got['minterpolate']:+.2f} |"
+        )
 
     print(
         "| k | pairs | builtin PSNR | cross-fade PSNR | minterpolate PSNR | builtin SSIM | cross-fade SSIM "
@@ -170,6 +188,13 @@ def main() -> None:
             f"stricter (minterpolate >= cross-fade + 2 dB): {int(clear.sum())} pairs; "
             f"builtin >= cross-fade + 2 dB on {wins(clear)}"
         )
+    if per_pair:
+        print(
+            "\n| pair | k | in-betweener | builtin PSNR | cross-fade PSNR | minterpolate PSNR "
+            "| builtin - minterpolate |"
+        )
+        print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+        print("\n".join(rows))
     if dev:
         return
 
