@@ -1,6 +1,6 @@
 """Variants of the subject path of the camera stage, tried on the dev cases of bench/camera.py and not kept.
 
-    python bench/camera_variants.py            # every variant on DEV_CASES, ~3 min
+    python bench/camera_variants.py            # every variant on DEV_CASES, ~4 min
     python bench/camera_variants.py --oracle   # also the flow of the true middle frame (an upper bound)
     python bench/camera_variants.py --only "second motion layer"   # some variants only
 
