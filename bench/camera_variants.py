@@ -398,7 +398,6 @@ def mean_flows(p: Pair) -> tuple[F32, F32]:
 
 def ensemble(*members: Variant) -> Variant:
     """The mean of the members' in-betweens: where their flows disagree it hedges between them."""
-
     return lambda p, t, first, last: mean_frame([m(p, t, first, last) for m in members])
 
 
