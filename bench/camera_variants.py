@@ -3,6 +3,7 @@
     python bench/camera_variants.py            # every variant on DEV_CASES, ~4 min
     python bench/camera_variants.py --oracle   # also the flow of the true middle frame (an upper bound)
     python bench/camera_variants.py --only "second motion layer"   # some variants only
+    python bench/camera_variants.py --disagreement   # where DIS and mirrored DIS differ (see ``ensemble``)
 
 A float prototype of the ``camera_flow`` formula (positions, flows read at the nearest pixel, edge
 weights, bilinear samples, the blend) renders each case's in-betweens from the residual flows the
@@ -25,6 +26,7 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from camera import DEV_CASES, Case, frames_of, psnr
+from engine import keyframes
 from framecast.engines import camera
 from framecast.engines.base import Frame
 from framecast.engines.builtin import inbetweener
@@ -471,7 +473,41 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+def disagreement(p: Pair, over_px: float = 0.5) -> tuple[float, float]:
+    """Where the shipped and the left-right mirrored residual flows (each after the shipped trust)
+    differ by more than ``over_px`` analysis pixels in either direction: the share of pixels, and the
+    share of 16 px tiles holding any. A kernel sampling twice only there would pay for those."""
+    u0, v0 = trusted(p, p.f01, p.f10)
+    u1, v1 = trusted(p, *mirrored_flows(1)(p))
+    apart = (
+        np.maximum(np.hypot(*np.moveaxis(u0 - u1, -1, 0)), np.hypot(*np.moveaxis(v0 - v1, -1, 0))) > over_px
+    )
+    h, w = apart.shape
+    tiles = apart[: h // 16 * 16, : w // 16 * 16].reshape(h // 16, 16, w // 16, 16).any(axis=(1, 3))
+    return float(apart.mean()), float(tiles.mean())
+
+
+def print_disagreement() -> None:
+    """``disagreement`` on each dev case and on bench/engine.py's 720p ``pan_subject`` pair."""
+    print("| case | pixels where the two flows differ by > 0.5 px | 16 px tiles holding any |")
+    print("| --- | ---: | ---: |")
+    shares = []
+    for case, _, p in dev_cases():
+        shares.append(disagreement(p))
+        print(f"| {case.name} | {shares[-1][0]:.0%} | {shares[-1][1]:.0%} |", flush=True)
+    pix, tiles = np.mean(shares, axis=0)
+    print(f"| mean of the dev cases | {pix:.0%} | {tiles:.0%} |")
+    a, b = keyframes(1280, 720, "pan_subject")
+    interp = inbetweener(a, b)
+    assert isinstance(interp, CameraInterpolator)
+    pix, tiles = disagreement(Pair(interp, a, b))
+    print(f"| bench/engine.py's pan_subject (720p) | {pix:.0%} | {tiles:.0%} |")
+
+
 def main() -> None:
+    if "--disagreement" in sys.argv[1:]:
+        print_disagreement()
+        return
     oracle = "--oracle" in sys.argv[1:]
     # --only TEXT: the variants whose name contains TEXT (and the shipped prototype they are scored against)
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
