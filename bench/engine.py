@@ -151,6 +151,16 @@ def measure(mode: str, width: int, height: int, n: int, pair: str) -> dict[str, 
                 fps=24,
                 label="{}",
             )
+        elif mode == "analysis":  # the per-pair analysis alone, median of 5 after one to warm up
+            a, b = keyframes(width, height, pair)
+            inbetweener(a, b)
+            runs = []
+            for _ in range(5):
+                t0, c0 = time.perf_counter(), cpu_s()
+                inbetweener(a, b)
+                runs.append((time.perf_counter() - t0, cpu_s() - c0))
+            wall, cpu = sorted(runs)[2]
+            return {"wall_s": wall, "cpu_s": cpu, "peak_mb": 0.0}
         elif mode == "minterpolate":
             a, b = keyframes(width, height, pair)
             t0, c0 = time.perf_counter(), cpu_s()
@@ -172,7 +182,10 @@ def run(
     its bench/engine.py, the kernel built in place there)."""
     script, env = __file__, None
     if tree is not None:
-        script, env = str(tree / "bench" / "engine.py"), {**os.environ, "PYTHONPATH": str(tree / "src")}
+        env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+        # "analysis" is newer than some trees compared against: this script times their src/ then
+        if mode != "analysis":
+            script = str(tree / "bench" / "engine.py")
     cmd = [sys.executable, script, "--one", mode, str(width), str(height), str(n), pair]
     res = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
@@ -181,35 +194,40 @@ def run(
 def compare(against: Path, pairs: list[str], n_rounds: int, n: int) -> None:
     """This checkout and the one at ``against`` alternating within each round, each a bare encode then
     a render; the ratio is taken within the pair of runs. The CPU columns count every thread of each run (the
-    encoder's too): CPU time moves less than wall time when other work shares the cores."""
+    encoder's too): CPU time moves less than wall time when other work shares the cores. The analysis
+    columns time the per-pair analysis alone (``inbetweener``, median of 5) in a third subprocess."""
     print(f"## This checkout against {against.name}, alternating, 720p {n} frames\n")
     print(
         "| pair | round | code | load avg | bare encode s | builtin + render_outputs s | ratio | "
-        "bare CPU s | render CPU s | CPU ratio | peak MB |"
+        "bare CPU s | render CPU s | CPU ratio | peak MB | analysis s | analysis CPU s |"
     )
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     ratios: dict[tuple[str, str], list[float]] = {}
     cpu_ratios: dict[tuple[str, str], list[float]] = {}
+    analyses: dict[tuple[str, str], list[float]] = {}
     for pair in pairs:
         for r in range(n_rounds):
             for code, tree in (("this", None), ("against", against)):
                 avg = load()
                 bare, rend = run("bare", 1280, 720, n, pair, tree), run("render", 1280, 720, n, pair, tree)
+                analysis = run("analysis", 1280, 720, n, pair, tree)
                 ratio, cpu_ratio = rend["wall_s"] / bare["wall_s"], rend["cpu_s"] / bare["cpu_s"]
                 ratios.setdefault((pair, code), []).append(ratio)
                 cpu_ratios.setdefault((pair, code), []).append(cpu_ratio)
+                analyses.setdefault((pair, code), []).append(analysis["wall_s"])
                 print(
                     f"| {pair} | {r + 1} | {code} | {avg} | {bare['wall_s']:.2f} | {rend['wall_s']:.2f} | "
                     f"{ratio:.2f}x | {bare['cpu_s']:.2f} | {rend['cpu_s']:.2f} | {cpu_ratio:.2f}x | "
-                    f"{rend['peak_mb']:.0f} |",
+                    f"{rend['peak_mb']:.0f} | {analysis['wall_s']:.3f} | {analysis['cpu_s']:.3f} |",
                     flush=True,
                 )
     print()
     for (pair, code), rs in ratios.items():
-        cs = cpu_ratios[(pair, code)]
+        cs, an = cpu_ratios[(pair, code)], analyses[(pair, code)]
         print(
             f"- {pair}, {code}: median {statistics.median(rs):.2f}x ({', '.join(f'{x:.2f}' for x in rs)}); "
-            f"CPU median {statistics.median(cs):.2f}x ({', '.join(f'{x:.2f}' for x in cs)})"
+            f"CPU median {statistics.median(cs):.2f}x ({', '.join(f'{x:.2f}' for x in cs)}); "
+            f"analysis median {statistics.median(an):.3f} s"
         )
 
 

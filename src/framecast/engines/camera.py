@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from framecast.engines import _kernels
 from framecast.engines.base import Frame
-from framecast.engines.flow import pad_for_kernel
+from framecast.engines.flow import norm2, pad_for_kernel
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -462,8 +462,8 @@ def _flow_trust(fab: F32, fba: F32, ga: U8, gb: U8, grid: F32) -> F32:
     the motion away (0.3 dB on bench/camera.py's Big Buck Bunny subject case)."""
     pos = grid + fab
     back = _remap_replicate(fba, pos)
-    err2 = ((fab + back) ** 2).sum(axis=2)
-    tol2 = 0.01 * ((fab**2).sum(axis=2) + (back**2).sum(axis=2)) + 0.5
+    err2 = norm2(fab + back)
+    tol2 = 0.01 * (norm2(fab) + norm2(back)) + 0.5
     consistent = np.exp(-err2 / (2.0 * tol2)).astype(np.float32)
     a, b = ga.astype(np.float32), gb.astype(np.float32)
     moved = cv2.GaussianBlur(np.abs(a - _remap_replicate(b, pos)), (0, 0), _EXPLAINED_SIGMA)

@@ -191,7 +191,7 @@ def _upsample2(img: U8) -> U8:
     return out
 
 
-def _norm2(v: F32) -> F32:
+def norm2(v: F32) -> F32:
     """Squared length of each 2-vector (numpy's reductions over a last axis of 2 are slow)."""
     x, y = v[..., 0], v[..., 1]
     return np.asarray(x * x + y * y, np.float32)
@@ -201,8 +201,8 @@ def _reliability(fab: F32, fba: F32, ga: U8, gb: U8, grid: F32) -> F32:
     """Per-pixel trust in ``fab``: forward/backward agreement, same look, and target inside the frame."""
     pos = grid + fab
     back = _remap(fba, pos)
-    err2 = _norm2(fab + back)
-    tol2 = 0.01 * (_norm2(fab) + _norm2(back)) + 0.5
+    err2 = norm2(fab + back)
+    tol2 = 0.01 * (norm2(fab) + norm2(back)) + 0.5
     r = np.exp(-err2 / (2.0 * tol2))
     photo = np.abs(ga.astype(np.float32) - _remap(gb.astype(np.float32), pos))
     r *= np.exp(-((photo / _PHOTO_TAU) ** 2))
