@@ -1,7 +1,7 @@
 """Variants of the subject path of the camera stage, tried on the dev cases of bench/camera.py and not kept.
 
     python bench/camera_variants.py            # every variant on DEV_CASES, ~4 min
-    python bench/camera_variants.py --oracle   # also the flow of the true middle frame (an upper bound)
+    python bench/camera_variants.py --oracle   # also flows taken from the true in-betweens (upper bounds)
     python bench/camera_variants.py --only "second motion layer"   # some variants only
     python bench/camera_variants.py --disagreement   # where DIS and mirrored DIS differ (see ``ensemble``)
 
@@ -114,8 +114,20 @@ def _camera_at(p: Pair, t: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[
     return camera.apply(m0, _grid(w, h).astype(np.float64)), hm, zoom0, zoom1
 
 
-def render(p: Pair, t: float, first: Frame, last: Frame, uv: tuple[F32, F32], how: str = "flow") -> Frame:
-    """The in-between at t from analysis-scale flows (u, v) = (f01, f10); ``how`` picks the blend."""
+def render(
+    p: Pair,
+    t: float,
+    first: Frame,
+    last: Frame,
+    uv: tuple[F32, F32],
+    how: str = "flow",
+    weights: tuple[float, float, float, float] | None = None,
+) -> Frame:
+    """The in-between at t from analysis-scale flows (u, v) = (f01, f10); ``how`` picks the blend.
+
+    The output point q is sampled at ``q + a0 u + b0 v`` in the first keyframe and at ``H (q + a1 u +
+    b1 v)`` in the last, (a0, b0, a1, b1) the linear-motion weights of flow.py unless ``weights`` says
+    otherwise: (1, 0, 0, 1) reads (u, v) as flows from t to each keyframe (``render_at_t``)."""
     it = p.interp
     w, h = it.size
     q, hm, zoom0, zoom1 = _camera_at(p, t)
@@ -137,7 +149,7 @@ def render(p: Pair, t: float, first: Frame, last: Frame, uv: tuple[F32, F32], ho
         s1 = _remap(last.astype(np.float32), p1.astype(np.float32))
         return s0, s1, e0, e1
 
-    s0, s1, e0, e1 = at(-(1 - t) * t, t * t, (1 - t) ** 2, -t * (1 - t))
+    s0, s1, e0, e1 = at(*(weights or (-(1 - t) * t, t * t, (1 - t) ** 2, -t * (1 - t))))
     fw = _blend(s0, s1, e0, e1, t)
     if how == "flow":
         return _u8(fw)
@@ -333,6 +345,84 @@ def multi_scale(p: Pair) -> tuple[F32, F32]:
     return lowest_error(p.g0, p.g1c, c01, p.grid), lowest_error(p.g1c, p.g0, c10, p.grid)
 
 
+# --- flows at t: each in-between's own sampling positions, not the linear-motion approximation -----
+
+
+def render_at_t(p: Pair, t: float, first: Frame, last: Frame, ft0: F32, ft1: F32) -> Frame:
+    """The in-between at t from flows defined at t (analysis scale, in the first keyframe's view): the
+    output point q is sampled at ``q + ft0`` in the first keyframe and at ``H (q + ft1)`` in the last."""
+    return render(p, t, first, last, (ft0, ft1), weights=(1.0, 0.0, 0.0, 1.0))
+
+
+def splat(values: F32, to: F32, weight: F32) -> tuple[F32, F32]:
+    """Bilinear forward splatting: each pixel's ``values`` (h, w, c) added at ``to`` (h, w, 2) with
+    ``weight`` (h, w); the weighted sums and the total weight that landed on each pixel."""
+    h, w, c = values.shape
+    x, y = to[..., 0].ravel().astype(np.float64), to[..., 1].ravel().astype(np.float64)
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = x - x0, y - y0
+    vals, wt = values.reshape(-1, c), weight.ravel()
+    sums, total = np.zeros((c, h * w)), np.zeros(h * w)
+    for dx, dy, share in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (1, 0, fx * (1 - fy)),
+        (0, 1, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
+        xx, yy = x0 + dx, y0 + dy
+        ok = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
+        idx = (yy[ok] * w + xx[ok]).astype(np.int64)
+        k = (share * wt)[ok]
+        total += np.bincount(idx, k, h * w)
+        for ch in range(c):
+            sums[ch] += np.bincount(idx, k * vals[ok, ch], h * w)
+    return np.asarray(sums.T.reshape(h, w, c), np.float32), np.asarray(total.reshape(h, w), np.float32)
+
+
+def filled(sums: F32, total: F32, floor: float = 1e-3) -> F32:
+    """``sums / total``; where nothing landed (a hole), the same ratio of ever wider Gaussian blurs."""
+    out = sums / np.maximum(total, floor)[..., None]
+    hole = total < floor
+    sigma = 2.0
+    while hole.any() and sigma < 512:
+        s, tot = cv2.GaussianBlur(sums, (0, 0), sigma), cv2.GaussianBlur(total, (0, 0), sigma)
+        take = hole & (tot > floor / 10)
+        out[take] = s[take] / tot[take][..., None]
+        hole &= ~take
+        sigma *= 2
+    return np.asarray(out, np.float32)
+
+
+def splatted(p: Pair, t: float, u: F32, v: F32, alpha: float) -> tuple[F32, F32]:
+    """Flows from t to each keyframe, the (trusted) keyframe flows ``u`` = f01 and ``v`` = f10 projected
+    forward to t: a first-keyframe pixel x lands at ``x + t u`` carrying (-t u, (1 - t) u), a last-keyframe
+    pixel at ``y + (1 - t) v`` carrying (t v, -(1 - t) v). Where several land, each counts by
+    ``exp(-alpha * its warping error)`` (the softmax splatting of Niklaus and Liu, CVPR 2020, with the
+    photometric error as its metric), times (1 - t) or t; holes are filled from their neighbours."""
+    g0, g1 = p.g0.astype(np.float32), p.g1c.astype(np.float32)
+    err0 = cv2.GaussianBlur(np.abs(g0 - _remap(g1, p.grid + u)), (0, 0), 1.0)
+    err1 = cv2.GaussianBlur(np.abs(g1 - _remap(g0, p.grid + v)), (0, 0), 1.0)
+    s0, w0 = splat(np.dstack([-t * u, (1 - t) * u]), p.grid + t * u, (1 - t) * np.exp(-alpha * err0))
+    s1, w1 = splat(np.dstack([t * v, -(1 - t) * v]), p.grid + (1 - t) * v, t * np.exp(-alpha * err1))
+    both = filled(s0 + s1, w0 + w1)
+    return both[..., :2], both[..., 2:]
+
+
+def truth_at_t(p: Pair, truth: Frame, t: float) -> tuple[F32, F32]:
+    """An oracle: DIS from the true in-between at t (warped into the first keyframe's view) to each
+    keyframe. It is optimistic: DIS on the true frame finds whatever patch of a keyframe looks most like
+    it, right motion or not."""
+    it = p.interp
+    lw, lh = it.low
+    m = np.linalg.inv(it.s) @ np.linalg.inv(it.path.inverse_at(t)) @ it.s
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    gt = np.asarray(
+        _cv.warpPerspective(_grey(truth, it.low), m, (lw, lh), flags=flags, borderMode=cv2.BORDER_REPLICATE),
+        np.uint8,
+    )
+    return dis(gt, p.g0), dis(gt, p.g1c)
+
+
 Variant = Callable[[Pair, float, Frame, Frame], Frame]
 
 
@@ -354,6 +444,16 @@ def blend_variant(how: str) -> Variant:
 
 def weights_variant(sig: float, floor: float) -> Variant:
     return lambda p, t, a, b: render_weighted(p, t, a, b, trusted(p, p.f01, p.f10), sig, floor)
+
+
+def splat_variant(alpha: float, flows: Callable[[Pair], tuple[F32, F32]] | None = None) -> Variant:
+    """The (trusted) keyframe flows projected to each t by ``splatted``: shipped DIS flows, or ``flows``."""
+
+    def run(p: Pair, t: float, first: Frame, last: Frame) -> Frame:
+        u, v = trusted(p, *(flows(p) if flows else (p.f01, p.f10)))
+        return render_at_t(p, t, first, last, *splatted(p, t, u, v, alpha))
+
+    return run
 
 
 def strip_blur(p: Pair, t: float, first: Frame, last: Frame) -> Frame:
@@ -470,6 +570,9 @@ VARIANTS: dict[str, Variant] = {
     "ensemble: the same with the upside-down one too (three renders)": ensemble(
         _SHIPPED, _LEFT_RIGHT, _UPSIDE_DOWN
     ),
+    # Round eleven: the flows at t projected forward (splatted), not approximated at the output pixel
+    "flows projected to t by splatting, weights exp(-0.5 x warping error)": splat_variant(0.5),
+    "flows projected to t by splatting, weights exp(-2 x warping error)": splat_variant(2.0),
 }
 
 
@@ -519,6 +622,15 @@ def main() -> None:
             mid = frames[n // 2]
             variants["oracle: 2x the DIS flows to the true middle frame"] = flows_variant(
                 lambda q, mid=mid: middle_flows(q, mid)
+            )
+            variants["oracle: the same flows projected to t by splatting (exp(-2 x warping error))"] = (
+                splat_variant(2.0, lambda q, mid=mid: middle_flows(q, mid))
+            )
+        if oracle:
+            variants["oracle at t: DIS from each true in-between to both keyframes"] = (
+                lambda q, t, a, b, frames=frames, n=n: render_at_t(
+                    q, t, a, b, *truth_at_t(q, frames[round(t * n)], t)
+                )
             )
         kernel = [psnr(interp.frame(k / n, a, b), frames[k]) for k in range(1, n)]
         scores.setdefault("kernel", {})[case.name] = float(np.mean(kernel))
