@@ -412,15 +412,21 @@ def truth_at_t(p: Pair, truth: Frame, t: float) -> tuple[F32, F32]:
     """An oracle: DIS from the true in-between at t (warped into the first keyframe's view) to each
     keyframe. It is optimistic: DIS on the true frame finds whatever patch of a keyframe looks most like
     it, right motion or not."""
+    gt = in_first_view(p, truth, t)
+    return dis(gt, p.g0), dis(gt, p.g1c)
+
+
+def in_first_view(p: Pair, frame: Frame, t: float) -> np.ndarray:
+    """The true in-between at t in grey at analysis scale, warped into the first keyframe's view (where
+    the compensated pair and its flows live)."""
     it = p.interp
     lw, lh = it.low
     m = np.linalg.inv(it.s) @ np.linalg.inv(it.path.inverse_at(t)) @ it.s
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    gt = np.asarray(
-        _cv.warpPerspective(_grey(truth, it.low), m, (lw, lh), flags=flags, borderMode=cv2.BORDER_REPLICATE),
+    return np.asarray(
+        _cv.warpPerspective(_grey(frame, it.low), m, (lw, lh), flags=flags, borderMode=cv2.BORDER_REPLICATE),
         np.uint8,
     )
-    return dis(gt, p.g0), dis(gt, p.g1c)
 
 
 Variant = Callable[[Pair, float, Frame, Frame], Frame]
@@ -658,19 +664,7 @@ def main() -> None:
 
 
 def middle_flows(p: Pair, middle: Frame) -> tuple[F32, F32]:
-    it = p.interp
-    lw, lh = it.low
-    m = np.linalg.inv(it.s) @ np.linalg.inv(it.path.inverse_at(0.5)) @ it.s
-    gm = np.asarray(
-        _cv.warpPerspective(
-            _grey(middle, it.low),
-            m,
-            (lw, lh),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        ),
-        np.uint8,
-    )
+    gm = in_first_view(p, middle, 0.5)
     return 2 * dis(p.g0, gm), 2 * dis(p.g1c, gm)
 
 
