@@ -11,7 +11,8 @@ import pytest
 
 from framecast.domain import MovementAmplitude, TaskKind
 from framecast.engines.base import Engine, EngineCancelled, Frame, GenerationJob
-from framecast.engines.builtin import BuiltinEngine, CameraMove, parse_camera_move
+from framecast.engines.builtin import BuiltinEngine, CameraMove, inbetweener, parse_camera_move
+from framecast.engines.flow import Interpolator
 from framecast.media.render import render_outputs
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -161,6 +162,18 @@ def test_no_nans_or_garbage_on_flat_frames() -> None:
         assert np.isfinite(f).all()
         assert abs(float(f.mean()) - 255 * i / 4) <= 1.0
         assert int(f.max()) - int(f.min()) <= 1  # a flat dissolve, no structure invented
+
+
+@pytest.mark.parametrize("n", [3, 4, 9, 12])
+def test_the_video_holds_each_in_between_in_its_place(n: int, bbb: tuple[Frame, Frame, Frame]) -> None:
+    """The engine draws in-betweens two at a time: frame i of the video is still the in-between at
+    i / (n - 1), for odd and even counts of them."""
+    a, _, b = bbb
+    frames = run(make_job(a, b, num_frames=n))
+    interp = inbetweener(a, b)
+    assert isinstance(interp, Interpolator)
+    for i in range(1, n - 1):
+        assert np.array_equal(frames[i], interp.frame(i / (n - 1), a, b)), i
 
 
 def test_cancellation_raises_between_frames(bbb: tuple[Frame, Frame, Frame]) -> None:

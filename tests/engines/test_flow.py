@@ -127,6 +127,62 @@ def test_simd_and_portable_paths_give_identical_bytes() -> None:
                 assert np.array_equal(outs[0], other), (h, w, scale, lam is None, path)
 
 
+def test_two_in_betweens_in_one_call_are_the_bytes_of_two_calls() -> None:
+    """``out2``/``t2`` draw a second in-between row by row beside the first (the inputs read once): on
+    every code path, with and without the fade, each is byte for byte what a call of its own gives."""
+    rng = np.random.default_rng(6)
+    for h, w, scale in ((37, 53, 1), (20, 31, 2), (8, 4, 1)):
+        args = kernel_args(rng, h, w, scale)
+        for lam in (args["lam"], None):
+            for path in KERNEL_PATHS:
+                for t, t2 in ((0.25, 0.75), (0.5, 0.5), (0.9, 0.1)):
+                    alone = []
+                    for at in (t, t2):
+                        out = np.empty((h, w, 3), np.uint8)
+                        _kernels.inbetween(**{**args, "out": out, "lam": lam, "t": at, **path})
+                        alone.append(out)
+                    first, second = np.empty((h, w, 3), np.uint8), np.empty((h, w, 3), np.uint8)
+                    _kernels.inbetween(
+                        **{**args, "out": first, "lam": lam, "t": t, "out2": second, "t2": t2, **path}
+                    )
+                    assert np.array_equal(first, alone[0]), (h, w, scale, lam is None, path, t)
+                    assert np.array_equal(second, alone[1]), (h, w, scale, lam is None, path, t2)
+
+
+def test_the_second_in_between_is_checked_like_the_first() -> None:
+    h, w = 10, 16
+    good = kernel_args(None, h, w, 1)
+    second = np.empty((h, w, 3), np.uint8)
+    _kernels.inbetween(**good, out2=second, t2=0.5)
+    read_only = second.copy()
+    read_only.flags.writeable = False
+    for change in (
+        {"out2": np.empty((h - 1, w, 3), np.uint8)},  # not the first's size
+        {"out2": np.empty((h, w, 4), np.uint8)},
+        {"out2": np.empty((h, w, 3), np.float32)},
+        {"out2": np.empty((h, 2 * w, 3), np.uint8)[:, ::2]},  # not contiguous
+        {"t2": 1.5},
+        {"t2": float("nan")},
+    ):
+        with pytest.raises(ValueError):
+            _kernels.inbetween(**{**good, "out2": second, "t2": 0.5, **change})
+    with pytest.raises((ValueError, BufferError)):
+        _kernels.inbetween(**good, out2=read_only, t2=0.5)
+
+
+def test_frames_gives_the_bytes_of_frame_at_each_t() -> None:
+    """Interpolator.frames (two in-betweens per kernel call) against frame, one at a time: the same
+    frames, for an odd count, keyframe times among the in-betweens, and both sampling paths."""
+    for shift in (1, 24):
+        a, b = pair(shift)
+        it = Interpolator(a, b)
+        ts = [0.0, 0.1, 0.2, 0.5, 1.0, 0.7, 0.3, 0.9, 0.95]
+        got = it.frames(ts, a, b)
+        assert len(got) == len(ts)
+        for t, f in zip(ts, got, strict=True):
+            assert np.array_equal(f, it.frame(t, a, b)), (shift, t)
+
+
 def test_kernel_reads_sources_through_their_row_strides() -> None:
     """Sources and fades may be views into wider arrays: the same bytes as from compact copies."""
     rng = np.random.default_rng(9)

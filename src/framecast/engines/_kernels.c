@@ -315,20 +315,26 @@ typedef void (*ScalarRow)(const void *job, int y, int x_begin, int x_end);
 enum { FC_PORTABLE = 0, FC_UP_TO_SSE41 = 1, FC_UP_TO_AVX2 = 2 };
 
 /* Rows [0, h) of ``width`` pixels: eight at a time where the AVX2 body exists, runs and is allowed, then
- * four at a time likewise in SSE4.1, the portable body for the rest of each row. */
-static void each_row(const void *job, int h, int width, int level, WideRow wide, SimdRow simd, ScalarRow scalar) {
-    for (int y = 0; y < h; y++) {
-        int done = 0;
-        if (wide != NULL && level >= FC_UP_TO_AVX2 && use_avx2) {
-            done = width & ~7;
-            wide(job, y, done);
+ * four at a time likewise in SSE4.1, the portable body for the rest of each row. With several jobs (the
+ * same inputs, other times t), each row is done for every job before the next row: the row's flows and
+ * source rows are then still in cache for the second job, where a whole frame's (tens of MB at 720p)
+ * are not. Each job's bytes are what it gives alone. */
+static void each_row(const void *const *jobs, int n_jobs, int h, int width, int level, WideRow wide, SimdRow simd,
+                     ScalarRow scalar) {
+    for (int y = 0; y < h; y++)
+        for (int i = 0; i < n_jobs; i++) {
+            const void *job = jobs[i];
+            int done = 0;
+            if (wide != NULL && level >= FC_UP_TO_AVX2 && use_avx2) {
+                done = width & ~7;
+                wide(job, y, done);
+            }
+            if (simd != NULL && level >= FC_UP_TO_SSE41 && use_sse41) {
+                simd(job, y, done, width & ~3);
+                done = width & ~3;
+            }
+            scalar(job, y, done, width);
         }
-        if (simd != NULL && level >= FC_UP_TO_SSE41 && use_sse41) {
-            simd(job, y, done, width & ~3);
-            done = width & ~3;
-        }
-        scalar(job, y, done, width);
-    }
 }
 
 /* (b + c) / 2 on the cubic a = -0.75 (OpenCV's INTER_CUBIC) through a, b, c, d: weights (-3 19 19 -3)/32. */
@@ -1012,28 +1018,43 @@ static int same_layout(const Arr *a, const Arr *b, const char *what) {
 }
 
 PyDoc_STRVAR(inbetween_doc,
-             "inbetween(out, src0, src1, fade0, fade1, f01, f10, lam, t, scale, portable=False, avx2=True)\n\n"
+             "inbetween(out, src0, src1, fade0, fade1, f01, f10, lam, t, scale, portable=False, avx2=True,\n"
+             "          out2=None, t2=0.0)\n\n"
              "The in-between at t into out (h, w, 3 uint8); see framecast.engines.flow. src0/src1 are the\n"
              "sampled keyframes (scale 1) or their 2x upsampling (scale 2), with one replicated row below\n"
              "and two columns right; fade0/fade1 the keyframes, padded alike; f01/f10 (h, w, 2 float32)\n"
              "the flows in source pixels; lam (h, w uint8) the warp's share, or None for all warp.\n"
+             "With out2, the in-between at t2 as well, row by row beside the first (the inputs are read\n"
+             "once for both): the bytes of two calls, in less time.\n"
              "Shapes and strides come from the buffers and are checked against what the kernel reads\n"
              "or writes. The GIL is released while it runs. portable=True forces the scalar path,\n"
              "avx2=False the SSE4.1 one (all three give identical bytes).");
 
+/* The job of one in-between at t into out; the rest of j (the inputs) is the caller's. */
+static Job at_time(Job j, double t, uint8_t *out) {
+    /* The flows from t back to each keyframe are (a f01 + b f10): the linear-motion approximation. */
+    const double a0 = -(1.0 - t) * t, b0 = t * t, a1 = (1.0 - t) * (1.0 - t), b1 = -t * (1.0 - t);
+    j.out = out;
+    j.a0 = 64.0f * (float)a0, j.b0 = 64.0f * (float)b0, j.a1 = 64.0f * (float)a1, j.b1 = 64.0f * (float)b1;
+    j.t256 = (int32_t)nearbyint(256.0 * t); /* round half to even, as Python's round() */
+    return j;
+}
+
 static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"out", "src0", "src1", "fade0", "fade1", "f01",      "f10",
-                             "lam", "t",    "scale", "portable", "avx2", NULL};
-    PyObject *o_out, *o_src0, *o_src1, *o_fade0, *o_fade1, *o_f01, *o_f10, *o_lam;
-    double t;
+    static char *kwlist[] = {"out", "src0",  "src1",     "fade0", "fade1", "f01", "f10", "lam",
+                             "t",   "scale", "portable", "avx2",  "out2",  "t2",  NULL};
+    PyObject *o_out, *o_src0, *o_src1, *o_fade0, *o_fade1, *o_f01, *o_f10, *o_lam, *o_out2 = Py_None;
+    double t, t2 = 0.0;
     int scale, portable = 0, allow_avx2 = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOdi|$pp", kwlist, &o_out, &o_src0, &o_src1, &o_fade0,
-                                     &o_fade1, &o_f01, &o_f10, &o_lam, &t, &scale, &portable, &allow_avx2))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOdi|$ppOd", kwlist, &o_out, &o_src0, &o_src1, &o_fade0,
+                                     &o_fade1, &o_f01, &o_f10, &o_lam, &t, &scale, &portable, &allow_avx2, &o_out2,
+                                     &t2))
         return NULL;
-    Arr out = {0}, src0 = {0}, src1 = {0}, fade0 = {0}, fade1 = {0}, f01 = {0}, f10 = {0}, lam = {0};
+    Arr out = {0}, src0 = {0}, src1 = {0}, fade0 = {0}, fade1 = {0}, f01 = {0}, f10 = {0}, lam = {0}, out2 = {0};
     PyObject *result = NULL;
-    if (!get_arr(o_out, "out", 'B', 3, 1, 1, &out) || !get_arr(o_src0, "src0", 'B', 3, 0, 0, &src0) ||
+    if ((o_out2 != Py_None && !get_arr(o_out2, "out2", 'B', 3, 1, 1, &out2)) ||
+        !get_arr(o_out, "out", 'B', 3, 1, 1, &out) || !get_arr(o_src0, "src0", 'B', 3, 0, 0, &src0) ||
         !get_arr(o_src1, "src1", 'B', 3, 0, 0, &src1) || !get_arr(o_fade0, "fade0", 'B', 3, 0, 0, &fade0) ||
         !get_arr(o_fade1, "fade1", 'B', 3, 0, 0, &fade1) || !get_arr(o_f01, "f01", 'f', 2, 0, 1, &f01) ||
         !get_arr(o_f10, "f10", 'f', 2, 0, 1, &f10) ||
@@ -1046,8 +1067,12 @@ static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
         PyErr_SetString(PyExc_ValueError, "inbetween: f01, f10 and lam must match out's (h, w)");
         goto done;
     }
-    if ((scale != 1 && scale != 2) || !(t >= 0.0 && t <= 1.0)) {
-        PyErr_SetString(PyExc_ValueError, "inbetween: scale must be 1 or 2 and t in [0, 1]");
+    if (out2.held && (out2.h != h || out2.w != w)) {
+        PyErr_SetString(PyExc_ValueError, "inbetween: out2 must have out's (h, w)");
+        goto done;
+    }
+    if ((scale != 1 && scale != 2) || !(t >= 0.0 && t <= 1.0) || !(t2 >= 0.0 && t2 <= 1.0)) {
+        PyErr_SetString(PyExc_ValueError, "inbetween: scale must be 1 or 2 and t, t2 in [0, 1]");
         goto done;
     }
     /* The sources carry one padding row and two padding columns: positions are clamped to [0, xmax] x
@@ -1058,18 +1083,16 @@ static PyObject *inbetween(PyObject *self, PyObject *args, PyObject *kwargs) {
         PyErr_SetString(PyExc_ValueError, "inbetween: the sources are smaller than the output needs");
         goto done;
     }
-    /* The flows from t back to each keyframe are (a f01 + b f10): the linear-motion approximation. */
-    const double a0 = -(1.0 - t) * t, b0 = t * t, a1 = (1.0 - t) * (1.0 - t), b1 = -t * (1.0 - t);
-    Job j = {
+    const Job inputs = {
         .src0 = src0.b.buf, .src1 = src1.b.buf, .stride = src0.stride,
         .fade0 = fade0.b.buf, .fade1 = fade1.b.buf, .fade_stride = fade0.stride,
         .xmax64 = 64.0f * (float)xmax, .ymax64 = 64.0f * (float)ymax, .scale = scale,
-        .f01 = f01.b.buf, .f10 = f10.b.buf, .lam = lam.held ? lam.b.buf : NULL, .out = out.b.buf, .width = w,
-        .a0 = 64.0f * (float)a0, .b0 = 64.0f * (float)b0, .a1 = 64.0f * (float)a1, .b1 = 64.0f * (float)b1,
-        .t256 = (int32_t)nearbyint(256.0 * t), /* round half to even, as Python's round() */
+        .f01 = f01.b.buf, .f10 = f10.b.buf, .lam = lam.held ? lam.b.buf : NULL, .width = w,
     };
+    const Job j = at_time(inputs, t, out.b.buf), j2 = at_time(inputs, t2, out2.held ? out2.b.buf : NULL);
+    const void *jobs[] = {&j, &j2};
     Py_BEGIN_ALLOW_THREADS
-    each_row(&j, h, w, portable ? FC_PORTABLE : allow_avx2 ? FC_UP_TO_AVX2 : FC_UP_TO_SSE41,
+    each_row(jobs, out2.held ? 2 : 1, h, w, portable ? FC_PORTABLE : allow_avx2 ? FC_UP_TO_AVX2 : FC_UP_TO_SSE41,
              FC_SIMD_ROW(pixels_avx2), FC_SIMD_ROW(pixels_sse41), pixels_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
@@ -1082,6 +1105,7 @@ done:
     release(&f01);
     release(&f10);
     release(&lam);
+    release(&out2);
     return result;
 }
 
@@ -1297,8 +1321,9 @@ static PyObject *camera_flow(PyObject *self, PyObject *args, PyObject *kwargs) {
      * four divisions per pixel leaves the output as it was. */
     j.affine = j.m[6] == 0.0f && j.m[7] == 0.0f && j.m[8] == 1.0f && j.hm[6] == 0.0f && j.hm[7] == 0.0f &&
                j.hm[8] == 1.0f;
+    const void *jobs[] = {&j};
     Py_BEGIN_ALLOW_THREADS
-    each_row(&j, out.h, out.w, portable ? FC_PORTABLE : allow_avx2 ? FC_UP_TO_AVX2 : FC_UP_TO_SSE41,
+    each_row(jobs, 1, out.h, out.w, portable ? FC_PORTABLE : allow_avx2 ? FC_UP_TO_AVX2 : FC_UP_TO_SSE41,
              FC_SIMD_ROW(camflow_avx2), FC_SIMD_ROW(camflow_sse41), camflow_scalar);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);

@@ -27,6 +27,9 @@ def inbetween(
     scale: int,
     *,
     portable: bool = False,
+    avx2: bool = True,
+    out2: _U8 | None = None,
+    t2: float = 0.0,
 ) -> None: ...
 def upsample2(img: _U8, dst: _U8, /) -> None: ...
 def zoom(src: _U8, dst: _U8, x0: float, y0: float, step: float, /) -> None: ...

@@ -22,6 +22,7 @@ angular speed. Element-wise interpolation of ``H`` drifts off all three.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -563,6 +564,10 @@ class CameraInterpolator:
         if self.low != self.size:
             both = cv2.resize(both, self.size, interpolation=cv2.INTER_LINEAR)
         return np.ascontiguousarray(both, np.float32)
+
+    def frames(self, ts: Sequence[float], first: Frame, last: Frame) -> list[Frame]:
+        """:meth:`frame` at each of ``ts`` (the camera kernels draw one frame per call)."""
+        return [self.frame(t, first, last) for t in ts]
 
     def frame(self, t: float, first: Frame, last: Frame) -> Frame:
         """The in-between at ``t`` in (0, 1); a copy of the keyframe at ``t <= 0`` or ``t >= 1``."""

@@ -17,7 +17,8 @@ to each keyframe, Super SloMo's linear-motion approximation, a weighted sum of t
 flows), both bilinear samples, their ``(1 - t, t)`` blend and the mix with the cross-fade by ``lam``
 are one pass of a small C kernel (``_kernels.c``) that reads each input once and rounds once. Done
 with OpenCV (two remaps, conversions, five arithmetic passes over full frames) the same frame cost
-about as much CPU as libx264 spends encoding it.
+about as much CPU as libx264 spends encoding it. :meth:`Interpolator.frames` draws two in-betweens per
+kernel call, row by row, so each row's inputs are read once for both.
 
 Pairs with small motion (median flow under ``_FINE_MOTION``) are sampled from the keyframes' exact 2x
 cubic upsampling: there the in-between's error is mostly the blur of bilinear sampling at fractional
@@ -28,6 +29,7 @@ detail is invented. :meth:`Interpolator.frame` is thread-safe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -152,14 +154,46 @@ class Interpolator:
             return (first if t <= 0.0 else last).copy()
         if not self.warp_any:
             return np.asarray(cv2.addWeighted(first, 1 - t, last, t, 0.0), np.uint8)
+        return self._draw(t)[0]
+
+    def frames(self, ts: Sequence[float], first: Frame, last: Frame) -> list[Frame]:
+        """:meth:`frame` at each of ``ts``, the same bytes, in less time: consecutive in-betweens are drawn
+        two at a time by one kernel call, row by row, so the flows and sources are read once for both
+        (at 720p a frame's are tens of MB, more than the cache holds; ``bench/kernels.py``)."""
+        out: list[Frame] = []
+        i = 0
+        while i < len(ts):
+            t = ts[i]
+            t2 = ts[i + 1] if i + 1 < len(ts) else 0.0
+            if self.warp_any and 0.0 < t < 1.0 and 0.0 < t2 < 1.0:
+                out += self._draw(t, t2)
+                i += 2
+            else:
+                out.append(self.frame(t, first, last))
+                i += 1
+        return out
+
+    def _draw(self, t: float, t2: float | None = None) -> list[Frame]:
+        """The kernel's in-between at ``t`` (and at ``t2``, in the same pass); t, t2 in (0, 1)."""
         w, h = self.size
-        out: U8 = np.empty((h, w, 3), np.uint8)
+        outs: list[U8] = [np.empty((h, w, 3), np.uint8) for _ in range(1 if t2 is None else 2)]
         # Shapes and strides come from the arrays; the flows from t back to each keyframe are the
         # linear-motion approximation of _flows_to_t, formed inside the kernel.
         _kernels.inbetween(
-            out, self.src0, self.src1, self.fade0, self.fade1, self.f01, self.f10, self.lam8, t, self.scale
+            outs[0],
+            self.src0,
+            self.src1,
+            self.fade0,
+            self.fade1,
+            self.f01,
+            self.f10,
+            self.lam8,
+            t,
+            self.scale,
+            out2=outs[1] if t2 is not None else None,
+            t2=t2 if t2 is not None else 0.0,
         )
-        return out
+        return outs
 
     @property
     def xmax(self) -> int:
