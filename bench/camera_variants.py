@@ -432,16 +432,22 @@ def in_first_view(p: Pair, frame: Frame, t: float) -> np.ndarray:
 Variant = Callable[[Pair, float, Frame, Frame], Frame]
 
 
-def flows_variant(make: Callable[[Pair], tuple[F32, F32]], **kw: Any) -> Variant:
+def trusted_once(make: Callable[[Pair], tuple[F32, F32]], **kw: Any) -> Callable[[Pair], tuple[F32, F32]]:
+    """``trusted(p, *make(p))``, computed once per pair (the variants are called once per in-between)."""
     cache: dict[int, tuple[F32, F32]] = {}
 
-    def run(p: Pair, t: float, first: Frame, last: Frame) -> Frame:
+    def flows(p: Pair) -> tuple[F32, F32]:
         if id(p) not in cache:
             cache.clear()
             cache[id(p)] = trusted(p, *make(p), **kw)
-        return render(p, t, first, last, cache[id(p)])
+        return cache[id(p)]
 
-    return run
+    return flows
+
+
+def flows_variant(make: Callable[[Pair], tuple[F32, F32]], **kw: Any) -> Variant:
+    flows = trusted_once(make, **kw)
+    return lambda p, t, first, last: render(p, t, first, last, flows(p))
 
 
 def blend_variant(how: str) -> Variant:
@@ -452,14 +458,10 @@ def weights_variant(sig: float, floor: float) -> Variant:
     return lambda p, t, a, b: render_weighted(p, t, a, b, trusted(p, p.f01, p.f10), sig, floor)
 
 
-def splat_variant(alpha: float, flows: Callable[[Pair], tuple[F32, F32]] | None = None) -> Variant:
-    """The (trusted) keyframe flows projected to each t by ``splatted``: shipped DIS flows, or ``flows``."""
-
-    def run(p: Pair, t: float, first: Frame, last: Frame) -> Frame:
-        u, v = trusted(p, *(flows(p) if flows else (p.f01, p.f10)))
-        return render_at_t(p, t, first, last, *splatted(p, t, u, v, alpha))
-
-    return run
+def splat_variant(alpha: float, make: Callable[[Pair], tuple[F32, F32]] | None = None) -> Variant:
+    """The (trusted) keyframe flows projected to each t by ``splatted``: shipped DIS flows, or ``make``'s."""
+    flows = trusted_once(make or (lambda p: (p.f01, p.f10)))
+    return lambda p, t, first, last: render_at_t(p, t, first, last, *splatted(p, t, *flows(p), alpha))
 
 
 def strip_blur(p: Pair, t: float, first: Frame, last: Frame) -> Frame:

@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality
-from camera_variants import F32, dev_cases, flows_variant, mean_frame, mirrored
+from camera_variants import F32, dev_cases, dis, flows_variant, mean_frame, mirrored
 from camera_variants import psnr as camera_psnr
 from framecast.engines import flow
 from framecast.engines.base import Frame
@@ -45,18 +45,13 @@ _cv: Any = cv2
 Flow = Callable[[np.ndarray, np.ndarray], F32]
 
 
-def _dis(a: np.ndarray, b: np.ndarray) -> F32:
-    d = _cv.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return np.asarray(d.calc(a, b, None), np.float32)
-
-
 def _bgr(g: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.cvtColor(g, cv2.COLOR_GRAY2BGR))
 
 
 # name -> (what it is, the flow from a to b on the engine's grey images); contrib's defaults throughout
 ESTIMATORS: dict[str, tuple[str, Flow]] = {
-    "dis": ("DIS, medium preset (what the engine ships)", _dis),
+    "dis": ("DIS, medium preset (what the engine ships)", dis),
     "dis-mirrored": ("DIS on left-right mirrored images, mirrored back", lambda a, b: mirrored(a, b, 1)),
     "deepflow": (
         "DeepFlow (variational, without DeepMatching)",

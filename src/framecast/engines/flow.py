@@ -173,10 +173,10 @@ class Interpolator:
                 i += 1
         return out
 
-    def _draw(self, t: float, t2: float | None = None) -> list[Frame]:
-        """The kernel's in-between at ``t`` (and at ``t2``, in the same pass); t, t2 in (0, 1)."""
+    def _draw(self, *ts: float) -> list[Frame]:
+        """The kernel's in-betweens at one or two times in (0, 1), in one pass."""
         w, h = self.size
-        outs: list[U8] = [np.empty((h, w, 3), np.uint8) for _ in range(1 if t2 is None else 2)]
+        outs: list[Frame] = [np.empty((h, w, 3), np.uint8) for _ in ts]
         # Shapes and strides come from the arrays; the flows from t back to each keyframe are the
         # linear-motion approximation of _flows_to_t, formed inside the kernel.
         _kernels.inbetween(
@@ -188,10 +188,10 @@ class Interpolator:
             self.f01,
             self.f10,
             self.lam8,
-            t,
+            ts[0],
             self.scale,
-            out2=outs[1] if t2 is not None else None,
-            t2=t2 if t2 is not None else 0.0,
+            out2=outs[1] if len(ts) > 1 else None,
+            t2=ts[-1],
         )
         return outs
 
