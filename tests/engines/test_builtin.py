@@ -14,6 +14,8 @@ from framecast.engines.base import Engine, EngineCancelled, Frame, GenerationJob
 from framecast.engines.builtin import BuiltinEngine, CameraMove, inbetweener, parse_camera_move
 from framecast.engines.flow import Interpolator
 from framecast.media.render import render_outputs
+from framecast.prompts.base import ExpandRequest
+from framecast.prompts.motion import MotionExpander
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -223,10 +225,45 @@ def test_rejects_bad_inputs(bbb: tuple[Frame, Frame, Frame]) -> None:
         ("镜头下摇", CameraMove.TILT_DOWN),
         ("a rabbit in a meadow", CameraMove.NONE),
         ("pan left, then zoom in", CameraMove.PAN_LEFT),
+        # a direction names a camera move where its clause names the camera, and nowhere else
+        ("The camera moves left", CameraMove.PAN_LEFT),
+        ("Slowly, the camera moves closer", CameraMove.PUSH_IN),
+        ("镜头向右平移", CameraMove.PAN_RIGHT),
+        ("The subject on the left moves to the right.", CameraMove.NONE),
+        ("The subject moves to the right, the camera follows", CameraMove.NONE),
+        ("画面中央的主体向上移动。", CameraMove.NONE),
+        ("move closer", CameraMove.NONE),
+        ("树枝向左摇摆", CameraMove.NONE),  # a branch sways left: 摇摆 is not a pan
+        ("Camera movement: pan right. The subject on the left moves to the left.", CameraMove.PAN_RIGHT),
+        ("Camera movement: static shot. The subject in the centre moves to the right.", CameraMove.STATIC),
+        ("固定镜头。画面中央的主体向上移动。", CameraMove.STATIC),
+        ("the camera holds steady as the car moves to the right", CameraMove.STATIC),
     ],
 )
 def test_parse_camera_move(prompt: str, move: CameraMove) -> None:
     assert parse_camera_move(prompt) is move
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_prompt_written_for_a_still_pair_adds_no_camera_move(
+    language: str, bbb: tuple[Frame, Frame, Frame]
+) -> None:
+    """The is_rec prompt of a still camera with a moving subject says so ("static shot", 固定镜头, and
+    the subject's direction, 向上 among them): the in-betweens stay pure interpolation, whatever the
+    amplitude."""
+    a, _, b = bbb
+    words = MotionExpander().expand(ExpandRequest("", language, a, b))
+    assert parse_camera_move(words) is CameraMove.STATIC, words
+    plain = run(make_job(a, b, num_frames=5))
+    for amplitude in (MovementAmplitude.AUTO, MovementAmplitude.LARGE):
+        worded = run(make_job(a, b, num_frames=5, prompt=words, movement_amplitude=amplitude))
+        assert all(np.array_equal(x, y) for x, y in zip(plain, worded, strict=True)), (words, amplitude)
+
+
+def test_image_with_a_static_shot_holds_the_picture(bbb: tuple[Frame, Frame, Frame]) -> None:
+    a, _, _ = bbb
+    frames = run(make_job(a, num_frames=5, prompt="固定镜头", movement_amplitude=MovementAmplitude.LARGE))
+    assert all(np.array_equal(f, a) for f in frames)
 
 
 def shift_between(a: Frame, b: Frame) -> tuple[float, float]:

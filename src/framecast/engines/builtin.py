@@ -35,7 +35,8 @@ from framecast.engines.flow import Interpolator
 
 
 class CameraMove(StrEnum):
-    NONE = "none"
+    NONE = "none"  # the prompt names no camera move
+    STATIC = "static"  # the prompt asks for a camera that does not move ("static shot", 固定镜头)
     PUSH_IN = "push_in"
     PULL_OUT = "pull_out"
     PAN_LEFT = "pan_left"
@@ -49,26 +50,43 @@ def _move_words(english: str, chinese: str) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{english})\b|{chinese}", re.IGNORECASE)
 
 
-_PAN = r"(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|move[sd]?|track(?:s|ing)?)\s+(?:to\s+the\s+)?"
+_PAN = r"(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|track(?:s|ing)?)\s+(?:to\s+the\s+)?"
 _TILT = r"(?:tilt(?:s|ing|ed)?|pedestal(?:s|ing)?|crane(?:s|ing)?)\s+"
+_MOVE = r"move[sd]?\s+(?:to\s+the\s+)?"
 
-# Earliest mention in the prompt wins, so "pan left then zoom in" pans.
-_MOVE_PATTERNS: dict[CameraMove, re.Pattern[str]] = {
+# Words that name a camera move wherever they stand (摇 before 摆 or 晃 is swaying, not panning).
+_CAMERA_WORDS: dict[CameraMove, re.Pattern[str]] = {
+    CameraMove.STATIC: _move_words(
+        r"static\s+(?:shot|camera)|fixed\s+(?:shot|camera)|locked[\s-]*off|still\s+camera"
+        r"|camera\s+(?:is\s+|stays\s+|remains\s+|holds\s+)?(?:still|static|fixed|steady)",
+        "固定镜头|镜头固定|固定机位|镜头不动|静止镜头|镜头静止",
+    ),
     CameraMove.PUSH_IN: _move_words(
-        r"push(?:es|ing|ed)?[\s-]*in|zoom(?:s|ing|ed)?[\s-]*in|dolly(?:ing)?[\s-]*in|move[sd]?\s+closer"
-        r"|close[\s-]*in",
-        "推进|推近|拉近|推镜|镜头推|放大|靠近",
+        r"push(?:es|ing|ed)?[\s-]*in|zoom(?:s|ing|ed)?[\s-]*in|dolly(?:ing)?[\s-]*in",
+        "推进|推近|拉近|推镜|镜头推",
     ),
     CameraMove.PULL_OUT: _move_words(
-        r"pull(?:s|ing|ed)?[\s-]*(?:out|back)|zoom(?:s|ing|ed)?[\s-]*out|dolly(?:ing)?[\s-]*(?:out|back)"
-        r"|move[sd]?\s+away",
-        "拉远|拉出|后拉|拉镜|镜头拉|缩小|远离",
+        r"pull(?:s|ing|ed)?[\s-]*(?:out|back)|zoom(?:s|ing|ed)?[\s-]*out|dolly(?:ing)?[\s-]*(?:out|back)",
+        "拉远|拉出|后拉|拉镜|镜头拉",
     ),
-    CameraMove.PAN_LEFT: _move_words(_PAN + "left", "左移|左摇|向左|往左|左转|左摇镜"),
-    CameraMove.PAN_RIGHT: _move_words(_PAN + "right", "右移|右摇|向右|往右|右转"),
-    CameraMove.TILT_UP: _move_words(_TILT + r"up(?:ward)?s?", "上摇|上移|向上|仰拍|上升"),
-    CameraMove.TILT_DOWN: _move_words(_TILT + r"down(?:ward)?s?", "下摇|下移|向下|俯拍|下降"),
+    CameraMove.PAN_LEFT: _move_words(_PAN + "left", "左摇(?![摆晃])"),
+    CameraMove.PAN_RIGHT: _move_words(_PAN + "right", "右摇(?![摆晃])"),
+    CameraMove.TILT_UP: _move_words(_TILT + r"up(?:ward)?s?", "上摇(?![摆晃])|仰拍"),
+    CameraMove.TILT_DOWN: _move_words(_TILT + r"down(?:ward)?s?", "下摇(?![摆晃])|俯拍"),
 }
+# Words that say only a direction. They name a camera move in a clause that names the camera ("the
+# camera moves left", 镜头向左平移), and otherwise describe something else: "the subject moves to the
+# right", 主体向上移动 (the prompt framecast writes for is_rec says both kinds of thing).
+_DIRECTION_WORDS: dict[CameraMove, re.Pattern[str]] = {
+    CameraMove.PUSH_IN: _move_words(r"move[sd]?\s+closer|close[\s-]*in", "放大|靠近"),
+    CameraMove.PULL_OUT: _move_words(r"move[sd]?\s+away", "缩小|远离"),
+    CameraMove.PAN_LEFT: _move_words(_MOVE + "left", "左移|向左|往左|左转"),
+    CameraMove.PAN_RIGHT: _move_words(_MOVE + "right", "右移|向右|往右|右转"),
+    CameraMove.TILT_UP: _move_words(_MOVE + r"up(?:ward)?s?", "上移|向上|上升"),
+    CameraMove.TILT_DOWN: _move_words(_MOVE + r"down(?:ward)?s?", "下移|向下|下降"),
+}
+_NAMES_THE_CAMERA = _move_words(r"camera|lens|view(?:point)?|pov", "镜头|相机|机位|运镜|视角|平移")
+_CLAUSE = re.compile(r"[^.!?;,\n。！？；，、]+")
 
 # Zoom gained over the whole clip for image-to-video; auto is a slow, calm move.
 _ZOOM: dict[MovementAmplitude, float] = {
@@ -85,12 +103,14 @@ _FIRST_LAST_GAIN = 0.35
 
 def parse_camera_move(prompt: str) -> CameraMove:
     """The camera move a prompt asks for, by earliest mention; NONE when it names none."""
-    best: tuple[int, CameraMove] | None = None
-    for move, pattern in _MOVE_PATTERNS.items():
-        m = pattern.search(prompt)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), move)
-    return best[1] if best else CameraMove.NONE
+    found: list[tuple[int, CameraMove]] = []
+    for move, pattern in _CAMERA_WORDS.items():
+        found += [(m.start(), move) for m in pattern.finditer(prompt)]
+    for clause in _CLAUSE.finditer(prompt):
+        if _NAMES_THE_CAMERA.search(clause.group()):
+            for move, pattern in _DIRECTION_WORDS.items():
+                found += [(clause.start() + m.start(), move) for m in pattern.finditer(clause.group())]
+    return min(found, key=lambda f: f[0])[1] if found else CameraMove.NONE
 
 
 def _ease(t: float) -> float:
@@ -108,7 +128,7 @@ class _CameraPath:
     def at(self, t: float) -> tuple[float, float, float]:
         """(zoom, dx, dy): dx/dy are the window-centre offset as a fraction of the free margin."""
         e = math.sin(math.pi * t) if self.returns else _ease(t)
-        if self.move is CameraMove.NONE or self.strength <= 0:
+        if self.is_identity():
             return 1.0, 0.0, 0.0
         if self.move is CameraMove.PUSH_IN:
             return 1.0 + self.strength * e, 0.0, 0.0
@@ -125,7 +145,7 @@ class _CameraPath:
         return z, direction[0], direction[1]
 
     def is_identity(self) -> bool:
-        return self.move is CameraMove.NONE or self.strength <= 0
+        return self.move in (CameraMove.NONE, CameraMove.STATIC) or self.strength <= 0
 
     def apply(self, frame: Frame, t: float) -> Frame:
         z, fx, fy = self.at(t)
@@ -207,6 +227,8 @@ class BuiltinEngine:
         move found between the keyframes."""
         move = parse_camera_move(job.prompt)
         strength = _ZOOM[job.movement_amplitude]
+        if move is CameraMove.STATIC:  # asked for in words: no move, whatever the amplitude
+            return _CameraPath(CameraMove.STATIC, 0.0, job.kind is not TaskKind.IMAGE)
         if job.kind is TaskKind.IMAGE:
             return _CameraPath(CameraMove.PUSH_IN if move is CameraMove.NONE else move, strength, False)
         # First/last: keyframes are exact, so any move is an excursion that returns; a neutral prompt
