@@ -228,7 +228,7 @@ class BuiltinEngine:
         move = parse_camera_move(job.prompt)
         strength = _ZOOM[job.movement_amplitude]
         if move is CameraMove.STATIC:  # asked for in words: no move, whatever the amplitude
-            return _CameraPath(CameraMove.STATIC, 0.0, job.kind is not TaskKind.IMAGE)
+            return _CameraPath(CameraMove.STATIC, 0.0, True)
         if job.kind is TaskKind.IMAGE:
             return _CameraPath(CameraMove.PUSH_IN if move is CameraMove.NONE else move, strength, False)
         # First/last: keyframes are exact, so any move is an excursion that returns; a neutral prompt
