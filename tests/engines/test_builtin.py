@@ -238,6 +238,9 @@ def test_rejects_bad_inputs(bbb: tuple[Frame, Frame, Frame]) -> None:
         ("Camera movement: static shot. The subject in the centre moves to the right.", CameraMove.STATIC),
         ("固定镜头。画面中央的主体向上移动。", CameraMove.STATIC),
         ("the camera holds steady as the car moves to the right", CameraMove.STATIC),
+        ("The camera slowly pans from left to right", CameraMove.PAN_RIGHT),
+        ("pans from the right to the left", CameraMove.PAN_LEFT),
+        ("镜头从左向右移动", CameraMove.PAN_RIGHT),
     ],
 )
 def test_parse_camera_move(prompt: str, move: CameraMove) -> None:

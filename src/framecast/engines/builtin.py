@@ -51,6 +51,9 @@ def _move_words(english: str, chinese: str) -> re.Pattern[str]:
 
 
 _PAN = r"(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|track(?:s|ing)?)\s+(?:to\s+the\s+)?"
+_PAN_FROM = (
+    r"(?:pan(?:s|ning|ned)?|truck(?:s|ing)?|track(?:s|ing)?)\s+from\s+(?:the\s+)?{}\s+to\s+(?:the\s+)?{}"
+)
 _TILT = r"(?:tilt(?:s|ing|ed)?|pedestal(?:s|ing)?|crane(?:s|ing)?)\s+"
 _MOVE = r"move[sd]?\s+(?:to\s+the\s+)?"
 
@@ -69,8 +72,8 @@ _CAMERA_WORDS: dict[CameraMove, re.Pattern[str]] = {
         r"pull(?:s|ing|ed)?[\s-]*(?:out|back)|zoom(?:s|ing|ed)?[\s-]*out|dolly(?:ing)?[\s-]*(?:out|back)",
         "拉远|拉出|后拉|拉镜|镜头拉",
     ),
-    CameraMove.PAN_LEFT: _move_words(_PAN + "left", "左摇(?![摆晃])"),
-    CameraMove.PAN_RIGHT: _move_words(_PAN + "right", "右摇(?![摆晃])"),
+    CameraMove.PAN_LEFT: _move_words(_PAN + "left|" + _PAN_FROM.format("right", "left"), "左摇(?![摆晃])"),
+    CameraMove.PAN_RIGHT: _move_words(_PAN + "right|" + _PAN_FROM.format("left", "right"), "右摇(?![摆晃])"),
     CameraMove.TILT_UP: _move_words(_TILT + r"up(?:ward)?s?", "上摇(?![摆晃])|仰拍"),
     CameraMove.TILT_DOWN: _move_words(_TILT + r"down(?:ward)?s?", "下摇(?![摆晃])|俯拍"),
 }
