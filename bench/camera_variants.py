@@ -644,15 +644,14 @@ def ceiling_row(name: str, frames: list[Frame], p: Pair) -> str:
         return float(np.mean([psnr(fn(k / n), frames[k]) for k in range(1, n)]))
 
     fade = mean_psnr(lambda t: np.asarray(cv2.addWeighted(a, 1 - t, b, t, 0.0), np.uint8))
-    kernel = mean_psnr(lambda t: p.interp.frame(t, a, b))
+    ours = {k: p.interp.frame(k / n, a, b) for k in range(1, n)}
+    kernel = mean_psnr(lambda t: ours[round(t * n)])
     oracle = mean_psnr(lambda t: middle(p, t, a, b)) if n % 2 == 0 else math.nan
     at = mean_psnr(lambda t: render_at_t(p, t, a, b, *truth_at_t(p, frames[round(t * n)], t)))
     two = ensemble(_SHIPPED, _LEFT_RIGHT)
     mean_of_two = mean_psnr(lambda t: two(p, t, a, b))
     strip = [_edge_state(p, k / n) < 0.5 for k in range(1, n)]
-    err = [
-        ((p.interp.frame(k / n, a, b) - frames[k].astype(np.float64)) ** 2).sum(axis=2) for k in range(1, n)
-    ]
+    err = [((ours[k] - frames[k].astype(np.float64)) ** 2).sum(axis=2) for k in range(1, n)]
     in_strip = sum(float(e[m].sum()) for e, m in zip(err, strip, strict=True)) / sum(
         float(e.sum()) for e in err
     )

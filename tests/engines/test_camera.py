@@ -35,18 +35,25 @@ def window(src: Frame, cx: float, cy: float, width: float) -> Frame:
     return np.ascontiguousarray(out)
 
 
-def middle(first: Frame, last: Frame) -> Frame:
-    job = GenerationJob(
+def video(first: Frame, last: Frame, num_frames: int = 3, **job: object) -> list[Frame]:
+    """The engine's first/last video of ``num_frames`` frames; ``job``: further GenerationJob fields."""
+    h, w = first.shape[:2]
+    spec = GenerationJob(
         kind=TaskKind.FIRST_LAST,
-        width=first.shape[1],
-        height=first.shape[0],
-        num_frames=3,
+        width=w,
+        height=h,
+        num_frames=num_frames,
         fps=24,
         seed=1,
         first=first,
         last=last,
+        **job,  # type: ignore[arg-type]
     )
-    return list(BuiltinEngine().generate(job, lambda: False))[1]
+    return list(BuiltinEngine().generate(spec, lambda: False))
+
+
+def middle(first: Frame, last: Frame) -> Frame:
+    return video(first, last)[1]
 
 
 def mean_abs(a: Frame, b: Frame) -> float:
@@ -87,25 +94,9 @@ def test_words_naming_the_keyframes_own_move_leave_its_path_alone(move: str, lan
     first, last, truth = window(src, *start), window(src, *end), window(src, *mid)
     words = MotionExpander().expand(ExpandRequest("", language, first, last))
     assert parse_camera_move(words) not in (CameraMove.NONE, CameraMove.STATIC), words
-
-    def frames(prompt: str, amplitude: MovementAmplitude) -> list[Frame]:
-        job = GenerationJob(
-            kind=TaskKind.FIRST_LAST,
-            width=OUT_W,
-            height=OUT_H,
-            num_frames=5,
-            fps=24,
-            seed=1,
-            first=first,
-            last=last,
-            prompt=prompt,
-            movement_amplitude=amplitude,
-        )
-        return list(BuiltinEngine().generate(job, lambda: False))
-
-    plain = frames("", MovementAmplitude.AUTO)
+    plain = video(first, last, 5)
     for amplitude in (MovementAmplitude.AUTO, MovementAmplitude.LARGE):
-        worded = frames(words, amplitude)
+        worded = video(first, last, 5, prompt=words, movement_amplitude=amplitude)
         assert all(np.array_equal(a, b) for a, b in zip(plain, worded, strict=True)), (words, amplitude)
     assert mean_abs(plain[2], truth) < 3.0
 
